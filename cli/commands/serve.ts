@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { listen } from '../../server/index.ts';
+import { readConfig } from '../config.ts';
+import { createLogger, openRuntime, openRuntimeWithWorkers } from '../runtime.ts';
+import { onShutdown, positiveInt } from '../shared.ts';
+
+export function serveCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('serve hooks, the API and the UI, with in-process workers')
+    .option('--port <port>', 'port to listen on (default: PORT or 8080)', positiveInt)
+    .option('--workers <n>', 'stages run at once in this process (0: none)', positiveInt, 2)
+    .action(async (opts: { port?: number; workers: number }) => {
+      const config = readConfig(process.env, { port: opts.port });
+      const log = createLogger(config.logLevel);
+      const runtime = opts.workers > 0 ? await openRuntimeWithWorkers(config, { concurrency: opts.workers }, log) : await openRuntime(config, log);
+      const server = await listen(runtime.deps, { auth: { apiToken: config.apiToken, publicRead: config.publicRead }, bodyLimitBytes: config.bodyLimitBytes }, config.port);
+      const { port } = server.address() as { port: number };
+      log.info({ port, workers: opts.workers, embeddedDatabase: runtime.db.embedded }, 'forgeline serving');
+      process.stdout.write(`Forgeline listening on http://localhost:${port} (hooks: ${config.publicUrl}/hooks/<hookId>)\n`);
+      onShutdown(async () => {
+        await new Promise((resolve) => server.close(resolve));
+        await runtime.close();
+      });
+    });
+}

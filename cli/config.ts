@@ -1,0 +1,35 @@
+import path from 'node:path';
+import { PUBLIC_FORGE_HOSTS, type UrlPolicy } from '../scheduler/index.ts';
+
+/** Everything Forgeline reads from its environment (SPEC.md §2), in one place. */
+export interface Config {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  port: number;
+  publicUrl: string;
+  secretKey: string | undefined;
+  apiToken: string | undefined;
+  publicRead: boolean;
+  urls: UrlPolicy;
+  logLevel: string;
+  bodyLimitBytes: number;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { port?: number } = {}): Config {
+  const port = overrides.port ?? Number(env.PORT ?? 8080);
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: path.resolve(env.FORGELINE_DATA_DIR ?? '.forgeline'),
+    port,
+    publicUrl: (env.FORGELINE_PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    secretKey: env.FORGELINE_SECRET_KEY || undefined,
+    apiToken: env.FORGELINE_API_TOKEN || undefined,
+    publicRead: env.FORGELINE_PUBLIC_READ === 'true',
+    urls: {
+      allowedHosts: env.FORGELINE_ALLOWED_HOSTS ? env.FORGELINE_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean) : PUBLIC_FORGE_HOSTS,
+      allowLocal: env.FORGELINE_ALLOW_LOCAL === 'true',
+    },
+    logLevel: env.LOG_LEVEL ?? 'info',
+    bodyLimitBytes: Number(env.FORGELINE_BODY_LIMIT_BYTES ?? 25 * 1024 * 1024),
+  };
+}

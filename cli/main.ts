@@ -1,0 +1,22 @@
+import { Command } from 'commander';
+import { migrateCommand } from './commands/migrate.ts';
+import { repoCommand } from './commands/repo.ts';
+import { serveCommand } from './commands/serve.ts';
+import { workerCommand } from './commands/worker.ts';
+
+const program = new Command()
+  .name('forgeline')
+  .description('Self-hosted CI/CD: forge webhooks in, pipeline stages on workers, commit statuses out.')
+  .showHelpAfterError();
+
+serveCommand(program);
+workerCommand(program);
+migrateCommand(program);
+repoCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`forgeline: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,54 @@
+import { hostname } from 'node:os';
+import pino, { type Logger } from 'pino';
+import type { PgBoss } from 'pg-boss';
+import { processRunner } from '../runners/index.ts';
+import { startBoss, startWorkers, type SchedulerDeps, type WorkerOptions } from '../scheduler/index.ts';
+import { connectDatabase, loadSecretKey, migrate, secretBox, type Database } from '../store/index.ts';
+import type { Config } from './config.ts';
+
+/** A process's connection to Forgeline's database and queues, ready for the server or workers. */
+export interface Runtime {
+  config: Config;
+  db: Database;
+  deps: SchedulerDeps;
+  close(): Promise<void>;
+}
+
+export function createLogger(level: string): Logger {
+  return pino({ level, base: { pid: process.pid } });
+}
+
+export async function openRuntime(config: Config, log: Logger = createLogger(config.logLevel)): Promise<Runtime> {
+  const db = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  let boss: PgBoss | undefined;
+  try {
+    await migrate(db.pool);
+    boss = await startBoss(db.url, (err) => log.error({ err: err.message }, 'queue error'));
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const deps: SchedulerDeps = {
+    pool: db.pool,
+    boss,
+    box: secretBox(await loadSecretKey(config.dataDir, config.secretKey)),
+    log,
+    runner: processRunner,
+    dataDir: config.dataDir,
+    publicUrl: config.publicUrl,
+    workerName: `${hostname()}:${process.pid}`,
+  };
+  return {
+    config, db, deps,
+    async close() {
+      await boss!.stop({ graceful: true, timeout: 10_000 });
+      await db.close();
+    },
+  };
+}
+
+export async function openRuntimeWithWorkers(config: Config, workers: WorkerOptions, log?: Logger): Promise<Runtime> {
+  const runtime = await openRuntime(config, log);
+  await startWorkers(runtime.deps, workers);
+  return runtime;
+}

@@ -1,0 +1,26 @@
+import { InvalidArgumentError } from 'commander';
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
+  return n;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Runs `stop` once on SIGTERM or SIGINT, then exits. */
+export function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) return;
+    stopping = true;
+    stop().then(() => process.exit(0), (err: Error) => {
+      process.stderr.write(`shutdown failed: ${err.message}\n`);
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', handler);
+  process.once('SIGINT', handler);
+}

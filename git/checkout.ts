@@ -1,0 +1,17 @@
+import { rm } from 'node:fs/promises';
+import { git } from './run-git.ts';
+
+/**
+ * A private working tree of `sha` at `dir`. Its .git is its own; the mirror's
+ * objects are borrowed read-only through git alternates, so nothing a step
+ * does in the checkout can write into the mirror.
+ */
+export async function createCheckout(mirror: string, sha: string, dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await git(['clone', '--quiet', '--shared', '--no-checkout', mirror, dir]);
+  await git(['checkout', '--quiet', '--detach', sha], { cwd: dir });
+}
+
+export async function removeCheckout(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,3 @@
+export { ensureCommit, readFilesAt, type FetchSource, type FileAtCommit } from './mirror.ts';
+export { createCheckout, removeCheckout } from './checkout.ts';
+export { git } from './run-git.ts';

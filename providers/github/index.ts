@@ -1,0 +1,20 @@
+import { header } from '../http-headers.ts';
+import { jsonPayload } from '../payload.ts';
+import type { Provider } from '../types.ts';
+import { parseGitHub } from './parse.ts';
+import { postGitHubStatus } from './status.ts';
+import { verifyGitHub } from './verify.ts';
+
+export const github: Provider = {
+  name: 'github',
+  eventHeader: 'x-github-event',
+  defaultApiUrl: 'https://api.github.com',
+  deliveryId: (headers) => header(headers, 'x-github-delivery'),
+  verify: verifyGitHub,
+  payloadOf: jsonPayload,
+  parse: (headers, payload) => parseGitHub(header(headers, 'x-github-event') ?? '', payload),
+  postStatus: postGitHubStatus,
+  // GitHub takes a token as the password of any user name over HTTPS.
+  gitAuthConfig: (repo) =>
+    repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`x-access-token:${repo.token}`).toString('base64')}`] : [],
+};

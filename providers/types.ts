@@ -1,0 +1,88 @@
+/** The forges Forgeline speaks to (SPEC.md §1). */
+export type ForgeName = 'github' | 'gitlab' | 'bitbucket' | 'bitbucket-server' | 'gitea';
+
+export type EventKind = 'push' | 'tag' | 'pull_request' | 'manual' | 'schedule' | 'webhook' | 'ping';
+
+export type PullRequestAction = 'opened' | 'synchronize' | 'reopened' | 'edited' | 'closed' | 'merged';
+
+export interface PullRequestInfo {
+  number: number;
+  title: string;
+  labels: string[];
+  draft: boolean;
+  headRef: string;
+  headSha: string;
+  headRepo: string | null;
+  baseRef: string;
+  fromFork: boolean;
+  mergeSha: string | null;
+}
+
+/** The normalized event of SPEC.md §4: every field present, null where it does not apply. */
+export interface ForgeEvent {
+  forge: ForgeName;
+  kind: EventKind;
+  action: PullRequestAction | null;
+  repo: { name: string; cloneUrl: string | null };
+  ref: string | null;
+  branch: string | null;
+  tag: string | null;
+  sha: string | null;
+  before: string | null;
+  created: boolean;
+  deleted: boolean;
+  forced: boolean;
+  message: string | null;
+  pullRequest: PullRequestInfo | null;
+  sender: string | null;
+  source: string | null;
+  type: string | null;
+}
+
+/** Request headers with lower-case names, as Node gives them. */
+export type Headers = Record<string, string | string[] | undefined>;
+
+/** What a provider makes of a verified delivery. */
+export type ParseResult =
+  | { outcome: 'events'; events: ForgeEvent[] }
+  | { outcome: 'ignored'; reason: string; repoName?: string | null };
+
+/** One commit status to post: SPEC.md §6.2. */
+export type StatusState = 'queued' | 'waiting' | 'running' | 'success' | 'failure' | 'canceled' | 'skipped';
+
+export interface StatusReport {
+  context: string;
+  state: StatusState;
+  description: string;
+  targetUrl: string;
+}
+
+export interface RepoAccess {
+  name: string;
+  apiUrl: string;
+  token: string | null;
+}
+
+/** A permanent rejection by the forge (4xx other than rate limits): not worth retrying. */
+export class PermanentReportError extends Error {}
+
+/**
+ * One forge's capabilities, each usable alone: where its deliveries say who
+ * they are, how they are verified and parsed, and how statuses are posted.
+ */
+export interface Provider {
+  name: ForgeName;
+  /** The header that names the event, e.g. X-GitHub-Event. */
+  eventHeader: string;
+  defaultApiUrl: string;
+  /** The forge's own delivery id, or null when the request carries none. */
+  deliveryId(headers: Headers): string | null;
+  /** True when the raw body is proven by one of the secrets. Constant-time. */
+  verify(headers: Headers, rawBody: Buffer, secrets: string[]): boolean;
+  /** The JSON payload of a verified body (forms carry it in `payload=`), or throws. */
+  payloadOf(headers: Headers, rawBody: Buffer): unknown;
+  parse(headers: Headers, payload: unknown): ParseResult;
+  postStatus(repo: RepoAccess, sha: string, report: StatusReport): Promise<void>;
+  /** Extra `git -c` settings that authenticate a fetch from the clone URL. */
+  gitAuthConfig(repo: RepoAccess): string[];
+}

@@ -1,0 +1,19 @@
+import type { PgBoss } from 'pg-boss';
+import type { Logger } from 'pino';
+import type { Runner } from '../runners/index.ts';
+import type { Pool, SecretBox } from '../store/index.ts';
+
+/** What the scheduler's handlers share in one process. */
+export interface SchedulerDeps {
+  pool: Pool;
+  boss: PgBoss;
+  box: SecretBox;
+  log: Logger;
+  runner: Runner;
+  /** Holds mirrors/ and workspaces/. */
+  dataDir: string;
+  /** Base of hook and target URLs (FORGELINE_PUBLIC_URL). */
+  publicUrl: string;
+  /** Names this process in stage rows and logs. */
+  workerName: string;
+}

@@ -1,0 +1,25 @@
+import { logs, type Pool } from '../store/index.ts';
+
+/**
+ * Collects a stage's output and appends it to the stored log in order, a
+ * batch at a time, so a chatty step costs one insert per interval, not per line.
+ */
+export function logSink(pool: Pool, runId: number, stage: string, attempt: number, intervalMs = 100) {
+  let pending = '';
+  let writing: Promise<void> = Promise.resolve();
+  const flush = () => {
+    if (!pending) return writing;
+    const chunk = pending;
+    pending = '';
+    writing = writing.then(() => logs.appendLog(pool, runId, stage, attempt, chunk)).catch(() => {});
+    return writing;
+  };
+  const timer = setInterval(flush, intervalMs);
+  return {
+    write(chunk: string) { pending += chunk; },
+    async close() {
+      clearInterval(timer);
+      await flush();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { readFilesAt } from '../git/index.ts';
+import { formatProblem, matchPipeline, parsePipelineFile, PIPELINE_DIR, PIPELINE_FILE, type Pipeline, type Problem } from '../pipelines/index.ts';
+import type { ForgeEvent } from '../providers/types.ts';
+import { deliveries, repos, runs, withTransaction } from '../store/index.ts';
+import type { SchedulerDeps } from './deps.ts';
+import { sendReport, sendStage } from './dispatch.ts';
+import { fetchCommit } from './mirrors.ts';
+
+/** One line of the explain trace: what a pipeline made of an event, and why. */
+export interface PipelineExplain {
+  name: string;
+  file: string;
+  triggered: boolean;
+  reason: string;
+  problems?: string[];
+  run?: number;
+}
+
+export interface EventExplain {
+  event: ForgeEvent;
+  reason?: string;
+  pipelines: PipelineExplain[];
+}
+
+interface LoadedPipelines {
+  pipelines: Pipeline[];
+  broken: Array<{ file: string; problems: Problem[] }>;
+}
+
+async function loadPipelines(mirror: string, sha: string): Promise<LoadedPipelines> {
+  const files = await readFilesAt(mirror, sha, PIPELINE_DIR, PIPELINE_FILE);
+  const loaded: LoadedPipelines = { pipelines: [], broken: [] };
+  for (const f of files) {
+    const parsed = parsePipelineFile(f.path, f.content);
+    if (parsed.pipeline) loaded.pipelines.push(parsed.pipeline);
+    else loaded.broken.push({ file: f.path, problems: parsed.problems });
+  }
+  return loaded;
+}
+
+/** Stages whose `needs` are all met before anything ran: the ones to dispatch at once. */
+function rootStages(p: Pipeline): string[] {
+  return p.stages.filter((s) => s.needs.length === 0).map((s) => s.name);
+}
+
+/**
+ * The plan job: reads the pipeline files at each event's commit, matches
+ * them, and creates a run per triggered pipeline with its first stages
+ * queued, all in one transaction. Planning the same delivery again creates
+ * nothing new.
+ */
+export async function planDelivery(deps: SchedulerDeps, deliveryId: string): Promise<void> {
+  const delivery = await deliveries.getDelivery(deps.pool, deliveryId);
+  if (!delivery || !delivery.repoId) return;
+  const repo = await repos.getRepo(deps.pool, delivery.repoId);
+  if (!repo) return;
+  const log = deps.log.child({ delivery: deliveryId, repo: repo.name });
+  const events = delivery.events as ForgeEvent[];
+  const explain: EventExplain[] = [];
+
+  for (const [index, event] of events.entries()) {
+    if (event.deleted || !event.sha) {
+      explain.push({ event, reason: 'deletions start no run', pipelines: [] });
+      continue;
+    }
+    const mirror = await fetchCommit(deps, repo, event.sha);
+    const { pipelines, broken } = await loadPipelines(mirror, event.sha);
+    const entry: EventExplain = { event, pipelines: [] };
+    if (pipelines.length === 0 && broken.length === 0) entry.reason = `no ${PIPELINE_DIR}/*.yml at ${event.sha}`;
+    for (const b of broken) {
+      entry.pipelines.push({ name: b.file, file: b.file, triggered: false, reason: 'invalid pipeline file', problems: b.problems.map(formatProblem) });
+    }
+    for (const pipeline of pipelines) {
+      const match = matchPipeline(pipeline, event);
+      const line: PipelineExplain = { name: pipeline.name, file: pipeline.file, triggered: match.triggered, reason: match.reason };
+      entry.pipelines.push(line);
+      if (!match.triggered) continue;
+      const runId = await withTransaction(deps.pool, async (tx) => {
+        const id = await runs.insertRun(tx, {
+          repoId: repo.id, deliveryId, eventIndex: index, pipeline: pipeline.name, file: pipeline.file,
+          event, sha: event.sha!, definition: pipeline,
+          stages: pipeline.stages.map((s) => ({ name: s.name, needs: s.needs })),
+        });
+        if (id === null) return null;
+        for (const stage of rootStages(pipeline)) await sendStage(deps, tx, { runId: id, stage, attempt: 1 });
+        await sendReport(deps, tx, id);
+        return id;
+      });
+      if (runId !== null) {
+        line.run = runId;
+        log.info({ run: runId, pipeline: pipeline.name, sha: event.sha }, 'run planned');
+      }
+    }
+    explain.push(entry);
+  }
+  await deliveries.setDeliveryExplain(deps.pool, deliveryId, events, explain);
+}

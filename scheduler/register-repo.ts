@@ -1,0 +1,49 @@
+import { providerFor } from '../providers/index.ts';
+import { audit, newHookId, newRepoId, newSecret, repos, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
+import { assertUrlAllowed, type UrlPolicy } from './allowed-urls.ts';
+
+export interface RepoRegistration {
+  forge: string;
+  name: string;
+  cloneUrl?: string;
+  apiUrl?: string;
+  token?: string | null;
+  secret?: string;
+  forkPrs?: string;
+}
+
+export interface Registered {
+  id: string;
+  hookUrl: string;
+  secret: string;
+}
+
+const FORK_POLICIES = ['approve', 'run', 'ignore'];
+
+/** Registers a repository (SPEC.md §2 `repo add`): its hook URL and a secret, random unless given. */
+export async function registerRepo(
+  deps: { pool: Pool; box: SecretBox; publicUrl: string; urls: UrlPolicy },
+  input: RepoRegistration,
+  actor: string,
+): Promise<Registered> {
+  const provider = providerFor(input.forge);
+  if (!provider) throw new Error(`unknown forge '${input.forge}'`);
+  if (!/^[^/\s]+(\/[^/\s]+)+$/.test(input.name)) throw new Error(`repository name '${input.name}' must be OWNER/REPO`);
+  const forkPrs = input.forkPrs ?? 'approve';
+  if (!FORK_POLICIES.includes(forkPrs)) throw new Error(`--fork-prs must be one of ${FORK_POLICIES.join(', ')}`);
+  const apiUrl = input.apiUrl ?? provider.defaultApiUrl;
+  const cloneUrl = input.cloneUrl ?? `${new URL(apiUrl).origin.replace('//api.', '//')}/${input.name}.git`;
+  assertUrlAllowed(apiUrl, 'API URL', deps.urls);
+  assertUrlAllowed(cloneUrl, 'clone URL', deps.urls);
+  if (await repos.findRepoByName(deps.pool, provider.name, input.name)) {
+    throw new Error(`${provider.name} repository ${input.name} is already registered`);
+  }
+  const id = newRepoId();
+  const hookId = newHookId();
+  const secret = input.secret ?? newSecret();
+  await withTransaction(deps.pool, async (tx) => {
+    await repos.insertRepo(tx, deps.box, { id, forge: provider.name, name: input.name, cloneUrl, apiUrl, token: input.token ?? null, hookId, forkPrs, secret });
+    await audit(tx, { actor, action: 'repo.add', reason: `${provider.name} ${input.name}` });
+  });
+  return { id, hookUrl: `${deps.publicUrl.replace(/\/+$/, '')}/hooks/${hookId}`, secret };
+}

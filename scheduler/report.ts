@@ -1,0 +1,72 @@
+import { providerFor, PermanentReportError, type StatusReport } from '../providers/index.ts';
+import { repos, runs, statusReports, type RunRow, type StageRow, type StageStatus } from '../store/index.ts';
+import { runContext, runUrl, stageContext } from './contexts.ts';
+import type { SchedulerDeps } from './deps.ts';
+import { isFinal } from './run-status.ts';
+
+function seconds(from: Date | null, to: Date | null): string {
+  if (!from || !to) return '';
+  return ` in ${Math.max(0, Math.round((to.getTime() - from.getTime()) / 1000))}s`;
+}
+
+function describe(status: StageStatus, reason: string | null, timing = ''): string {
+  switch (status) {
+    case 'queued': return 'queued';
+    case 'waiting': return `waiting: ${reason ?? ''}`.trim();
+    case 'running': return 'running';
+    case 'success': return `succeeded${timing}`;
+    case 'failure': return reason ? `failed: ${reason}` : 'failed';
+    case 'canceled': return reason ? `canceled: ${reason}` : 'canceled';
+    case 'skipped': return `skipped: ${reason ?? 'condition not met'}`;
+  }
+}
+
+function runDescription(run: RunRow, stages: StageRow[]): string {
+  const failed = stages.find((s) => s.status === 'failure');
+  if (run.status === 'failure' && failed) return `failed: stage ${failed.name}${failed.reason ? `: ${failed.reason}` : ''}`;
+  const done = stages.filter((s) => isFinal(s.status)).length;
+  if (run.status === 'running') return `running: ${done} of ${stages.length} stages done`;
+  return describe(run.status, null);
+}
+
+/** What the forge should show for a run: its own context and one per stage (SPEC.md §6.2). */
+export function desiredStatuses(publicUrl: string, run: RunRow, stages: StageRow[]): StatusReport[] {
+  const reports = stages.map((s) => ({
+    context: stageContext(run.pipeline, run.event, s.name),
+    state: s.status,
+    description: describe(s.status, s.reason, seconds(s.startedAt, s.finishedAt)),
+    targetUrl: runUrl(publicUrl, run.id, s.name),
+  }));
+  const own = { context: runContext(run.pipeline, run.event), state: run.status, description: runDescription(run, stages), targetUrl: runUrl(publicUrl, run.id) };
+  // A finished run is reported after its stages, a starting one before them.
+  return isFinal(run.status) ? [...reports, own] : [own, ...reports];
+}
+
+/**
+ * The report job: posts every context whose state differs from the last one
+ * posted. It reads the state when it runs, so a late or retried job never
+ * brings back an older state; a state is never posted twice in a row.
+ */
+export async function reportRun(deps: SchedulerDeps, runId: number): Promise<void> {
+  const run = await runs.getRun(deps.pool, runId);
+  if (!run) return;
+  const repo = await repos.getRepo(deps.pool, run.repoId);
+  const provider = repo && providerFor(repo.forge);
+  if (!repo || !provider) return;
+  const stages = await runs.getStages(deps.pool, runId);
+  const desired = desiredStatuses(deps.publicUrl, run, stages);
+  const posted = await statusReports.postedStatuses(deps.pool, repo.id, run.sha, desired.map((d) => d.context));
+  const token = await repos.repoToken(deps.pool, deps.box, repo.id);
+  for (const report of desired) {
+    const last = posted.get(report.context);
+    if (last && last.state === report.state && last.description === report.description) continue;
+    try {
+      await provider.postStatus({ name: repo.name, apiUrl: repo.apiUrl, token }, run.sha, report);
+      await statusReports.recordPosted(deps.pool, repo.id, run.sha, run.id, report);
+    } catch (err) {
+      if (!(err instanceof PermanentReportError)) throw err;
+      deps.log.warn({ run: runId, context: report.context, err: err.message }, 'forge refused a status');
+      await statusReports.recordReportError(deps.pool, repo.id, run.sha, run.id, report.context, err.message);
+    }
+  }
+}

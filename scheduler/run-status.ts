@@ -1,0 +1,21 @@
+import type { StageStatus } from '../store/index.ts';
+
+const FINAL = new Set<StageStatus>(['success', 'failure', 'canceled', 'skipped']);
+
+export function isFinal(status: StageStatus): boolean {
+  return FINAL.has(status);
+}
+
+/** A run's state, derived from its stages' (SPEC.md §6.1). */
+export function deriveRunStatus(stages: Array<{ status: StageStatus }>): StageStatus {
+  const statuses = stages.map((s) => s.status);
+  if (statuses.every(isFinal)) {
+    if (statuses.includes('failure')) return 'failure';
+    if (statuses.includes('canceled')) return 'canceled';
+    if (statuses.length > 0 && statuses.every((s) => s === 'skipped')) return 'skipped';
+    return 'success';
+  }
+  if (statuses.includes('running') || statuses.some(isFinal)) return 'running';
+  if (statuses.includes('waiting')) return 'waiting';
+  return 'queued';
+}

@@ -1,0 +1,41 @@
+import { deliveries, logs, runs, type Queryable } from '../store/index.ts';
+
+/** GET /api/runs/<id> (SPEC.md §7). */
+export async function runView(db: Queryable, id: number) {
+  const run = await runs.getRun(db, id);
+  if (!run) return null;
+  const stages = await runs.getStages(db, id);
+  return {
+    id: run.id,
+    pipeline: run.pipeline,
+    file: run.file,
+    repo: run.repoId,
+    sha: run.sha,
+    event: run.event,
+    status: run.status,
+    attempt: run.attempt,
+    delivery: run.deliveryId,
+    createdAt: run.createdAt,
+    stages: stages.map((s) => ({
+      name: s.name, status: s.status, needs: s.needs, attempt: s.attempt,
+      startedAt: s.startedAt, finishedAt: s.finishedAt, reason: s.reason,
+    })),
+  };
+}
+
+/** GET /api/deliveries/<id> (SPEC.md §7). */
+export async function deliveryView(db: Queryable, id: string) {
+  const d = await deliveries.getDelivery(db, id);
+  if (!d) return null;
+  return {
+    id: d.id, forge: d.forge, repo: d.repo, receivedAt: d.receivedAt, status: d.status, reason: d.reason,
+    headers: d.headers, events: d.events, runs: await runs.runIdsOfDelivery(db, id), explain: d.explain,
+  };
+}
+
+/** The log of a stage's current attempt; null when the run has no such stage. */
+export async function stageLog(db: Queryable, runId: number, stage: string): Promise<string | null> {
+  if (!Number.isInteger(runId)) return null;
+  const row = (await runs.getStages(db, runId)).find((s) => s.name === stage);
+  return row ? logs.readLog(db, runId, stage, row.attempt) : null;
+}

@@ -1,0 +1,47 @@
+import type { PgBoss } from 'pg-boss';
+import type { SchedulerDeps } from './deps.ts';
+import { planDelivery } from './plan.ts';
+import { QUEUES, type PlanJob, type ReportJob, type StageJob } from './queues.ts';
+import { reportRun } from './report.ts';
+import { runStageJob } from './stage.ts';
+
+/**
+ * One NOTIFY can announce several jobs (one transaction, several sends), but
+ * wakes a worker only once: after every job, wake the queue's workers so they
+ * keep fetching while jobs remain instead of waiting for the backstop poll.
+ */
+function wakeQueue(boss: PgBoss, queue: string): void {
+  for (const worker of boss.getWipData()) {
+    if (worker.name === queue) boss.notifyWorker(worker.id);
+  }
+}
+
+async function handle<T>(deps: SchedulerDeps, queue: string, fn: (data: T) => Promise<void>, data: T): Promise<void> {
+  try {
+    await fn(data);
+  } catch (err) {
+    // pg-boss retries the job; the log says why it failed.
+    deps.log.error({ queue, job: data, err: (err as Error).message }, 'job failed');
+    throw err;
+  } finally {
+    wakeQueue(deps.boss, queue);
+  }
+}
+
+export interface WorkerOptions {
+  /** How many stages run at once in this process. */
+  concurrency: number;
+  /** The backstop poll while LISTEN/NOTIFY is up; NOTIFY and wakeQueue do the real work. */
+  backstopPollSeconds?: number;
+}
+
+/** Registers this process's handlers: planning, stages and status reports. */
+export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Promise<void> {
+  const polling = { batchSize: 1, notifyPollingIntervalSeconds: opts.backstopPollSeconds ?? 10, pollingIntervalSeconds: 2 };
+  await deps.boss.work<PlanJob>(QUEUES.plan, { ...polling, localConcurrency: 2 }, async ([job]) =>
+    handle(deps, QUEUES.plan, (d: PlanJob) => planDelivery(deps, d.deliveryId), job!.data));
+  await deps.boss.work<StageJob>(QUEUES.stage, { ...polling, localConcurrency: opts.concurrency }, async ([job]) =>
+    handle(deps, QUEUES.stage, (d: StageJob) => runStageJob(deps, d), job!.data));
+  await deps.boss.work<ReportJob>(QUEUES.report, { ...polling, localConcurrency: 4 }, async ([job]) =>
+    handle(deps, QUEUES.report, (d: ReportJob) => reportRun(deps, d.runId), job!.data));
+}

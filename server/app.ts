@@ -1,0 +1,34 @@
+import Koa from 'koa';
+import type { SchedulerDeps } from '../scheduler/index.ts';
+import { apiRoutes, type ApiAuth } from './api.ts';
+import { isDatabaseUnavailable } from './db-errors.ts';
+import { healthRoutes } from './health.ts';
+import { hookRoutes } from './hooks.ts';
+
+export interface AppOptions {
+  auth: ApiAuth;
+  bodyLimitBytes: number;
+}
+
+export function createApp(deps: SchedulerDeps, opts: AppOptions): Koa {
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) {
+        ctx.status = 503;
+        ctx.body = { error: 'database unavailable: nothing was stored' };
+        return;
+      }
+      deps.log.error({ err: (err as Error).message, stack: (err as Error).stack, path: ctx.path }, 'request failed');
+      ctx.status = 500;
+      ctx.body = { error: 'internal error' };
+    }
+  });
+  for (const router of [healthRoutes(deps.pool), hookRoutes(deps, opts.bodyLimitBytes), apiRoutes(deps.pool, opts.auth)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

@@ -1,0 +1,24 @@
+import Router from '@koa/router';
+import { readFileSync } from 'node:fs';
+import { schemaPath } from '../pipelines/index.ts';
+import type { Pool } from '../store/index.ts';
+
+export function healthRoutes(pool: Pool): Router {
+  const router = new Router();
+  const schema = readFileSync(schemaPath, 'utf8');
+  router.get('/healthz', (ctx) => { ctx.body = { status: 'ok' }; });
+  router.get('/readyz', async (ctx) => {
+    try {
+      await pool.query('SELECT 1');
+      ctx.body = { status: 'ready' };
+    } catch (err) {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable', error: (err as Error).message };
+    }
+  });
+  router.get('/pipeline.schema.json', (ctx) => {
+    ctx.type = 'application/schema+json';
+    ctx.body = schema;
+  });
+  return router;
+}

@@ -1,0 +1,14 @@
+export { createPool, withTransaction, type Pool, type Queryable } from './db.ts';
+export { connectDatabase, type Database } from './connect.ts';
+export { migrate } from './migrate.ts';
+export { secretBox, loadSecretKey, type SecretBox } from './secret-box.ts';
+export * from './ids.ts';
+export * as repos from './repos.ts';
+export * as deliveries from './deliveries.ts';
+export * as runs from './runs.ts';
+export * as logs from './logs.ts';
+export * as statusReports from './status-reports.ts';
+export { audit, recentAudit, type AuditEntry } from './audit.ts';
+export type { Repo } from './repos.ts';
+export type { Delivery, DeliveryStatus } from './deliveries.ts';
+export type { RunRow, StageRow, StageStatus } from './runs.ts';

@@ -1,0 +1,11 @@
+import type { Queryable } from './db.ts';
+
+export async function appendLog(db: Queryable, runId: number, stage: string, attempt: number, chunk: string): Promise<void> {
+  await db.query('INSERT INTO stage_logs (run_id, stage, attempt, chunk) VALUES ($1, $2, $3, $4)', [runId, stage, attempt, chunk]);
+}
+
+export async function readLog(db: Queryable, runId: number, stage: string, attempt: number): Promise<string> {
+  const { rows } = await db.query<{ chunk: string }>(
+    'SELECT chunk FROM stage_logs WHERE run_id = $1 AND stage = $2 AND attempt = $3 ORDER BY id', [runId, stage, attempt]);
+  return rows.map((r) => r.chunk).join('');
+}

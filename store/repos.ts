@@ -1,0 +1,82 @@
+import type { Queryable } from './db.ts';
+import type { SecretBox } from './secret-box.ts';
+
+export interface Repo {
+  id: string;
+  forge: string;
+  name: string;
+  cloneUrl: string;
+  apiUrl: string;
+  hookId: string;
+  forkPrs: string;
+  defaultBranch: string | null;
+  createdAt: Date;
+}
+
+const COLUMNS = `id, forge, name, clone_url AS "cloneUrl", api_url AS "apiUrl", hook_id AS "hookId",
+  fork_prs AS "forkPrs", default_branch AS "defaultBranch", created_at AS "createdAt"`;
+
+export interface NewRepo {
+  id: string;
+  forge: string;
+  name: string;
+  cloneUrl: string;
+  apiUrl: string;
+  token: string | null;
+  hookId: string;
+  forkPrs: string;
+  secret: string;
+}
+
+export async function insertRepo(db: Queryable, box: SecretBox, repo: NewRepo): Promise<void> {
+  await db.query(
+    `INSERT INTO repos (id, forge, name, clone_url, api_url, token, hook_id, fork_prs)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [repo.id, repo.forge, repo.name, repo.cloneUrl, repo.apiUrl, repo.token === null ? null : box.seal(repo.token), repo.hookId, repo.forkPrs],
+  );
+  await db.query('INSERT INTO repo_secrets (repo_id, secret) VALUES ($1, $2)', [repo.id, box.seal(repo.secret)]);
+}
+
+export async function getRepo(db: Queryable, id: string): Promise<Repo | null> {
+  const { rows } = await db.query<Repo>(`SELECT ${COLUMNS} FROM repos WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+export async function findRepoByHook(db: Queryable, hookId: string): Promise<Repo | null> {
+  const { rows } = await db.query<Repo>(`SELECT ${COLUMNS} FROM repos WHERE hook_id = $1`, [hookId]);
+  return rows[0] ?? null;
+}
+
+export async function findRepoByName(db: Queryable, forge: string, name: string): Promise<Repo | null> {
+  const { rows } = await db.query<Repo>(`SELECT ${COLUMNS} FROM repos WHERE forge = $1 AND lower(name) = lower($2)`, [forge, name]);
+  return rows[0] ?? null;
+}
+
+/** A repository by id, or by full name when the name is unambiguous across forges. */
+export async function findRepo(db: Queryable, idOrName: string): Promise<Repo | null> {
+  const { rows } = await db.query<Repo>(
+    `SELECT ${COLUMNS} FROM repos WHERE id = $1 OR lower(name) = lower($1) ORDER BY (id = $1) DESC LIMIT 2`, [idOrName]);
+  if (rows[0]?.id === idOrName) return rows[0];
+  return rows.length === 1 ? rows[0]! : null;
+}
+
+export async function listRepos(db: Queryable): Promise<Repo[]> {
+  const { rows } = await db.query<Repo>(`SELECT ${COLUMNS} FROM repos ORDER BY name`);
+  return rows;
+}
+
+export async function activeSecrets(db: Queryable, box: SecretBox, repoId: string): Promise<string[]> {
+  const { rows } = await db.query<{ secret: string }>(
+    'SELECT secret FROM repo_secrets WHERE repo_id = $1 AND retired_at IS NULL', [repoId]);
+  return rows.map((r) => box.open(r.secret));
+}
+
+export async function repoToken(db: Queryable, box: SecretBox, repoId: string): Promise<string | null> {
+  const { rows } = await db.query<{ token: string | null }>('SELECT token FROM repos WHERE id = $1', [repoId]);
+  const sealed = rows[0]?.token;
+  return sealed ? box.open(sealed) : null;
+}
+
+export async function setDefaultBranch(db: Queryable, repoId: string, branch: string): Promise<void> {
+  await db.query('UPDATE repos SET default_branch = $2 WHERE id = $1', [repoId, branch]);
+}

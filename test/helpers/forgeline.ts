@@ -1,0 +1,71 @@
+import type { Server } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { readConfig, type Config } from '../../cli/config.ts';
+import { openRuntime, openRuntimeWithWorkers, type Runtime } from '../../cli/runtime.ts';
+import { listen } from '../../server/index.ts';
+import { freshDatabase, type TestDatabase } from './database.ts';
+
+export interface TestForgeline {
+  url: string;
+  config: Config;
+  runtime: Runtime;
+  database: TestDatabase;
+  /** The environment a CLI process needs to reach this instance's database. */
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+export interface TestForgelineOptions {
+  workers?: number;
+  backstopPollSeconds?: number;
+  env?: Record<string, string>;
+}
+
+/** A real Forgeline (HTTP server and workers) in this process, on its own database and data dir. */
+export async function startForgeline(opts: TestForgelineOptions = {}): Promise<TestForgeline> {
+  const database = await freshDatabase();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'forgeline-data-'));
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    DATABASE_URL: database.url,
+    FORGELINE_DATA_DIR: dataDir,
+    FORGELINE_ALLOW_LOCAL: 'true',
+    FORGELINE_SECRET_KEY: 'test-secret-key',
+    FORGELINE_PUBLIC_URL: 'http://forgeline.test',
+    FORGELINE_PUBLIC_READ: 'true',
+    ...opts.env,
+  };
+  const config = readConfig(env, { port: 0 });
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const workers = opts.workers ?? 2;
+  const runtime = workers > 0
+    ? await openRuntimeWithWorkers(config, { concurrency: workers, backstopPollSeconds: opts.backstopPollSeconds }, log)
+    : await openRuntime(config, log);
+  const server: Server = await listen(runtime.deps, { auth: { apiToken: config.apiToken, publicRead: config.publicRead }, bodyLimitBytes: config.bodyLimitBytes }, 0, '127.0.0.1');
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    config, runtime, database, env,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await runtime.close();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
