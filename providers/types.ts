@@ -44,7 +44,16 @@ export type Headers = Record<string, string | string[] | undefined>;
 
 /** What a provider makes of a verified delivery. */
 export type ParseResult =
-  | { outcome: 'events'; events: ForgeEvent[] }
+  | {
+    outcome: 'events';
+    events: ForgeEvent[];
+    /**
+     * The payload cannot tell new commits from an edit (Bitbucket Cloud's
+     * `pullrequest:updated`): the planner decides `synchronize` or `edited`
+     * by comparing the head with the last head seen for that pull request.
+     */
+    actionFromHead?: boolean;
+  }
   | { outcome: 'ignored'; reason: string; repoName?: string | null };
 
 /** One commit status to post: SPEC.md §6.2. */
@@ -55,6 +64,8 @@ export interface StatusReport {
   state: StatusState;
   description: string;
   targetUrl: string;
+  /** The branch built (Bitbucket Cloud shows a status on a pull request only with it). */
+  branch?: string | null;
 }
 
 export interface RepoAccess {
@@ -72,8 +83,10 @@ export class PermanentReportError extends Error {}
  */
 export interface Provider {
   name: ForgeName;
-  /** The header that names the event, e.g. X-GitHub-Event. */
+  /** The header that names the event, e.g. x-github-event (lower case). */
   eventHeader: string;
+  /** True when the headers say the request comes from this forge. */
+  detect(headers: Headers): boolean;
   defaultApiUrl: string;
   /** The forge's own delivery id, or null when the request carries none. */
   deliveryId(headers: Headers): string | null;
@@ -85,4 +98,6 @@ export interface Provider {
   postStatus(repo: RepoAccess, sha: string, report: StatusReport): Promise<void>;
   /** Extra `git -c` settings that authenticate a fetch from the clone URL. */
   gitAuthConfig(repo: RepoAccess): string[];
+  /** The ref a pull request's head can be fetched from, or null where the forge has none. */
+  pullRequestRef(number: number): string | null;
 }

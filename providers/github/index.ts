@@ -8,6 +8,8 @@ import { verifyGitHub } from './verify.ts';
 export const github: Provider = {
   name: 'github',
   eventHeader: 'x-github-event',
+  // Gitea also sends X-GitHub-Event: a request is GitHub's only without Gitea's own headers.
+  detect: (headers) => header(headers, 'x-github-event') !== null && header(headers, 'x-gitea-event') === null && header(headers, 'x-forgejo-event') === null,
   defaultApiUrl: 'https://api.github.com',
   deliveryId: (headers) => header(headers, 'x-github-delivery'),
   verify: verifyGitHub,
@@ -17,4 +19,5 @@ export const github: Provider = {
   // GitHub takes a token as the password of any user name over HTTPS.
   gitAuthConfig: (repo) =>
     repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`x-access-token:${repo.token}`).toString('base64')}`] : [],
+  pullRequestRef: (number) => `refs/pull/${number}/head`,
 };
