@@ -13,7 +13,15 @@ export interface Config {
   urls: UrlPolicy;
   logLevel: string;
   bodyLimitBytes: number;
+  /** FORGELINE_<FORGE>_WEBHOOK_SECRET, comma-separated, for the forge-wide hooks. */
+  forgeSecrets: Partial<Record<string, string[]>>;
+  /** Unverified requests allowed per source address and minute before 429. */
+  unverifiedPerMinute: number;
 }
+
+const FORGE_ENV: Record<string, string> = {
+  github: 'GITHUB', gitlab: 'GITLAB', bitbucket: 'BITBUCKET', 'bitbucket-server': 'BITBUCKET_SERVER', gitea: 'GITEA',
+};
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { port?: number } = {}): Config {
   const port = overrides.port ?? Number(env.PORT ?? 8080);
@@ -31,5 +39,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
     },
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimitBytes: Number(env.FORGELINE_BODY_LIMIT_BYTES ?? 25 * 1024 * 1024),
+    forgeSecrets: Object.fromEntries(Object.entries(FORGE_ENV).map(([forge, name]) => [
+      forge, (env[`FORGELINE_${name}_WEBHOOK_SECRET`] ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    ])),
+    unverifiedPerMinute: Number(env.FORGELINE_UNVERIFIED_PER_MINUTE ?? 60),
   };
 }

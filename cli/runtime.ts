@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
 import type { PgBoss } from 'pg-boss';
 import { processRunner } from '../runners/index.ts';
-import { startBoss, startWorkers, type SchedulerDeps, type WorkerOptions } from '../scheduler/index.ts';
+import { deliveryBatcher, hookDirectory, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions } from '../scheduler/index.ts';
 import { connectDatabase, loadSecretKey, migrate, secretBox, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
 
@@ -11,6 +11,7 @@ export interface Runtime {
   config: Config;
   db: Database;
   deps: SchedulerDeps;
+  ingest: IngestDeps;
   close(): Promise<void>;
 }
 
@@ -38,8 +39,16 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     publicUrl: config.publicUrl,
     workerName: `${hostname()}:${process.pid}`,
   };
+  const ingest: IngestDeps = {
+    pool: db.pool,
+    directory: hookDirectory(db.pool, deps.box),
+    batcher: deliveryBatcher(db.pool, boss),
+    limiter: unverifiedLimiter({ perMinute: config.unverifiedPerMinute, burst: Math.max(1, Math.ceil(config.unverifiedPerMinute / 2)) }),
+    forgeSecrets: config.forgeSecrets,
+    log,
+  };
   return {
-    config, db, deps,
+    config, db, deps, ingest,
     async close() {
       await boss!.stop({ graceful: true, timeout: 10_000 });
       await db.close();

@@ -8,37 +8,56 @@ export interface FetchSource {
   cloneUrl: string;
   /** `git -c` settings that authenticate against cloneUrl. */
   authConfig?: string[];
+  /** Refs that may hold the commit when it is not on a branch (a pull request's head). */
+  refs?: string[];
 }
 
-async function hasCommit(mirror: string, sha: string): Promise<boolean> {
+const FULL_SHA = /^[0-9a-f]{40}$/;
+
+/** The full id of a commit the mirror holds, from a full or abbreviated one; null when absent. */
+async function resolveCommit(mirror: string, sha: string): Promise<string | null> {
   try {
-    await git(['cat-file', '-e', `${sha}^{commit}`], { cwd: mirror });
-    return true;
+    return (await git(['rev-parse', '--verify', '--quiet', `${sha}^{commit}`], { cwd: mirror })).trim();
   } catch {
-    return false;
+    return null;
   }
 }
 
 /**
- * Makes sure the bare mirror at `mirror` holds commit `sha`, fetching it from
- * the clone URL when it does not. Fetches into one mirror are serialized.
+ * Makes sure the bare mirror at `mirror` holds commit `sha` (full or
+ * abbreviated), fetching it from the clone URL when it does not, and answers
+ * its full id. Fetches into one mirror are serialized.
  */
-export async function ensureCommit(mirror: string, source: FetchSource, sha: string): Promise<void> {
-  await withLock(mirror, async () => {
+export async function ensureCommit(mirror: string, source: FetchSource, sha: string): Promise<string> {
+  return withLock(mirror, async () => {
     if (!existsSync(path.join(mirror, 'HEAD'))) {
       await mkdir(mirror, { recursive: true });
       await git(['init', '--quiet', '--bare', mirror]);
     }
-    if (await hasCommit(mirror, sha)) return;
+    const known = await resolveCommit(mirror, sha);
+    if (known) return known;
     const config = source.authConfig ?? [];
-    try {
-      // Keep a ref to the commit so that gc never drops it while runs may still need it.
-      await git(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', source.cloneUrl, `+${sha}:refs/forgeline/${sha}`], { cwd: mirror, config });
-    } catch {
-      // Servers that refuse to serve an unadvertised sha: fetch every branch and tag instead.
-      await git(['fetch', '--quiet', '--no-write-fetch-head', source.cloneUrl, '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'], { cwd: mirror, config });
+    const fetch = (refspecs: string[]) => git(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', source.cloneUrl, ...refspecs], { cwd: mirror, config });
+    let fetched = false;
+    if (FULL_SHA.test(sha)) {
+      try {
+        // Keep a ref to the commit so that gc never drops it while runs may still need it.
+        await fetch([`+${sha}:refs/forgeline/${sha}`]);
+        fetched = true;
+      } catch {
+        // Servers that refuse to serve an unadvertised sha: fetch the refs below instead.
+      }
     }
-    if (!(await hasCommit(mirror, sha))) throw new Error(`commit ${sha} is not in ${source.cloneUrl}`);
+    if (!fetched) {
+      await fetch(['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']);
+      for (const ref of source.refs ?? []) {
+        if (await resolveCommit(mirror, sha)) break;
+        await fetch([`+${ref}:refs/forgeline/${ref.replace(/^refs\//, '')}`]).catch(() => {});
+      }
+    }
+    const full = await resolveCommit(mirror, sha);
+    if (!full) throw new Error(`commit ${sha} is not in ${source.cloneUrl}`);
+    return full;
   });
 }
 

@@ -1,7 +1,12 @@
 export { startBoss, QUEUES } from './queues.ts';
 export { startWorkers, type WorkerOptions } from './workers.ts';
-export { receiveHook, type HookAnswer, type HookRequest } from './ingest.ts';
+export { receiveHook, type HookAnswer, type HookRequest, type IngestDeps } from './ingest.ts';
+export { deliveryBatcher } from './delivery-batcher.ts';
+export { hookDirectory } from './hook-directory.ts';
+export { unverifiedLimiter } from './rate-limit.ts';
+export { replayDelivery } from './replay.ts';
+export { registry as metricsRegistry } from './metrics.ts';
 export { registerRepo, type RepoRegistration, type Registered } from './register-repo.ts';
-export { runView, deliveryView, stageLog } from './views.ts';
+export { runView, deliveryView, deliveryList, stageLog } from './views.ts';
 export { PUBLIC_FORGE_HOSTS, type UrlPolicy } from './allowed-urls.ts';
 export type { SchedulerDeps } from './deps.ts';

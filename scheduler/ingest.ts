@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { PayloadError, providerFor, type ForgeEvent, type Headers } from '../providers/index.ts';
-import { audit, deliveries, newDeliveryId, repos, withTransaction } from '../store/index.ts';
-import type { SchedulerDeps } from './deps.ts';
-import { inTransaction, QUEUES, type PlanJob } from './queues.ts';
+import { PayloadError, providerFor, type ForgeEvent, type Headers, type Provider } from '../providers/index.ts';
+import { audit, deliveries, newDeliveryId, type Pool, type Repo } from '../store/index.ts';
+import type { DeliveryBatcher } from './delivery-batcher.ts';
+import type { HookDirectory } from './hook-directory.ts';
+import type { UnverifiedLimiter } from './rate-limit.ts';
 import { redactHeaders } from './redact.ts';
+import { hookMetrics } from './metrics.ts';
 
 export interface HookRequest {
   hook: string;
@@ -15,69 +17,104 @@ export interface HookRequest {
 export interface HookAnswer {
   status: number;
   body?: Record<string, unknown>;
+  headers?: Record<string, string>;
 }
 
-type IngestDeps = Pick<SchedulerDeps, 'pool' | 'boss' | 'box' | 'log'>;
+export interface IngestDeps {
+  pool: Pool;
+  directory: HookDirectory;
+  batcher: DeliveryBatcher;
+  limiter: UnverifiedLimiter;
+  /** Secrets of the forge-wide hooks, by forge (FORGELINE_<FORGE>_WEBHOOK_SECRET). */
+  forgeSecrets: Partial<Record<string, string[]>>;
+  log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+}
 
-async function reject(deps: IngestDeps, req: HookRequest, status: number, reason: string): Promise<HookAnswer> {
-  deps.log.warn({ hook: req.hook, source: req.sourceAddress, status, reason }, 'hook request rejected');
-  await audit(deps.pool, { hook: req.hook, sourceAddress: req.sourceAddress, action: `hook.rejected.${status}`, reason });
-  return { status, body: { error: reason } };
+interface Target {
+  provider: Provider;
+  /** The repository whose own hook this is; null on a forge-wide hook. */
+  repo: Repo | null;
+  secrets: string[];
+}
+
+async function findTarget(deps: IngestDeps, hook: string): Promise<Target | null> {
+  const forgeWide = providerFor(hook);
+  if (forgeWide) return { provider: forgeWide, repo: null, secrets: deps.forgeSecrets[forgeWide.name] ?? [] };
+  const found = await deps.directory.byHook(hook);
+  const provider = found && providerFor(found.repo.forge);
+  return provider ? { provider, repo: found.repo, secrets: found.secrets } : null;
+}
+
+async function refuse(deps: IngestDeps, req: HookRequest, forge: string, status: number, reason: string): Promise<HookAnswer> {
+  const wait = status === 401 || status === 404 ? deps.limiter.take(req.sourceAddress ?? 'unknown') : null;
+  const answer: HookAnswer = wait === null
+    ? { status, body: { error: reason } }
+    : { status: 429, body: { error: 'too many unverified requests' }, headers: { 'Retry-After': String(wait) } };
+  hookMetrics.requests.inc({ forge, outcome: String(answer.status) });
+  deps.log.warn({ hook: req.hook, source: req.sourceAddress, status: answer.status, reason }, 'hook request refused');
+  await audit(deps.pool, { hook: req.hook, sourceAddress: req.sourceAddress, action: `hook.refused.${answer.status}`, reason });
+  return answer;
+}
+
+/** (ref, sha) of each push or tag that would start work: the key of SPEC.md §3's third duplicate rule. */
+function refUpdates(events: ForgeEvent[]): Array<{ ref: string; sha: string }> {
+  return events.filter((e) => (e.kind === 'push' || e.kind === 'tag') && e.ref && e.sha && !e.deleted).map((e) => ({ ref: e.ref!, sha: e.sha! }));
 }
 
 /**
- * A request on a repository's hook: verified on the raw bytes, parsed,
- * stored with its plan job in one transaction. The answer is only given
- * after that commit, so a 2xx means nothing can be lost.
+ * The front door (SPEC.md §3): verify on the raw bytes, parse, and store
+ * the delivery with its plan job before answering, so a 2xx means nothing
+ * can be lost. Verified deliveries are never refused for load.
  */
 export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<HookAnswer> {
-  const repo = await repos.findRepoByHook(deps.pool, req.hook);
-  const provider = repo && providerFor(repo.forge);
-  if (!repo || !provider) return { status: 404, body: { error: 'unknown hook' } };
-
-  const secrets = await repos.activeSecrets(deps.pool, deps.box, repo.id);
-  if (!provider.verify(req.headers, req.rawBody, secrets)) {
-    return reject(deps, req, 401, 'missing or invalid signature');
+  const receivedAt = new Date();
+  const target = await findTarget(deps, req.hook);
+  if (!target) return refuse(deps, req, 'unknown', 404, 'unknown hook');
+  const { provider } = target;
+  if (target.secrets.length === 0 || !provider.verify(req.headers, req.rawBody, target.secrets)) {
+    return refuse(deps, req, provider.name, 401, target.secrets.length ? 'missing or invalid signature' : `no secret is configured for this hook`);
   }
 
   let payload: unknown;
   try {
     payload = provider.payloadOf(req.headers, req.rawBody);
   } catch (err) {
-    if (err instanceof PayloadError) return { status: 400, body: { error: err.message } };
-    throw err;
+    if (!(err instanceof PayloadError)) throw err;
+    hookMetrics.requests.inc({ forge: provider.name, outcome: '400' });
+    return { status: 400, body: { error: err.message } };
   }
+
   const parsed = provider.parse(req.headers, payload);
-  let events: ForgeEvent[] = [];
-  let status: deliveries.DeliveryStatus = 'accepted';
-  let reason: string | null = null;
-  if (parsed.outcome === 'events') {
-    events = parsed.events;
-    const foreign = events.find((e) => e.repo.name.toLowerCase() !== repo.name.toLowerCase());
-    if (foreign) return reject(deps, req, 403, `payload names repository ${foreign.repo.name}, this hook belongs to ${repo.name}`);
-  } else {
-    status = 'ignored';
-    reason = parsed.reason;
+  const events = parsed.outcome === 'events' ? parsed.events : [];
+  const named = parsed.outcome === 'events' ? events[0]?.repo.name ?? null : parsed.repoName ?? null;
+  let repo = target.repo;
+  let status: deliveries.DeliveryStatus = parsed.outcome === 'events' ? 'accepted' : 'ignored';
+  let reason = parsed.outcome === 'ignored' ? parsed.reason : null;
+  if (repo) {
+    const foreign = events.find((e) => e.repo.name.toLowerCase() !== repo!.name.toLowerCase());
+    if (foreign) return refuse(deps, req, provider.name, 403, `payload names repository ${foreign.repo.name}; this hook belongs to ${repo.name}`);
+  } else if (named) {
+    repo = (await deps.directory.byName(provider.name, named))?.repo ?? null;
+    if (!repo && status === 'accepted') {
+      status = 'ignored';
+      reason = `repository ${named} is not registered`;
+    }
   }
 
   const bodySha256 = createHash('sha256').update(req.rawBody).digest('hex');
-  const id = newDeliveryId();
-  const stored = await withTransaction(deps.pool, async (tx) => {
-    const result = await deliveries.insertDelivery(tx, {
-      id, hook: req.hook, forge: provider.name, repoId: repo.id,
-      forgeDeliveryId: provider.deliveryId(req.headers) ?? `sha256:${bodySha256}`,
-      eventHeader: (req.headers[provider.eventHeader] as string | undefined) ?? null,
-      sourceAddress: req.sourceAddress, headers: redactHeaders(req.headers),
-      body: req.rawBody, bodySha256, status, reason, events,
-    });
-    if (result === 'accepted') {
-      const job: PlanJob = { deliveryId: id };
-      await deps.boss.send(QUEUES.plan, job, { db: inTransaction(tx) });
-    }
-    return result;
+  const stored = await deps.batcher.store({
+    id: newDeliveryId(), hook: req.hook, forge: provider.name, repoId: repo?.id ?? null,
+    // Without a forge delivery id, the body's hash stands in (SPEC.md §3).
+    forgeDeliveryId: provider.deliveryId(req.headers) ?? `sha256:${bodySha256}`,
+    eventHeader: (req.headers[provider.eventHeader] as string | undefined) ?? null,
+    sourceAddress: req.sourceAddress, receivedAt, headers: redactHeaders(req.headers),
+    body: req.rawBody, bodySha256, status, reason, events,
+    refUpdates: refUpdates(events),
+    actionFromHead: parsed.outcome === 'events' && parsed.actionFromHead === true,
   });
-  deps.log.info({ delivery: id, repo: repo.name, status: stored, reason }, 'delivery received');
-  if (stored === 'accepted') return { status: 202, body: { delivery: id, status: 'accepted' } };
-  if (stored === 'duplicate') return { status: 200, body: { delivery: id, status: 'duplicate' } };
-  return { status: 200, body: { delivery: id, status: 'ignored', reason } };
+  hookMetrics.requests.inc({ forge: provider.name, outcome: stored.status });
+  deps.log.info({ delivery: stored.id, forge: provider.name, repo: repo?.name ?? named, status: stored.status, reason: stored.reason }, 'delivery received');
+  if (stored.status === 'accepted') return { status: 202, body: { delivery: stored.id, status: 'accepted' } };
+  if (stored.status === 'duplicate') return { status: 200, body: { delivery: stored.id, status: 'duplicate' } };
+  return { status: 200, body: { delivery: stored.id, status: 'ignored', reason: stored.reason } };
 }

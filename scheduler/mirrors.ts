@@ -1,18 +1,31 @@
 import path from 'node:path';
 import { ensureCommit } from '../git/index.ts';
-import { providerFor } from '../providers/index.ts';
+import { providerFor, type ForgeEvent } from '../providers/index.ts';
 import { repos, type Repo } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 
-export function mirrorPath(deps: SchedulerDeps, repoId: string): string {
+export function mirrorPath(deps: Pick<SchedulerDeps, 'dataDir'>, repoId: string): string {
   return path.join(deps.dataDir, 'mirrors', `${repoId}.git`);
 }
 
-/** Fetches `sha` into the repository's mirror from its registered clone URL, with its credentials. */
-export async function fetchCommit(deps: SchedulerDeps, repo: Repo, sha: string): Promise<string> {
+/**
+ * Fetches a commit into the repository's mirror and answers its full id.
+ * Only the registered clone URL is fetched from with credentials; a pull
+ * request's head comes through the forge's pull request ref, or (a Bitbucket
+ * Cloud fork) from the fork on the same host, without credentials.
+ */
+export async function fetchCommit(deps: SchedulerDeps, repo: Repo, sha: string, event?: ForgeEvent): Promise<string> {
   const mirror = mirrorPath(deps, repo.id);
+  const provider = providerFor(repo.forge);
   const token = await repos.repoToken(deps.pool, deps.box, repo.id);
-  const authConfig = providerFor(repo.forge)?.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? [];
-  await ensureCommit(mirror, { cloneUrl: repo.cloneUrl, authConfig }, sha);
-  return mirror;
+  const authConfig = provider?.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? [];
+  const pr = event?.pullRequest;
+  const prRef = pr && provider?.pullRequestRef(pr.number);
+  try {
+    return await ensureCommit(mirror, { cloneUrl: repo.cloneUrl, authConfig, refs: prRef ? [prRef] : [] }, sha);
+  } catch (err) {
+    if (!pr?.fromFork || prRef || !pr.headRepo) throw err;
+    const forkUrl = `${new URL(repo.cloneUrl).origin}/${pr.headRepo}.git`;
+    return ensureCommit(mirror, { cloneUrl: forkUrl }, sha);
+  }
 }

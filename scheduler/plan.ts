@@ -1,10 +1,10 @@
 import { readFilesAt } from '../git/index.ts';
 import { formatProblem, matchPipeline, parsePipelineFile, PIPELINE_DIR, PIPELINE_FILE, type Pipeline, type Problem } from '../pipelines/index.ts';
 import type { ForgeEvent } from '../providers/types.ts';
-import { deliveries, repos, runs, withTransaction } from '../store/index.ts';
+import { deliveries, repos, runs, withTransaction, type Repo } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport, sendStage } from './dispatch.ts';
-import { fetchCommit } from './mirrors.ts';
+import { fetchCommit, mirrorPath } from './mirrors.ts';
 
 /** One line of the explain trace: what a pipeline made of an event, and why. */
 export interface PipelineExplain {
@@ -38,6 +38,21 @@ async function loadPipelines(mirror: string, sha: string): Promise<LoadedPipelin
   return loaded;
 }
 
+/**
+ * Fetches the event's commits and replaces abbreviated ids (Bitbucket Cloud
+ * pull requests carry 12 characters) with full ones, before anything uses them.
+ */
+async function resolveShas(deps: SchedulerDeps, repo: Repo, event: ForgeEvent): Promise<void> {
+  const pr = event.pullRequest;
+  if (pr) {
+    pr.headSha = await fetchCommit(deps, repo, pr.headSha, event);
+    if (pr.mergeSha) pr.mergeSha = await fetchCommit(deps, repo, pr.mergeSha, event);
+    event.sha = pr.mergeSha ?? pr.headSha;
+  } else {
+    event.sha = await fetchCommit(deps, repo, event.sha!, event);
+  }
+}
+
 /** Stages whose `needs` are all met before anything ran: the ones to dispatch at once. */
 function rootStages(p: Pipeline): string[] {
   return p.stages.filter((s) => s.needs.length === 0).map((s) => s.name);
@@ -49,11 +64,12 @@ function rootStages(p: Pipeline): string[] {
  * queued, all in one transaction. Planning the same delivery again creates
  * nothing new.
  */
-export async function planDelivery(deps: SchedulerDeps, deliveryId: string): Promise<void> {
+export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts: { replay?: boolean } = {}): Promise<number[]> {
   const delivery = await deliveries.getDelivery(deps.pool, deliveryId);
-  if (!delivery || !delivery.repoId) return;
+  if (!delivery || !delivery.repoId) return [];
   const repo = await repos.getRepo(deps.pool, delivery.repoId);
-  if (!repo) return;
+  if (!repo) return [];
+  const planned: number[] = [];
   const log = deps.log.child({ delivery: deliveryId, repo: repo.name });
   const events = delivery.events as ForgeEvent[];
   const explain: EventExplain[] = [];
@@ -63,7 +79,15 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string): Pro
       explain.push({ event, reason: 'deletions start no run', pipelines: [] });
       continue;
     }
-    const mirror = await fetchCommit(deps, repo, event.sha);
+    if ((event.kind === 'push' || event.kind === 'tag') && event.ref && !opts.replay) {
+      const owner = await deliveries.claimedRefUpdate(deps.pool, repo.id, event.ref, event.sha);
+      if (owner && owner !== deliveryId) {
+        explain.push({ event, reason: `${event.ref} at ${event.sha} was already planned by delivery ${owner}`, pipelines: [] });
+        continue;
+      }
+    }
+    await resolveShas(deps, repo, event);
+    const mirror = mirrorPath(deps, repo.id);
     const { pipelines, broken } = await loadPipelines(mirror, event.sha);
     const entry: EventExplain = { event, pipelines: [] };
     if (pipelines.length === 0 && broken.length === 0) entry.reason = `no ${PIPELINE_DIR}/*.yml at ${event.sha}`;
@@ -88,10 +112,12 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string): Pro
       });
       if (runId !== null) {
         line.run = runId;
+        planned.push(runId);
         log.info({ run: runId, pipeline: pipeline.name, sha: event.sha }, 'run planned');
       }
     }
     explain.push(entry);
   }
   await deliveries.setDeliveryExplain(deps.pool, deliveryId, events, explain);
+  return planned;
 }

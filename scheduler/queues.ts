@@ -8,7 +8,8 @@ export const QUEUES = {
   report: 'report',
 } as const;
 
-export interface PlanJob { deliveryId: string }
+/** One plan job per committed batch of deliveries, planned in arrival order. */
+export interface PlanJob { deliveryIds: string[] }
 export interface StageJob { runId: number; stage: string; attempt: number }
 export interface ReportJob { runId: number }
 

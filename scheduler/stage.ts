@@ -9,7 +9,7 @@ import { runUrl } from './contexts.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
 import { logSink } from './log-sink.ts';
-import { fetchCommit } from './mirrors.ts';
+import { fetchCommit, mirrorPath } from './mirrors.ts';
 import type { StageJob } from './queues.ts';
 
 const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
@@ -42,7 +42,8 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob): Promise<v
     const pipeline = run.definition as Pipeline;
     const stage = pipeline.stages.find((s) => s.name === job.stage);
     if (!stage) throw new Error(`stage '${job.stage}' is not in the run's pipeline`);
-    const mirror = await fetchCommit(deps, repo, run.sha);
+    const mirror = mirrorPath(deps, repo.id);
+    await fetchCommit(deps, repo, run.sha, run.event);
     const src = path.join(workspace, 'src');
     const home = path.join(workspace, 'home');
     await createCheckout(mirror, run.sha, src);

@@ -39,3 +39,18 @@ export async function stageLog(db: Queryable, runId: number, stage: string): Pro
   const row = (await runs.getStages(db, runId)).find((s) => s.name === stage);
   return row ? logs.readLog(db, runId, stage, row.attempt) : null;
 }
+
+/** GET /api/deliveries?repo=&limit=&cursor= : newest first; `next` is the cursor of the following page. */
+export async function deliveryList(db: Queryable, opts: { repoId: string | null; limit: number; cursor: string | null }) {
+  let before: { at: Date; id: string } | null = null;
+  if (opts.cursor) {
+    const [at, id] = Buffer.from(opts.cursor, 'base64url').toString('utf8').split('|');
+    if (at && id) before = { at: new Date(at), id };
+  }
+  const rows = await deliveries.listDeliveries(db, { repoId: opts.repoId, limit: opts.limit, before });
+  const last = rows.at(-1);
+  return {
+    items: rows.map((d) => ({ id: d.id, forge: d.forge, repo: d.repo, receivedAt: d.receivedAt, status: d.status, reason: d.reason, event: d.eventHeader })),
+    next: rows.length === opts.limit && last ? Buffer.from(`${last.receivedAt.toISOString()}|${last.id}`).toString('base64url') : null,
+  };
+}

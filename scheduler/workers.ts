@@ -39,7 +39,9 @@ export interface WorkerOptions {
 export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Promise<void> {
   const polling = { batchSize: 1, notifyPollingIntervalSeconds: opts.backstopPollSeconds ?? 10, pollingIntervalSeconds: 2 };
   await deps.boss.work<PlanJob>(QUEUES.plan, { ...polling, localConcurrency: 2 }, async ([job]) =>
-    handle(deps, QUEUES.plan, (d: PlanJob) => planDelivery(deps, d.deliveryId), job!.data));
+    handle(deps, QUEUES.plan, async (d: PlanJob) => {
+      for (const id of d.deliveryIds) await planDelivery(deps, id);
+    }, job!.data));
   await deps.boss.work<StageJob>(QUEUES.stage, { ...polling, localConcurrency: opts.concurrency }, async ([job]) =>
     handle(deps, QUEUES.stage, (d: StageJob) => runStageJob(deps, d), job!.data));
   await deps.boss.work<ReportJob>(QUEUES.report, { ...polling, localConcurrency: 4 }, async ([job]) =>

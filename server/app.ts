@@ -1,5 +1,5 @@
 import Koa from 'koa';
-import type { SchedulerDeps } from '../scheduler/index.ts';
+import type { IngestDeps, SchedulerDeps } from '../scheduler/index.ts';
 import { apiRoutes, type ApiAuth } from './api.ts';
 import { isDatabaseUnavailable } from './db-errors.ts';
 import { healthRoutes } from './health.ts';
@@ -10,7 +10,7 @@ export interface AppOptions {
   bodyLimitBytes: number;
 }
 
-export function createApp(deps: SchedulerDeps, opts: AppOptions): Koa {
+export function createApp(deps: SchedulerDeps, ingest: IngestDeps, opts: AppOptions): Koa {
   const app = new Koa();
   app.use(async (ctx, next) => {
     try {
@@ -26,7 +26,7 @@ export function createApp(deps: SchedulerDeps, opts: AppOptions): Koa {
       ctx.body = { error: 'internal error' };
     }
   });
-  for (const router of [healthRoutes(deps.pool), hookRoutes(deps, opts.bodyLimitBytes), apiRoutes(deps.pool, opts.auth)]) {
+  for (const router of [healthRoutes(deps.pool), hookRoutes(ingest, opts.bodyLimitBytes), apiRoutes(deps, opts.auth)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

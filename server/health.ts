@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { readFileSync } from 'node:fs';
 import { schemaPath } from '../pipelines/index.ts';
+import { metricsRegistry } from '../scheduler/index.ts';
 import type { Pool } from '../store/index.ts';
 
 export function healthRoutes(pool: Pool): Router {
@@ -15,6 +16,10 @@ export function healthRoutes(pool: Pool): Router {
       ctx.status = 503;
       ctx.body = { status: 'unavailable', error: (err as Error).message };
     }
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = metricsRegistry.contentType;
+    ctx.body = await metricsRegistry.metrics();
   });
   router.get('/pipeline.schema.json', (ctx) => {
     ctx.type = 'application/schema+json';

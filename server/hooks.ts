@@ -1,11 +1,11 @@
 import Router from '@koa/router';
-import { receiveHook, type SchedulerDeps } from '../scheduler/index.ts';
+import { receiveHook, type IngestDeps } from '../scheduler/index.ts';
 import { BodyTooLarge, readRawBody } from './raw-body.ts';
 
 const CONTENT_TYPES = ['application/json', 'application/x-www-form-urlencoded'];
 
-/** POST /hooks/<hookId>: the front door. Parsing and rules live in scheduler/ingest.ts. */
-export function hookRoutes(deps: Pick<SchedulerDeps, 'pool' | 'boss' | 'box' | 'log'>, bodyLimit: number): Router {
+/** POST /hooks/<hookId> and /hooks/<forge>: the front door. The rules live in scheduler/ingest.ts. */
+export function hookRoutes(deps: IngestDeps, bodyLimit: number): Router {
   const router = new Router();
   router.all('/hooks/:hook', async (ctx) => {
     if (ctx.method !== 'POST') {
@@ -32,6 +32,7 @@ export function hookRoutes(deps: Pick<SchedulerDeps, 'pool' | 'boss' | 'box' | '
       hook: ctx.params.hook!, headers: ctx.req.headers, rawBody, sourceAddress: ctx.request.ip || null,
     });
     ctx.status = answer.status;
+    for (const [name, value] of Object.entries(answer.headers ?? {})) ctx.set(name, value);
     if (answer.body) ctx.body = answer.body;
   });
   return router;

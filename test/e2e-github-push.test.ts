@@ -98,8 +98,8 @@ describe('a GitHub push, end to end', () => {
     const res = await sendGitHubHook(hookUrl, 'not-the-secret', 'push', pushPayload({ name: 'acme/widget', cloneUrl: repo.cloneUrl }, 'a'.repeat(40)));
     expect(res.status).toBe(401);
     expect(JSON.stringify(res.body)).not.toContain(registered.secret);
-    const audit = await forgeline.runtime.db.pool.query(`SELECT action, reason FROM audit_log WHERE action = 'hook.rejected.401'`);
-    expect(audit.rows).toEqual([{ action: 'hook.rejected.401', reason: 'missing or invalid signature' }]);
+    const audit = await forgeline.runtime.db.pool.query(`SELECT action, reason FROM audit_log WHERE action = 'hook.refused.401'`);
+    expect(audit.rows).toEqual([{ action: 'hook.refused.401', reason: 'missing or invalid signature' }]);
     const stored = await forgeline.runtime.db.pool.query('SELECT count(*)::int AS n FROM deliveries WHERE forge_delivery_id = $1', [res.deliveryId]);
     expect(stored.rows[0].n).toBe(0);
   });
