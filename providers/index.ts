@@ -1,8 +1,12 @@
+import { bitbucket } from './bitbucket/index.ts';
+import { bitbucketServer } from './bitbucket-server/index.ts';
+import { gitea } from './gitea/index.ts';
 import { github } from './github/index.ts';
-import type { ForgeName, Provider } from './types.ts';
+import { gitlab } from './gitlab/index.ts';
+import type { ForgeName, Headers, Provider } from './types.ts';
 
-/** The registry of forges by name; the other forges join it as they are built. */
-const providers = new Map<string, Provider>([[github.name, github]]);
+/** The registry of forges by name. Gitea comes before GitHub: it also sends GitHub's headers. */
+const providers = new Map<string, Provider>([gitea, github, gitlab, bitbucket, bitbucketServer].map((p) => [p.name, p]));
 
 export function providerFor(forge: string): Provider | undefined {
   return providers.get(forge);
@@ -10,6 +14,11 @@ export function providerFor(forge: string): Provider | undefined {
 
 export function forgeNames(): ForgeName[] {
   return [...providers.keys()] as ForgeName[];
+}
+
+/** The forge a request comes from, by its headers. */
+export function detectForge(headers: Headers): Provider | undefined {
+  return [...providers.values()].find((p) => p.detect(headers));
 }
 
 export * from './types.ts';

@@ -5,6 +5,7 @@ export { deliveryBatcher } from './delivery-batcher.ts';
 export { hookDirectory } from './hook-directory.ts';
 export { unverifiedLimiter } from './rate-limit.ts';
 export { replayDelivery } from './replay.ts';
+export { rotateSecret, removeRepository } from './repo-secrets.ts';
 export { registry as metricsRegistry } from './metrics.ts';
 export { registerRepo, type RepoRegistration, type Registered } from './register-repo.ts';
 export { runView, deliveryView, deliveryList, stageLog } from './views.ts';

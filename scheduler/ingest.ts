@@ -4,7 +4,7 @@ import { audit, deliveries, newDeliveryId, type Pool, type Repo } from '../store
 import type { DeliveryBatcher } from './delivery-batcher.ts';
 import type { HookDirectory } from './hook-directory.ts';
 import type { UnverifiedLimiter } from './rate-limit.ts';
-import { redactHeaders } from './redact.ts';
+import { redactBody, redactHeaders } from './redact.ts';
 import { hookMetrics } from './metrics.ts';
 
 export interface HookRequest {
@@ -108,7 +108,7 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<H
     forgeDeliveryId: provider.deliveryId(req.headers) ?? `sha256:${bodySha256}`,
     eventHeader: (req.headers[provider.eventHeader] as string | undefined) ?? null,
     sourceAddress: req.sourceAddress, receivedAt, headers: redactHeaders(req.headers),
-    body: req.rawBody, bodySha256, status, reason, events,
+    body: redactBody(payload, req.rawBody), bodySha256, status, reason, events,
     refUpdates: refUpdates(events),
     actionFromHead: parsed.outcome === 'events' && parsed.actionFromHead === true,
   });

@@ -14,3 +14,12 @@ export function redactHeaders(headers: Headers): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * The body as stored: old Gitea versions put the webhook secret in the
+ * payload's top-level `secret` field, which must never be kept or shown.
+ */
+export function redactBody(payload: unknown, rawBody: Buffer): Buffer {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload) || !('secret' in payload)) return rawBody;
+  return Buffer.from(JSON.stringify({ ...payload, secret: '[redacted]' }));
+}

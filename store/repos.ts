@@ -80,3 +80,20 @@ export async function repoToken(db: Queryable, box: SecretBox, repoId: string): 
 export async function setDefaultBranch(db: Queryable, repoId: string, branch: string): Promise<void> {
   await db.query('UPDATE repos SET default_branch = $2 WHERE id = $1', [repoId, branch]);
 }
+
+export async function addSecret(db: Queryable, box: SecretBox, repoId: string, secret: string): Promise<void> {
+  await db.query('INSERT INTO repo_secrets (repo_id, secret) VALUES ($1, $2)', [repoId, box.seal(secret)]);
+}
+
+/** Retires every active secret but the newest; answers how many were retired. */
+export async function retireOlderSecrets(db: Queryable, repoId: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE repo_secrets SET retired_at = now()
+     WHERE repo_id = $1 AND retired_at IS NULL
+       AND id <> (SELECT max(id) FROM repo_secrets WHERE repo_id = $1 AND retired_at IS NULL)`, [repoId]);
+  return rowCount ?? 0;
+}
+
+export async function removeRepo(db: Queryable, repoId: string): Promise<void> {
+  await db.query('DELETE FROM repos WHERE id = $1', [repoId]);
+}

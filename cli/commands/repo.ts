@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
-import { registerRepo } from '../../scheduler/index.ts';
-import { connectDatabase, loadSecretKey, migrate, repos, secretBox } from '../../store/index.ts';
+import { registerRepo, removeRepository, rotateSecret } from '../../scheduler/index.ts';
+import { connectDatabase, loadSecretKey, migrate, repos, secretBox, type SecretBox } from '../../store/index.ts';
 import { readConfig } from '../config.ts';
 import { printJson } from '../shared.ts';
 
-async function withDatabase<T>(fn: (ctx: { config: ReturnType<typeof readConfig>; db: Awaited<ReturnType<typeof connectDatabase>> }) => Promise<T>): Promise<T> {
+async function withDatabase<T>(fn: (ctx: { config: ReturnType<typeof readConfig>; db: Awaited<ReturnType<typeof connectDatabase>>; box: SecretBox }) => Promise<T>): Promise<T> {
   const config = readConfig();
   const db = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
   try {
     await migrate(db.pool);
-    return await fn({ config, db });
+    return await fn({ config, db, box: secretBox(await loadSecretKey(config.dataDir, config.secretKey)) });
   } finally {
     await db.close();
   }
@@ -21,7 +21,7 @@ export function repoCommand(program: Command): void {
   repo
     .command('add')
     .description('register a repository; prints {"id", "hookUrl", "secret"}')
-    .requiredOption('--forge <forge>', 'github')
+    .requiredOption('--forge <forge>', 'github, gitlab, bitbucket, bitbucket-server or gitea')
     .requiredOption('--name <owner/repo>', 'the repository’s full name')
     .option('--clone-url <url>', 'where to fetch commits from (default: the forge’s public URL)')
     .option('--api-url <url>', 'the forge’s API base (default: the public forge’s)')
@@ -35,8 +35,8 @@ export function repoCommand(program: Command): void {
         token = process.env[opts.tokenEnv] ?? null;
         if (!token) throw new Error(`--token-env ${opts.tokenEnv}: that variable is empty or not set`);
       }
-      const result = await withDatabase(async ({ config, db }) => registerRepo(
-        { pool: db.pool, box: secretBox(await loadSecretKey(config.dataDir, config.secretKey)), publicUrl: config.publicUrl, urls: config.urls },
+      const result = await withDatabase(async ({ config, db, box }) => registerRepo(
+        { pool: db.pool, box, publicUrl: config.publicUrl, urls: config.urls },
         { forge: opts.forge, name: opts.name, cloneUrl: opts.cloneUrl, apiUrl: opts.apiUrl, token, secret: opts.secret, forkPrs: opts.forkPrs },
         'cli'));
       printJson(result);
@@ -50,5 +50,23 @@ export function repoCommand(program: Command): void {
       const list = await withDatabase(({ db }) => repos.listRepos(db.pool));
       if (opts.json) return printJson(list);
       for (const r of list) process.stdout.write(`${r.id}\t${r.forge}\t${r.name}\t${r.cloneUrl}\n`);
+    });
+
+  repo
+    .command('rotate-secret <repo>')
+    .description('add a new webhook secret (the old ones stay valid); --retire-old retires all but the newest')
+    .option('--retire-old', 'finish a rotation: only the newest secret stays valid')
+    .option('--secret <secret>', 'the new secret (default: random)')
+    .option('--json', 'print JSON (the default)')
+    .action(async (repoName: string, opts: { retireOld?: boolean; secret?: string }) => {
+      printJson(await withDatabase(({ db, box }) => rotateSecret({ pool: db.pool, box }, repoName, { retireOld: opts.retireOld === true, secret: opts.secret }, 'cli')));
+    });
+
+  repo
+    .command('remove <repo>')
+    .description('unregister a repository (its hook stops answering)')
+    .option('--json', 'print JSON (the default)')
+    .action(async (repoName: string) => {
+      printJson(await withDatabase(({ db }) => removeRepository({ pool: db.pool }, repoName, 'cli')));
     });
 }

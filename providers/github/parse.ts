@@ -20,11 +20,12 @@ function parsePush(payload: unknown): ParseResult {
   return { outcome: 'events', events: [event] };
 }
 
-const NEW_COMMITS: Record<string, PullRequestAction> = {
-  opened: 'opened',
-  reopened: 'reopened',
-  synchronize: 'synchronize',
-};
+// A Map, not an object literal: an action named `constructor` must not find a prototype method.
+const NEW_COMMITS = new Map<string, PullRequestAction>([
+  ['opened', 'opened'],
+  ['reopened', 'reopened'],
+  ['synchronize', 'synchronize'],
+]);
 // Changes without new commits: SPEC.md §4 calls them all `edited`.
 const EDITS = new Set(['edited', 'labeled', 'unlabeled', 'ready_for_review', 'converted_to_draft']);
 
@@ -33,7 +34,7 @@ function parsePullRequest(payload: unknown): ParseResult {
   const forgeAction = str(payload, 'action') ?? '';
   const pr = at(payload, 'pull_request');
   if (!repoName || !pr) return { outcome: 'ignored', reason: 'pull_request payload without repository or pull_request' };
-  let action: PullRequestAction | undefined = NEW_COMMITS[forgeAction];
+  let action: PullRequestAction | undefined = NEW_COMMITS.get(forgeAction);
   if (forgeAction === 'closed') action = bool(pr, 'merged') ? 'merged' : 'closed';
   else if (EDITS.has(forgeAction)) action = 'edited';
   if (!action) return { outcome: 'ignored', reason: `pull_request action '${forgeAction}' is not acted on`, repoName };

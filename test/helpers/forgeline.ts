@@ -22,6 +22,8 @@ export interface TestForgelineOptions {
   workers?: number;
   backstopPollSeconds?: number;
   env?: Record<string, string>;
+  /** Connect through something else than the test database's own URL (a proxy). */
+  mapDatabaseUrl?: (url: string) => Promise<string> | string;
 }
 
 /** A real Forgeline (HTTP server and workers) in this process, on its own database and data dir. */
@@ -30,7 +32,7 @@ export async function startForgeline(opts: TestForgelineOptions = {}): Promise<T
   const dataDir = await mkdtemp(path.join(tmpdir(), 'forgeline-data-'));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
-    DATABASE_URL: database.url,
+    DATABASE_URL: opts.mapDatabaseUrl ? await opts.mapDatabaseUrl(database.url) : database.url,
     FORGELINE_DATA_DIR: dataDir,
     FORGELINE_ALLOW_LOCAL: 'true',
     FORGELINE_SECRET_KEY: 'test-secret-key',

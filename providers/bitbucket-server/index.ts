@@ -1,0 +1,25 @@
+import { verifyHubSignature } from '../bitbucket-common.ts';
+import { header } from '../http-headers.ts';
+import { jsonPayload } from '../payload.ts';
+import type { Provider } from '../types.ts';
+import { parseBitbucketServer } from './parse.ts';
+import { postBitbucketServerStatus } from './status.ts';
+
+/** Bitbucket Data Center (formerly Server), self-hosted. */
+export const bitbucketServer: Provider = {
+  name: 'bitbucket-server',
+  eventHeader: 'x-event-key',
+  // Cloud sends X-Event-Key too; Data Center is the one with X-Request-Id and without X-Request-UUID.
+  detect: (headers) =>
+    header(headers, 'x-event-key') !== null && header(headers, 'x-request-id') !== null && header(headers, 'x-request-uuid') === null,
+  // Every instance is self-hosted, so there is no default to fall back on: registration must demand --api-url.
+  defaultApiUrl: '',
+  deliveryId: (headers) => header(headers, 'x-request-id'),
+  verify: verifyHubSignature,
+  payloadOf: jsonPayload,
+  parse: (headers, payload) => parseBitbucketServer(header(headers, 'x-event-key') ?? '', payload),
+  postStatus: postBitbucketServerStatus,
+  // Data Center's HTTP access tokens are accepted as Bearer credentials by git over HTTP as by the REST API.
+  gitAuthConfig: (repo) => (repo.token ? [`http.extraHeader=Authorization: Bearer ${repo.token}`] : []),
+  pullRequestRef: (number) => `refs/pull-requests/${number}/from`,
+};

@@ -1,0 +1,25 @@
+import { verifyHubSignature } from '../bitbucket-common.ts';
+import { header } from '../http-headers.ts';
+import { jsonPayload } from '../payload.ts';
+import type { Provider } from '../types.ts';
+import { parseBitbucket } from './parse.ts';
+import { postBitbucketStatus } from './status.ts';
+
+/** Bitbucket Cloud (bitbucket.org). */
+export const bitbucket: Provider = {
+  name: 'bitbucket',
+  eventHeader: 'x-event-key',
+  // Data Center sends X-Event-Key too, but with X-Request-Id where Cloud sends X-Request-UUID.
+  detect: (headers) => header(headers, 'x-event-key') !== null && header(headers, 'x-request-uuid') !== null,
+  defaultApiUrl: 'https://api.bitbucket.org',
+  deliveryId: (headers) => header(headers, 'x-request-uuid'),
+  verify: verifyHubSignature,
+  payloadOf: jsonPayload,
+  parse: (headers, payload) => parseBitbucket(header(headers, 'x-event-key') ?? '', payload),
+  postStatus: postBitbucketStatus,
+  // Bitbucket takes an access token as the password of the fixed user x-token-auth.
+  gitAuthConfig: (repo) =>
+    repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`x-token-auth:${repo.token}`).toString('base64')}`] : [],
+  // Bitbucket Cloud has no pull request refs: a fork's head is fetched from the fork's own URL.
+  pullRequestRef: () => null,
+};

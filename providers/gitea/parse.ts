@@ -1,0 +1,98 @@
+import { applyRef, blankEvent, isZeroSha } from '../event.ts';
+import { at, bool, list, num, str } from '../read-json.ts';
+import type { ParseResult, PullRequestAction } from '../types.ts';
+
+// isZeroSha also answers true for a missing id; here only a sent all-zero id means "no ref".
+function zero(sha: string | null): boolean {
+  return sha !== null && isZeroSha(sha);
+}
+
+function login(user: unknown): string | null {
+  return str(user, 'login') ?? str(user, 'username');
+}
+
+/** Gitea's push has no created/deleted/forced flags: the all-zero side says which, and a force push is not told. */
+function parsePush(payload: unknown): ParseResult {
+  const repoName = str(payload, 'repository.full_name');
+  const ref = str(payload, 'ref');
+  if (!repoName || !ref) return { outcome: 'ignored', reason: 'push payload without repository.full_name or ref' };
+  const event = blankEvent('gitea', 'push', repoName, str(payload, 'repository.clone_url'));
+  applyRef(event, ref);
+  event.before = str(payload, 'before');
+  const after = str(payload, 'after');
+  event.created = zero(event.before);
+  event.deleted = zero(after);
+  // For a new annotated tag `after` names the tag object; head_commit is the commit it points at.
+  event.sha = event.deleted ? null : (str(payload, 'head_commit.id') ?? after);
+  event.message = str(payload, 'head_commit.message');
+  event.sender = login(at(payload, 'sender')) ?? login(at(payload, 'pusher'));
+  return { outcome: 'events', events: [event] };
+}
+
+const NEW_COMMITS = new Map<string, PullRequestAction>([
+  ['opened', 'opened'],
+  ['reopened', 'reopened'],
+  ['synchronized', 'synchronize'],
+]);
+// Changes without new commits: SPEC.md §4 calls them all `edited`. Assignees, milestones and review requests are not among them.
+const EDITS = new Set(['edited', 'label_updated', 'label_cleared']);
+
+/** Same repository when the ids say so, else (trimmed payloads) when the names do; unknown is a fork. */
+function isFork(pr: unknown): boolean {
+  const headId = num(pr, 'head.repo_id');
+  const baseId = num(pr, 'base.repo_id');
+  if (headId !== null && baseId !== null) return headId !== baseId;
+  const headName = str(pr, 'head.repo.full_name');
+  return headName === null || headName !== str(pr, 'base.repo.full_name');
+}
+
+function parsePullRequest(payload: unknown): ParseResult {
+  const repoName = str(payload, 'repository.full_name');
+  const forgeAction = str(payload, 'action') ?? '';
+  const pr = at(payload, 'pull_request');
+  if (!repoName || !pr) return { outcome: 'ignored', reason: 'pull_request payload without repository or pull_request' };
+  let action = NEW_COMMITS.get(forgeAction);
+  if (forgeAction === 'closed') action = bool(pr, 'merged') ? 'merged' : 'closed';
+  else if (EDITS.has(forgeAction)) action = 'edited';
+  if (!action) return { outcome: 'ignored', reason: `pull_request action '${forgeAction}' is not acted on`, repoName };
+
+  const headSha = str(pr, 'head.sha') ?? '';
+  const mergeSha = action === 'merged' ? str(pr, 'merge_commit_sha') : null;
+  const event = blankEvent('gitea', 'pull_request', repoName, str(payload, 'repository.clone_url'));
+  event.action = action;
+  event.pullRequest = {
+    number: num(pr, 'number') ?? num(payload, 'number') ?? 0,
+    title: str(pr, 'title') ?? '',
+    labels: list(pr, 'labels').map((l) => str(l, 'name')).filter((l): l is string => l !== null),
+    draft: bool(pr, 'draft'),
+    headRef: str(pr, 'head.ref') ?? '',
+    headSha,
+    headRepo: str(pr, 'head.repo.full_name'),
+    baseRef: str(pr, 'base.ref') ?? '',
+    fromFork: isFork(pr),
+    mergeSha,
+  };
+  event.branch = action === 'merged' ? event.pullRequest.baseRef : event.pullRequest.headRef;
+  event.sha = mergeSha ?? headSha;
+  event.message = str(pr, 'title');
+  event.sender = login(at(payload, 'sender'));
+  return { outcome: 'events', events: [event] };
+}
+
+/** Gitea's (or Forgejo's) payload for the event named by X-Gitea-Event, normalized (SPEC.md §4). */
+export function parseGitea(eventName: string, payload: unknown): ParseResult {
+  const repoName = str(payload, 'repository.full_name');
+  switch (eventName) {
+    case 'push':
+      return parsePush(payload);
+    case 'pull_request':
+      return parsePullRequest(payload);
+    case 'create':
+    case 'delete':
+      // A branch's creation and a tag's creation or deletion also arrive as a push. A branch's
+      // deletion arrives only here, but it starts no run and Gitea closes its pull requests itself.
+      return { outcome: 'ignored', reason: `'${eventName}' events are not acted on`, repoName };
+    default:
+      return { outcome: 'ignored', reason: `event '${eventName}' is not acted on`, repoName };
+  }
+}

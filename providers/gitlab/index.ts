@@ -1,0 +1,24 @@
+import { header } from '../http-headers.ts';
+import { jsonPayload } from '../payload.ts';
+import type { Provider } from '../types.ts';
+import { parseGitLab } from './parse.ts';
+import { postGitLabStatus } from './status.ts';
+import { verifyGitLab } from './verify.ts';
+
+export const gitlab: Provider = {
+  name: 'gitlab',
+  eventHeader: 'x-gitlab-event',
+  detect: (headers) => header(headers, 'x-gitlab-event') !== null,
+  defaultApiUrl: 'https://gitlab.com',
+  // Idempotency-Key stays the same when GitLab retries a delivery; X-Gitlab-Event-UUID is all older versions send.
+  deliveryId: (headers) =>
+    header(headers, 'idempotency-key') || header(headers, 'webhook-id') || header(headers, 'x-gitlab-event-uuid') || null,
+  verify: verifyGitLab,
+  payloadOf: jsonPayload,
+  parse: (headers, payload) => parseGitLab(header(headers, 'x-gitlab-event') ?? '', payload),
+  postStatus: postGitLabStatus,
+  // GitLab takes an access token as the password of the user `oauth2`.
+  gitAuthConfig: (repo) =>
+    repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`oauth2:${repo.token}`).toString('base64')}`] : [],
+  pullRequestRef: (number) => `refs/merge-requests/${number}/head`,
+};
