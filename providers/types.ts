@@ -98,6 +98,8 @@ export interface Provider {
   postStatus(repo: RepoAccess, sha: string, report: StatusReport): Promise<void>;
   /** Extra `git -c` settings that authenticate a fetch from the clone URL. */
   gitAuthConfig(repo: RepoAccess): string[];
+  /** Where a repository is cloned from when registration names no clone URL. */
+  defaultCloneUrl(apiUrl: string, name: string): string;
   /** The ref a pull request's head can be fetched from, or null where the forge has none. */
   pullRequestRef(number: number): string | null;
 }

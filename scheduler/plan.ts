@@ -70,6 +70,7 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
   const repo = await repos.getRepo(deps.pool, delivery.repoId);
   if (!repo) return [];
   const planned: number[] = [];
+  let fetchError: Error | undefined;
   const log = deps.log.child({ delivery: deliveryId, repo: repo.name });
   const events = delivery.events as ForgeEvent[];
   const explain: EventExplain[] = [];
@@ -86,7 +87,14 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
         continue;
       }
     }
-    await resolveShas(deps, repo, event);
+    try {
+      await resolveShas(deps, repo, event);
+    } catch (err) {
+      // Kept on the delivery so "why did nothing run?" has an answer; the job is retried below.
+      explain.push({ event, reason: `could not fetch the commit: ${(err as Error).message}`, pipelines: [] });
+      fetchError ??= err as Error;
+      continue;
+    }
     const mirror = mirrorPath(deps, repo.id);
     const { pipelines, broken } = await loadPipelines(mirror, event.sha);
     const entry: EventExplain = { event, pipelines: [] };
@@ -119,5 +127,6 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
     explain.push(entry);
   }
   await deliveries.setDeliveryExplain(deps.pool, deliveryId, events, explain);
+  if (fetchError) throw fetchError;
   return planned;
 }

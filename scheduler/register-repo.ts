@@ -31,8 +31,9 @@ export async function registerRepo(
   if (!/^[^/\s]+(\/[^/\s]+)+$/.test(input.name)) throw new Error(`repository name '${input.name}' must be OWNER/REPO`);
   const forkPrs = input.forkPrs ?? 'approve';
   if (!FORK_POLICIES.includes(forkPrs)) throw new Error(`--fork-prs must be one of ${FORK_POLICIES.join(', ')}`);
-  const apiUrl = input.apiUrl ?? provider.defaultApiUrl;
-  const cloneUrl = input.cloneUrl ?? `${new URL(apiUrl).origin.replace('//api.', '//')}/${input.name}.git`;
+  const apiUrl = (input.apiUrl ?? provider.defaultApiUrl).replace(/\/+$/, '');
+  if (!apiUrl) throw new Error(`${provider.name} has no public instance: give --api-url (the instance's URL)`);
+  const cloneUrl = input.cloneUrl ?? provider.defaultCloneUrl(apiUrl, input.name);
   assertUrlAllowed(apiUrl, 'API URL', deps.urls);
   assertUrlAllowed(cloneUrl, 'clone URL', deps.urls);
   if (await repos.findRepoByName(deps.pool, provider.name, input.name)) {

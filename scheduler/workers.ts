@@ -40,7 +40,10 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
   const polling = { batchSize: 1, notifyPollingIntervalSeconds: opts.backstopPollSeconds ?? 10, pollingIntervalSeconds: 2 };
   await deps.boss.work<PlanJob>(QUEUES.plan, { ...polling, localConcurrency: 2 }, async ([job]) =>
     handle(deps, QUEUES.plan, async (d: PlanJob) => {
-      for (const id of d.deliveryIds) await planDelivery(deps, id);
+      // Every delivery of the batch gets planned; a failure retries the job, and planning is idempotent.
+      let failure: unknown;
+      for (const id of d.deliveryIds) await planDelivery(deps, id).catch((err) => { failure ??= err; });
+      if (failure) throw failure;
     }, job!.data));
   await deps.boss.work<StageJob>(QUEUES.stage, { ...polling, localConcurrency: opts.concurrency }, async ([job]) =>
     handle(deps, QUEUES.stage, (d: StageJob) => runStageJob(deps, d), job!.data));

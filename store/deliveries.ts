@@ -147,13 +147,14 @@ export async function claimedRefUpdate(db: Queryable, repoId: string, ref: strin
 
 /** Records a pull request's head and answers the one seen before it (null: none). */
 export async function swapPullRequestHead(db: Queryable, repoId: string, number: number, headSha: string): Promise<string | null> {
-  const { rows } = await db.query<{ previous: string | null }>(
-    `WITH old AS (SELECT head_sha FROM pull_request_heads WHERE repo_id = $1 AND number = $2 FOR UPDATE)
-     INSERT INTO pull_request_heads (repo_id, number, head_sha) VALUES ($1, $2, $3)
-     ON CONFLICT (repo_id, number) DO UPDATE SET head_sha = EXCLUDED.head_sha, updated_at = now()
-     RETURNING (SELECT head_sha FROM old) AS previous`,
+  // The row lock makes concurrent transactions for one pull request take turns, in commit order.
+  const { rows } = await db.query<{ head_sha: string }>(
+    'SELECT head_sha FROM pull_request_heads WHERE repo_id = $1 AND number = $2 FOR UPDATE', [repoId, number]);
+  await db.query(
+    `INSERT INTO pull_request_heads (repo_id, number, head_sha) VALUES ($1, $2, $3)
+     ON CONFLICT (repo_id, number) DO UPDATE SET head_sha = EXCLUDED.head_sha, updated_at = now()`,
     [repoId, number, headSha]);
-  return rows[0]?.previous ?? null;
+  return rows[0]?.head_sha ?? null;
 }
 
 const COLUMNS = `d.id, d.hook, d.forge, d.repo_id AS "repoId", r.name AS repo, d.forge_delivery_id AS "forgeDeliveryId",

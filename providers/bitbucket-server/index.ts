@@ -21,5 +21,7 @@ export const bitbucketServer: Provider = {
   postStatus: postBitbucketServerStatus,
   // Data Center's HTTP access tokens are accepted as Bearer credentials by git over HTTP as by the REST API.
   gitAuthConfig: (repo) => (repo.token ? [`http.extraHeader=Authorization: Bearer ${repo.token}`] : []),
+  // Data Center serves git over HTTP under /scm, with the project key in lower case.
+  defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/scm/${name.toLowerCase()}.git`,
   pullRequestRef: (number) => `refs/pull-requests/${number}/from`,
 };

@@ -21,5 +21,6 @@ export const bitbucket: Provider = {
   gitAuthConfig: (repo) =>
     repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`x-token-auth:${repo.token}`).toString('base64')}`] : [],
   // Bitbucket Cloud has no pull request refs: a fork's head is fetched from the fork's own URL.
+  defaultCloneUrl: (_apiUrl, name) => `https://bitbucket.org/${name}.git`,
   pullRequestRef: () => null,
 };

@@ -23,5 +23,6 @@ export const gitea: Provider = {
   // Gitea takes a token as the password of any user name over HTTPS.
   gitAuthConfig: (repo) =>
     repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`forgeline:${repo.token}`).toString('base64')}`] : [],
+  defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/${name}.git`,
   pullRequestRef: (number) => `refs/pull/${number}/head`,
 };

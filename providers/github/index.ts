@@ -19,5 +19,7 @@ export const github: Provider = {
   // GitHub takes a token as the password of any user name over HTTPS.
   gitAuthConfig: (repo) =>
     repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`x-access-token:${repo.token}`).toString('base64')}`] : [],
+  // https://api.github.com → github.com; Enterprise https://HOST/api/v3 → HOST.
+  defaultCloneUrl: (apiUrl, name) => `${new URL(apiUrl).origin.replace('//api.', '//')}/${name}.git`,
   pullRequestRef: (number) => `refs/pull/${number}/head`,
 };

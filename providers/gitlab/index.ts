@@ -20,5 +20,6 @@ export const gitlab: Provider = {
   // GitLab takes an access token as the password of the user `oauth2`.
   gitAuthConfig: (repo) =>
     repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`oauth2:${repo.token}`).toString('base64')}`] : [],
+  defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/${name}.git`,
   pullRequestRef: (number) => `refs/merge-requests/${number}/head`,
 };

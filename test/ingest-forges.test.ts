@@ -1,0 +1,122 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerRepo } from '../scheduler/index.ts';
+import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
+import { createTestRepo, type TestRepo } from './helpers/git-repo.ts';
+
+const FIXTURES = new URL('../../shared/fixtures/webhooks/', import.meta.url);
+const manifest = JSON.parse(readFileSync(new URL('manifest.json', FIXTURES), 'utf8')) as Array<{
+  file: string; provider: string; headers: Record<string, string>; expect: Record<string, any>;
+}>;
+const FORGE: Record<string, string> = { github: 'github', gitlab: 'gitlab', 'bitbucket-cloud': 'bitbucket', 'bitbucket-server': 'bitbucket-server', gitea: 'gitea' };
+
+const hex = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex');
+
+/** The proof each forge sends (SPEC.md §3), and its delivery id header. */
+function signed(forge: string, secret: string, body: string): Record<string, string> {
+  switch (forge) {
+    case 'github': return { 'x-hub-signature-256': `sha256=${hex(secret, body)}`, 'x-github-delivery': randomUUID() };
+    case 'gitlab': return { 'x-gitlab-token': secret, 'x-gitlab-event-uuid': randomUUID() };
+    case 'bitbucket': return { 'x-hub-signature': `sha256=${hex(secret, body)}`, 'x-request-uuid': randomUUID() };
+    case 'bitbucket-server': return { 'x-hub-signature': `sha256=${hex(secret, body)}`, 'x-request-id': randomUUID() };
+    default: return { 'x-gitea-signature': hex(secret, body), 'x-gitea-delivery': randomUUID() };
+  }
+}
+
+/** The repository a fixture names, as each forge spells it. */
+function repoOf(forge: string, payload: any): string {
+  if (forge === 'gitlab') return payload.project.path_with_namespace;
+  if (forge === 'bitbucket-server') {
+    const r = payload.repository ?? payload.pullRequest.toRef.repository;
+    return `${r.project.key}/${r.slug}`;
+  }
+  return payload.repository.full_name;
+}
+
+describe('real deliveries of every forge, through the front door', () => {
+  let forgeline: TestForgeline;
+  const hooks = new Map<string, { hookUrl: string; secret: string }>();
+
+  beforeAll(async () => {
+    forgeline = await startForgeline({ workers: 0 });
+    for (const f of manifest.filter((m) => m.expect.repo)) {
+      const forge = FORGE[f.provider]!;
+      const name = repoOf(forge, JSON.parse(readFileSync(new URL(f.file, FIXTURES), 'utf8')));
+      if (!name || hooks.has(`${forge}:${name.toLowerCase()}`)) continue;
+      hooks.set(`${forge}:${name.toLowerCase()}`, await registerRepo(
+        { pool: forgeline.runtime.db.pool, box: forgeline.runtime.deps.box, publicUrl: forgeline.url, urls: forgeline.config.urls },
+        { forge, name, cloneUrl: 'file:///nowhere.git', apiUrl: 'http://127.0.0.1:9' }, 'test'));
+    }
+  });
+  afterAll(() => forgeline?.stop());
+
+  it.each(manifest.filter((f) => f.expect.repo).map((f) => [f.file, f] as const))('%s', async (_file, fixture) => {
+    const forge = FORGE[fixture.provider]!;
+    const body = readFileSync(new URL(fixture.file, FIXTURES), 'utf8');
+    const hook = hooks.get(`${forge}:${repoOf(forge, JSON.parse(body)).toLowerCase()}`)!;
+    const headers = { 'content-type': 'application/json', ...Object.fromEntries(Object.entries(fixture.headers).map(([k, v]) => [k.toLowerCase(), v])), ...signed(forge, hook.secret, body) };
+    const res = await fetch(hook.hookUrl, { method: 'POST', headers, body });
+    const answer = await res.json() as { delivery: string; status: string };
+    const acts = ['push', 'tag', 'pull_request'].includes(fixture.expect.kind);
+    expect([res.status, answer.status]).toEqual(acts ? [202, 'accepted'] : [200, 'ignored']);
+    const delivery = await (await fetch(`${forgeline.url}/api/deliveries/${answer.delivery}`)).json() as any;
+    expect(delivery.forge).toBe(forge);
+    if (acts) expect(delivery.events.map((e: any) => e.kind)).toEqual((fixture.expect.changes ?? [fixture.expect]).map(() => fixture.expect.kind));
+    // Proofs never reach storage.
+    expect(JSON.stringify(delivery.headers)).not.toContain(hook.secret);
+  });
+
+  it('tells a Gitea delivery carrying GitHub headers from GitHub on the forge-wide route', async () => {
+    const body = readFileSync(new URL('gitea/push.json', FIXTURES), 'utf8');
+    const res = await fetch(`${forgeline.url}/hooks/github`, {
+      method: 'POST', body,
+      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-gitea-event': 'push', 'x-gitea-signature': hex('x', body) },
+    });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('Bitbucket Cloud pull requests', () => {
+  let forgeline: TestForgeline;
+  let repo: TestRepo;
+  let hook: { hookUrl: string; secret: string };
+
+  beforeAll(async () => {
+    [forgeline, repo] = await Promise.all([startForgeline({ workers: 1 }), createTestRepo()]);
+    hook = await registerRepo(
+      { pool: forgeline.runtime.db.pool, box: forgeline.runtime.deps.box, publicUrl: forgeline.url, urls: forgeline.config.urls },
+      { forge: 'bitbucket', name: '6543/collect-webhooks', cloneUrl: repo.cloneUrl, apiUrl: 'http://127.0.0.1:9' }, 'test');
+  });
+  afterAll(() => forgeline?.stop());
+
+  async function send(file: string, key: string, edit: (p: any) => void) {
+    const payload = JSON.parse(readFileSync(new URL(`bitbucket-cloud/${file}`, FIXTURES), 'utf8'));
+    edit(payload);
+    const body = JSON.stringify(payload);
+    const res = await fetch(hook.hookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-event-key': key, ...signed('bitbucket', hook.secret, body) } });
+    expect(res.status).toBe(202);
+    const { delivery } = await res.json() as { delivery: string };
+    return waitFor(async () => {
+      const d = await (await fetch(`${forgeline.url}/api/deliveries/${delivery}`)).json() as any;
+      return d.explain.length ? d : undefined;
+    }, 'planning');
+  }
+
+  it('tells new commits from edits by the last head seen, and resolves 12-character ids to full ones', async () => {
+    await repo.commit({ 'base.txt': 'base' }, 'base', 'niam');
+    const first = await repo.commit({ 'f.txt': '1' }, 'first', 'wen-emos');
+    const created = await send('pr-created.json', 'pullrequest:created', (p) => { p.pullrequest.source.commit.hash = first.slice(0, 12); });
+    expect(created.events[0]).toMatchObject({ action: 'opened', sha: first, pullRequest: { headSha: first } });
+
+    const second = await repo.commit({ 'f.txt': '2' }, 'second', 'wen-emos');
+    const pushed = await send('pr-updated-new-commits.json', 'pullrequest:updated', (p) => { p.pullrequest.source.commit.hash = second.slice(0, 12); });
+    expect(pushed.events[0]).toMatchObject({ action: 'synchronize', sha: second });
+
+    const edited = await send('pr-updated-new-commits.json', 'pullrequest:updated', (p) => {
+      p.pullrequest.source.commit.hash = second.slice(0, 12);
+      p.pullrequest.title = 'a new title, no new commits';
+    });
+    expect(edited.events[0]).toMatchObject({ action: 'edited', sha: second });
+  });
+});
