@@ -6,6 +6,8 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 /** Anything that runs a query: the pool, or a client inside a transaction. */
 export interface Queryable {
   query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** A named query is prepared once per connection and reused. */
+  query<R extends pg.QueryResultRow = any>(config: { name: string; text: string; values: unknown[] }): Promise<pg.QueryResult<R>>;
 }
 
 export type Pool = pg.Pool;

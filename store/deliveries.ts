@@ -23,6 +23,18 @@ export interface NewDelivery {
   actionFromHead: boolean;
 }
 
+/**
+ * Batches committed side by side still settle pull request heads in arrival
+ * order: each waits for the previous batch to have locked its heads (held to
+ * its commit) before locking its own.
+ */
+export interface SettleTurn {
+  wait: Promise<void>;
+  done: () => void;
+}
+
+const NO_WAIT: SettleTurn = { wait: Promise.resolve(), done: () => {} };
+
 interface PullRequestEvent {
   action: string | null;
   pullRequest: { number: number; headSha: string } | null;
@@ -65,21 +77,22 @@ export interface Stored {
   reason: string | null;
 }
 
-function insertRows(db: Queryable, rows: NewDelivery[], onConflict: string): Promise<{ rows: Array<{ id: string }> }> {
-  const cols = (f: (d: NewDelivery) => unknown) => rows.map(f);
-  return db.query(
-    `INSERT INTO deliveries (id, hook, forge, repo_id, forge_delivery_id, event_header, source_address,
-       headers, body, body_sha256, status, reason, events, received_at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-       $8::jsonb[], $9::bytea[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::timestamptz[])
-     ${onConflict} RETURNING id`,
-    [cols((d) => d.id), cols((d) => d.hook), cols((d) => d.forge), cols((d) => d.repoId), cols((d) => d.forgeDeliveryId),
-      cols((d) => d.eventHeader), cols((d) => d.sourceAddress), cols((d) => JSON.stringify(d.headers)), cols((d) => d.body),
-      cols((d) => d.bodySha256), cols((d) => d.status), cols((d) => d.reason), cols((d) => JSON.stringify(d.events)), cols((d) => d.receivedAt)]);
-}
+const DELIVERY_COLUMNS = ['id', 'hook', 'forge', 'repo_id', 'forge_delivery_id', 'event_header', 'source_address',
+  'headers', 'body', 'body_sha256', 'status', 'reason', 'events', 'received_at'];
 
-async function markDuplicate(db: Queryable, id: string, reason: string): Promise<void> {
-  await db.query(`UPDATE deliveries SET status = 'duplicate', reason = $2 WHERE id = $1`, [id, reason]);
+/**
+ * One multi-row insert. Parameters rather than arrays: node-postgres sends a
+ * Buffer parameter as binary, where an array of bodies would be hex text.
+ */
+function insertStatement(rows: NewDelivery[]): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const tuples = rows.map((d) => {
+    const base = values.length;
+    values.push(d.id, d.hook, d.forge, d.repoId, d.forgeDeliveryId, d.eventHeader, d.sourceAddress,
+      JSON.stringify(d.headers), d.body, d.bodySha256, d.status, d.reason, JSON.stringify(d.events), d.receivedAt);
+    return `(${DELIVERY_COLUMNS.map((_, i) => `$${base + i + 1}`).join(', ')})`;
+  });
+  return { text: `INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, values };
 }
 
 /**
@@ -88,53 +101,83 @@ async function markDuplicate(db: Queryable, id: string, reason: string): Promise
  * delivery id accepted before, the same body for the repository in the last
  * 30 days, or push and tag updates that were all planned before. The answer
  * gives each delivery's final status, in order.
+ *
+ * The hook path waits on this, so the common case is one statement: insert
+ * the batch, find earlier same bodies, and claim the ref updates together.
  */
-export async function storeDeliveries(db: Queryable, batch: NewDelivery[]): Promise<Stored[]> {
+export async function storeDeliveries(db: Queryable, batch: NewDelivery[], turn: SettleTurn = NO_WAIT): Promise<Stored[]> {
   const result = new Map<string, Stored>(batch.map((d) => [d.id, { id: d.id, status: d.status, reason: d.reason }]));
+  const duplicate = (id: string, reason: string) => result.set(id, { id, status: 'duplicate', reason });
   const offered = batch.filter((d) => d.status === 'accepted');
   const others = batch.filter((d) => d.status !== 'accepted');
 
   if (offered.length) {
-    // Concurrent batches with the same body serialize here (sorted: no deadlock).
+    // Batches with the same body, in this process or another, take turns here (sorted: no deadlock).
     await db.query('SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM (SELECT DISTINCT unnest($1::text[]) AS k ORDER BY 1) s',
       [offered.map((d) => `${d.repoId}:${d.bodySha256}`)]);
-    for (const d of offered) await settlePullRequestHeads(db, d.repoId, d);
-    const inserted = new Set((await insertRows(db, offered,
-      `ON CONFLICT (forge, forge_delivery_id) WHERE status = 'accepted' DO NOTHING`)).rows.map((r) => r.id));
-    const repeatedIds = offered.filter((d) => !inserted.has(d.id)).map((d) => ({ ...d, status: 'duplicate' as const, reason: `delivery id ${d.forgeDeliveryId} was seen before` }));
-    for (const d of repeatedIds) result.set(d.id, { id: d.id, status: 'duplicate', reason: d.reason });
-    others.push(...repeatedIds);
+    await turn.wait;
+    try {
+      for (const d of offered) await settlePullRequestHeads(db, d.repoId, d);
+    } finally {
+      turn.done();
+    }
 
-    const fresh = offered.filter((d) => inserted.has(d.id));
-    const { rows: sameBody } = await db.query<{ id: string; repo_id: string; body_sha256: string }>(
-      `SELECT id, repo_id, body_sha256 FROM deliveries
-       WHERE status = 'accepted' AND received_at > now() - interval '30 days' AND id <> ALL($3::text[])
-         AND (repo_id, body_sha256) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-      [fresh.map((d) => d.repoId), fresh.map((d) => d.bodySha256), fresh.map((d) => d.id)]);
-    const seenBody = new Map(sameBody.map((r) => [`${r.repo_id}:${r.body_sha256}`, r.id]));
-    for (const d of fresh) {
+    // The same body twice within the batch: the later copy is a duplicate of the first.
+    const firstOfBody = new Map<string, string>();
+    for (const d of offered) {
       const key = `${d.repoId}:${d.bodySha256}`;
-      const earlier = seenBody.get(key);
-      if (earlier) {
-        await markDuplicate(db, d.id, `same body as delivery ${earlier}`);
-        result.set(d.id, { id: d.id, status: 'duplicate', reason: `same body as delivery ${earlier}` });
+      if (!firstOfBody.has(key)) firstOfBody.set(key, d.id);
+    }
+    const updates = offered
+      .filter((d) => firstOfBody.get(`${d.repoId}:${d.bodySha256}`) === d.id)
+      .flatMap((d) => d.refUpdates.map((u) => ({ ...u, repoId: d.repoId, deliveryId: d.id })));
+    const insert = insertStatement(offered);
+    const n = insert.values.length;
+    const { rows } = await db.query<{ kind: 'inserted' | 'body' | 'claimed'; id: string; earlier: string | null }>(
+      `WITH ins AS (${insert.text} ON CONFLICT (forge, forge_delivery_id) WHERE status = 'accepted' DO NOTHING
+                    RETURNING id, repo_id, body_sha256),
+       body AS (SELECT DISTINCT ON (i.id) i.id, d.id AS earlier FROM ins i
+                JOIN deliveries d ON d.repo_id = i.repo_id AND d.body_sha256 = i.body_sha256
+                WHERE d.status = 'accepted' AND d.received_at > now() - interval '30 days'),
+       claim AS (INSERT INTO ref_updates (repo_id, ref, sha, delivery_id)
+                 SELECT u.* FROM unnest($${n + 1}::text[], $${n + 2}::text[], $${n + 3}::text[], $${n + 4}::text[]) AS u(repo_id, ref, sha, delivery_id)
+                 WHERE u.delivery_id IN (SELECT id FROM ins) AND u.delivery_id NOT IN (SELECT id FROM body)
+                 ON CONFLICT DO NOTHING RETURNING delivery_id)
+       SELECT 'inserted' AS kind, id, NULL AS earlier FROM ins
+       UNION ALL SELECT 'body', id, earlier FROM body
+       UNION ALL SELECT 'claimed', delivery_id, NULL FROM claim`,
+      [...insert.values, updates.map((u) => u.repoId), updates.map((u) => u.ref), updates.map((u) => u.sha), updates.map((u) => u.deliveryId)]);
+
+    const inserted = new Set(rows.filter((r) => r.kind === 'inserted').map((r) => r.id));
+    const sameBody = new Map(rows.filter((r) => r.kind === 'body').map((r) => [r.id, r.earlier!]));
+    const claimers = new Set(rows.filter((r) => r.kind === 'claimed').map((r) => r.id));
+    const demoted: Array<{ id: string; reason: string }> = [];
+    for (const d of offered) {
+      if (!inserted.has(d.id)) {
+        const reason = `delivery id ${d.forgeDeliveryId} was seen before`;
+        duplicate(d.id, reason);
+        others.push({ ...d, status: 'duplicate', reason });
         continue;
       }
-      seenBody.set(key, d.id);
-      if (!d.refUpdates.length) continue;
-      const { rows: claimed } = await db.query(
-        `INSERT INTO ref_updates (repo_id, ref, sha, delivery_id)
-         SELECT $1, ref, sha, $4 FROM unnest($2::text[], $3::text[]) AS u(ref, sha)
-         ON CONFLICT DO NOTHING RETURNING ref`,
-        [d.repoId, d.refUpdates.map((u) => u.ref), d.refUpdates.map((u) => u.sha), d.id]);
-      if (claimed.length === 0) {
-        const reason = `${d.refUpdates.map((u) => `${u.ref} at ${u.sha.slice(0, 12)}`).join(', ')} already planned`;
-        await markDuplicate(db, d.id, reason);
-        result.set(d.id, { id: d.id, status: 'duplicate', reason });
+      const earlier = sameBody.get(d.id) ?? (firstOfBody.get(`${d.repoId}:${d.bodySha256}`) !== d.id ? firstOfBody.get(`${d.repoId}:${d.bodySha256}`) : undefined);
+      if (earlier) {
+        demoted.push({ id: d.id, reason: `same body as delivery ${earlier}` });
+      } else if (d.refUpdates.length && !claimers.has(d.id)) {
+        demoted.push({ id: d.id, reason: `${d.refUpdates.map((u) => `${u.ref} at ${u.sha.slice(0, 12)}`).join(', ')} already planned` });
       }
     }
+    if (demoted.length) {
+      await db.query(
+        `UPDATE deliveries d SET status = 'duplicate', reason = x.reason
+         FROM unnest($1::text[], $2::text[]) AS x(id, reason) WHERE d.id = x.id`,
+        [demoted.map((x) => x.id), demoted.map((x) => x.reason)]);
+      for (const x of demoted) duplicate(x.id, x.reason);
+    }
   }
-  if (others.length) await insertRows(db, others, '');
+  if (others.length) {
+    const insert = insertStatement(others);
+    await db.query(insert.text, insert.values);
+  }
   return batch.map((d) => result.get(d.id)!);
 }
 

@@ -1,0 +1,55 @@
+// The server side of bench/ingest.ts, in its own process so that the load
+// generator does not share its CPU: either the least a correct receiver does
+// (verify the HMAC, parse the JSON, answer 202) or Forgeline's own hook.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import Koa from 'koa';
+import Router from '@koa/router';
+import { readConfig } from '../cli/config.ts';
+import { openRuntime } from '../cli/runtime.ts';
+import { registerRepo } from '../scheduler/index.ts';
+import { listen } from '../server/index.ts';
+import { readRawBody } from '../server/raw-body.ts';
+import pino from 'pino';
+
+const mode = process.argv[2];
+const secret = 'bench-secret';
+
+async function baseline(): Promise<number> {
+  const app = new Koa();
+  const router = new Router();
+  router.post('/hooks/:hook', async (ctx) => {
+    const body = await readRawBody(ctx.req, 25 * 1024 * 1024);
+    const given = Buffer.from((ctx.get('x-hub-signature-256') ?? '').slice(7), 'hex');
+    const expected = createHmac('sha256', secret).update(body).digest();
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      ctx.status = 401;
+      return;
+    }
+    JSON.parse(body.toString('utf8'));
+    ctx.status = 202;
+    ctx.body = { delivery: 'x', status: 'accepted' };
+  });
+  app.use(router.routes());
+  return new Promise((resolve) => {
+    const server = app.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+  });
+}
+
+async function forgeline(): Promise<{ port: number; hookPath: string }> {
+  const config = readConfig({ ...process.env, FORGELINE_ALLOW_LOCAL: 'true', FORGELINE_SECRET_KEY: 'bench' }, { port: 0 });
+  const runtime = await openRuntime(config, pino({ level: 'silent' }));
+  const repo = await registerRepo(
+    { pool: runtime.db.pool, box: runtime.deps.box, publicUrl: 'http://bench', urls: config.urls },
+    { forge: 'github', name: 'acme/bench', cloneUrl: 'file:///nowhere.git', apiUrl: 'http://127.0.0.1:9/api/v3', secret }, 'bench');
+  const server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: undefined, publicRead: false }, bodyLimitBytes: config.bodyLimitBytes }, 0, '127.0.0.1');
+  return { port: (server.address() as { port: number }).port, hookPath: new URL(repo.hookUrl).pathname };
+}
+
+if (mode === 'baseline') {
+  const port = await baseline();
+  process.stdout.write(`${JSON.stringify({ port, hookPath: '/hooks/baseline' })}\n`);
+} else {
+  process.stdout.write(`${JSON.stringify(await forgeline())}\n`);
+}
+// Exit normally on SIGINT, so that --cpu-prof writes its profile.
+process.on('SIGINT', () => process.exit(0));
