@@ -1,10 +1,12 @@
-export { parsePipelineFile, type ParsedFile } from './parse.ts';
-export { matchPipeline, type MatchResult } from './match.ts';
+export { parsePipelineFile, crossFileProblems, type ParsedFile } from './parse.ts';
+export { matchPipeline, type ChangedPaths, type MatchContext, type MatchResult } from './match.ts';
+export { evaluateCondition, compileCel } from './cel.ts';
 export { matchesFilter } from './globs.ts';
 export { formatProblem } from './problem.ts';
 export { pipelineSchema, schemaPath } from './schema.ts';
-export type { Pipeline, Problem, StageDefinition, Step } from './types.ts';
-
-/** Pipeline files live in this folder of the repository. */
-export const PIPELINE_DIR = '.forgeline';
-export const PIPELINE_FILE = /\.ya?ml$/;
+export type { ManualInput, Pipeline, Problem, StageDefinition, Step, Triggers } from './types.ts';
+export { changedPathsOf, type RepoView } from './changed-paths.ts';
+export {
+  explainEvent, explainStages, loadPipelines, PIPELINE_DIR, PIPELINE_FILE,
+  type BrokenFile, type EventExplain, type LoadedPipelines, type PipelineExplain, type StageExplain,
+} from './explain.ts';

@@ -1,43 +1,118 @@
 import path from 'node:path';
-import { isCollection, isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import picomatch from 'picomatch';
+import { CronExpressionParser } from 'cron-parser';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { PullRequestAction } from '../providers/types.ts';
+import { CelCompileError, compileCel } from './cel.ts';
+import { parseDuration } from './duration.ts';
+import { locate, locateInScalar, type Position } from './locate.ts';
 import { describeSchemaError, schemaErrors } from './schema.ts';
-import type { Pipeline, Problem, StageDefinition } from './types.ts';
+import type { ManualInput, Pipeline, Problem, StageDefinition, Step, Triggers } from './types.ts';
 
 export interface ParsedFile {
   pipeline: Pipeline | null;
   problems: Problem[];
 }
 
-/** Locates a JSON-pointer path in the YAML document; `key` points at a map key instead of its value. */
-function locate(doc: Document, lines: LineCounter, pointer: string[], key?: string): { line: number; col: number } {
-  let node: unknown = doc.contents;
-  for (const segment of pointer) {
-    if (!isCollection(node)) break;
-    const next = node.get(isMap(node) ? segment : Number(segment), true);
-    if (next === undefined) break;
-    node = next;
-  }
-  if (key !== undefined && isMap(node)) {
-    const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
-    if (pair && isScalar(pair.key)) node = pair.key;
-  }
-  const offset = (node as Node | null)?.range?.[0] ?? 0;
-  return lines.linePos(offset);
+const DEFAULT_PR_TYPES: PullRequestAction[] = ['opened', 'synchronize', 'reopened'];
+const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
+const PIPELINE_VARIABLES = new Set(['event', 'payload']);
+const STAGE_VARIABLES = new Set(['event', 'payload', 'stages']);
+
+// The file's shape once the schema passed.
+interface RawStep { name?: string; run: string; env?: Record<string, unknown>; 'working-directory'?: string; timeout?: string; 'continue-on-error'?: boolean }
+interface RawStage {
+  needs?: string[]; if?: string; env?: Record<string, unknown>; 'runs-on'?: string | string[]; timeout?: string; retries?: number;
+  steps: RawStep[]; artifacts?: string[]; environment?: string; approval?: { required?: boolean }; secrets?: string[];
+}
+interface RawInput { type?: ManualInput['type']; description?: string; options?: string[]; required?: boolean; default?: string | boolean }
+interface RawPipeline {
+  name?: string;
+  on?: {
+    push?: { branches?: string[]; tags?: string[]; paths?: string[]; 'paths-ignore'?: string[] } | null;
+    pull_request?: { types?: PullRequestAction[]; branches?: string[]; paths?: string[]; 'paths-ignore'?: string[] } | null;
+    merge?: { branches?: string[] } | null;
+    manual?: { inputs?: Record<string, RawInput> } | null;
+    schedule?: Array<{ cron: string }>;
+    webhook?: { sources?: string[]; types?: string[] } | null;
+  };
+  if?: string; env?: Record<string, unknown>; 'runs-on'?: string | string[];
+  concurrency?: { group: string; 'cancel-in-progress'?: boolean };
+  stages: Record<string, RawStage>;
 }
 
-function pointerOf(instancePath: string): string[] {
-  return instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+function strings(env: Record<string, unknown> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(env ?? {}).map(([k, v]) => [k, String(v)]));
+}
+
+function labels(value: string | string[] | undefined): string[] | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value : [value];
+}
+
+class Checker {
+  problems: Problem[] = [];
+  file: string;
+  doc: Document;
+  lines: LineCounter;
+  constructor(file: string, doc: Document, lines: LineCounter) {
+    this.file = file;
+    this.doc = doc;
+    this.lines = lines;
+  }
+  at(pointer: string[], key?: string): Position {
+    return locate(this.doc, this.lines, pointer, key);
+  }
+  add(pos: Position, message: string): void {
+    this.problems.push({ file: this.file, line: pos.line, col: pos.col, message });
+  }
+
+  globs(pointer: string[], list: string[] | undefined): void {
+    list?.forEach((glob, i) => {
+      const pattern = glob.startsWith('!') ? glob.slice(1) : glob;
+      try {
+        picomatch.makeRe(pattern, { strictBrackets: true });
+        if (pattern === '') throw new Error('empty pattern');
+      } catch (err) {
+        this.add(this.at([...pointer, String(i)]), `invalid glob '${glob}': ${(err as Error).message}`);
+      }
+    });
+  }
+
+  duration(pointer: string[], text: string | undefined): number | null {
+    if (text === undefined) return null;
+    const ms = parseDuration(text);
+    if (ms === null || ms === 0) this.add(this.at(pointer), `invalid duration '${text}': write hours, minutes and seconds like 90s, 15m or 1h30m`);
+    return ms;
+  }
+
+  /** Checks a condition; answers the stages it reads (null: it reads no `stages`). */
+  cel(pointer: string[], source: string | undefined, allowed: Set<string>, stageNames?: Set<string>): Set<string> | null {
+    if (source === undefined) return null;
+    try {
+      const compiled = compileCel(source);
+      for (const root of compiled.roots) {
+        if (!allowed.has(root)) this.add(this.at(pointer), `if: unknown variable '${root}'; conditions read ${[...allowed].join(', ')}`);
+      }
+      for (const stage of compiled.stages) {
+        if (stageNames && !stageNames.has(stage)) this.add(this.at(pointer), `if: stages.${stage} is not a stage of this pipeline`);
+      }
+      return compiled.roots.has('stages') ? compiled.stages : null;
+    } catch (err) {
+      if (!(err instanceof CelCompileError)) throw err;
+      this.add(locateInScalar(this.doc, this.lines, pointer, err.line, err.col), `if: ${err.message}`);
+      return null;
+    }
+  }
 }
 
 /** Needs that name no stage, and cycles among needs, located at the offending entry. */
-function dagProblems(stages: StageDefinition[], at: (pointer: string[]) => { line: number; col: number }): Array<{ pos: { line: number; col: number }; message: string }> {
+function checkNeeds(stages: StageDefinition[], check: Checker): void {
   const names = new Set(stages.map((s) => s.name));
-  const problems: Array<{ pos: { line: number; col: number }; message: string }> = [];
   for (const stage of stages) {
     stage.needs.forEach((need, i) => {
-      if (!names.has(need)) {
-        problems.push({ pos: at(['stages', stage.name, 'needs', String(i)]), message: `stage '${stage.name}' needs '${need}', which is not a stage of this pipeline (stages: ${[...names].join(', ')})` });
-      }
+      if (need === stage.name) check.add(check.at(['stages', stage.name, 'needs', String(i)]), `stage '${stage.name}' cannot need itself`);
+      else if (!names.has(need)) check.add(check.at(['stages', stage.name, 'needs', String(i)]), `stage '${stage.name}' needs '${need}', which is not a stage of this pipeline (stages: ${[...names].join(', ')})`);
     });
   }
   const byName = new Map(stages.map((s) => [s.name, s]));
@@ -46,50 +121,170 @@ function dagProblems(stages: StageDefinition[], at: (pointer: string[]) => { lin
     if (state.get(name) === 'done') return;
     if (state.get(name) === 'visiting') {
       const cycle = [...trail.slice(trail.indexOf(name)), name];
-      problems.push({ pos: at(['stages', name, 'needs']), message: `needs form a cycle: ${cycle.join(' → ')}` });
+      check.add(check.at(['stages', name, 'needs']), `needs form a cycle: ${cycle.join(' → ')}`);
       return;
     }
     state.set(name, 'visiting');
-    for (const need of byName.get(name)?.needs ?? []) if (byName.has(need)) visit(need, [...trail, name]);
+    for (const need of byName.get(name)?.needs ?? []) if (byName.has(need) && need !== name) visit(need, [...trail, name]);
     state.set(name, 'done');
   };
   for (const s of stages) visit(s.name, []);
-  return problems;
+}
+
+function triggers(raw: RawPipeline['on'], check: Checker): Triggers {
+  const on: Triggers = {};
+  if (!raw) return on;
+  if ('push' in raw) {
+    const p = raw.push ?? {};
+    for (const key of ['branches', 'tags', 'paths', 'paths-ignore'] as const) check.globs(['on', 'push', key], p[key]);
+    if (p.paths && p['paths-ignore']) check.add(check.at(['on', 'push'], 'paths-ignore'), 'on.push: use either paths or paths-ignore, not both (prefix excluded paths with ! in paths)');
+    on.push = { branches: p.branches ?? null, tags: p.tags ?? null, paths: p.paths ?? null, pathsIgnore: p['paths-ignore'] ?? null };
+  }
+  if ('pull_request' in raw) {
+    const p = raw.pull_request ?? {};
+    for (const key of ['branches', 'paths', 'paths-ignore'] as const) check.globs(['on', 'pull_request', key], p[key]);
+    if (p.paths && p['paths-ignore']) check.add(check.at(['on', 'pull_request'], 'paths-ignore'), 'on.pull_request: use either paths or paths-ignore, not both');
+    on.pull_request = { types: p.types ?? DEFAULT_PR_TYPES, branches: p.branches ?? null, paths: p.paths ?? null, pathsIgnore: p['paths-ignore'] ?? null };
+  }
+  if ('merge' in raw) {
+    check.globs(['on', 'merge', 'branches'], raw.merge?.branches);
+    on.merge = { branches: raw.merge?.branches ?? null };
+  }
+  if ('manual' in raw) {
+    const inputs: Record<string, ManualInput> = {};
+    for (const [name, input] of Object.entries(raw.manual?.inputs ?? {})) {
+      const where = ['on', 'manual', 'inputs', name];
+      const type = input.type ?? 'string';
+      if (type === 'choice' && !input.options) check.add(check.at(where), `input '${name}': a choice needs options`);
+      if (type !== 'choice' && input.options) check.add(check.at(where, 'options'), `input '${name}': options only apply to type: choice`);
+      if (input.default !== undefined) {
+        const ok = type === 'boolean' ? typeof input.default === 'boolean' : typeof input.default === 'string' && (type !== 'choice' || (input.options ?? []).includes(input.default));
+        if (!ok) check.add(check.at(where, 'default'), `input '${name}': default ${JSON.stringify(input.default)} is not a valid ${type}${type === 'choice' ? ` (options: ${(input.options ?? []).join(', ')})` : ''}`);
+      }
+      inputs[name] = { type, description: input.description ?? null, options: input.options ?? null, required: input.required ?? false, default: input.default ?? null };
+    }
+    on.manual = { inputs };
+  }
+  if (raw.schedule) {
+    raw.schedule.forEach((entry, i) => {
+      const fields = entry.cron.trim().split(/\s+/);
+      try {
+        if (fields.length !== 5) throw new Error(`has ${fields.length} fields, needs 5 (minute hour day-of-month month day-of-week)`);
+        CronExpressionParser.parse(entry.cron);
+      } catch (err) {
+        check.add(check.at(['on', 'schedule', String(i), 'cron']), `invalid cron '${entry.cron}': ${(err as Error).message}`);
+      }
+    });
+    on.schedule = raw.schedule.map((s) => ({ cron: s.cron.trim() }));
+  }
+  if ('webhook' in raw) {
+    check.globs(['on', 'webhook', 'types'], raw.webhook?.types);
+    on.webhook = { sources: raw.webhook?.sources ?? null, types: raw.webhook?.types ?? null };
+  }
+  return on;
+}
+
+function step(raw: RawStep, pointer: string[], check: Checker): Step {
+  const dir = raw['working-directory'];
+  if (dir !== undefined && (path.posix.isAbsolute(dir) || path.posix.normalize(dir).split('/').includes('..'))) {
+    check.add(check.at([...pointer, 'working-directory']), `working-directory '${dir}' must stay inside the checkout`);
+  }
+  return {
+    name: raw.name ?? null,
+    run: raw.run,
+    env: strings(raw.env),
+    workingDirectory: dir ?? null,
+    timeoutMs: check.duration([...pointer, 'timeout'], raw.timeout),
+    continueOnError: raw['continue-on-error'] ?? false,
+  };
 }
 
 /** Parses and validates one pipeline file; every problem is located at file:line:col. */
 export function parsePipelineFile(file: string, content: string): ParsedFile {
   const lines = new LineCounter();
   const doc = parseDocument(content, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const problems: Problem[] = [];
-  const add = (pos: { line: number; col: number }, message: string) => problems.push({ file, line: pos.line, col: pos.col, message });
+  const check = new Checker(file, doc, lines);
 
-  for (const err of doc.errors) add(lines.linePos(err.pos[0]), `YAML: ${err.message.split('\n')[0]}`);
-  if (problems.length) return { pipeline: null, problems };
+  for (const err of doc.errors) {
+    const message = err.code === 'DUPLICATE_KEY' ? 'a key appears twice (duplicate stage names are not allowed)' : err.message.split('\n')[0];
+    check.add(lines.linePos(err.pos[0]), `YAML: ${message}`);
+  }
+  if (check.problems.length) return { pipeline: null, problems: check.problems };
 
   const value = doc.toJS() as unknown;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    add({ line: 1, col: 1 }, 'a pipeline file must be a mapping with at least `stages`');
-    return { pipeline: null, problems };
+    check.add({ line: 1, col: 1 }, 'a pipeline file must be a mapping with at least `stages`');
+    return { pipeline: null, problems: check.problems };
   }
   for (const err of schemaErrors(value)) {
-    const pointer = pointerOf(err.instancePath);
+    const pointer = err.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     const key = err.keyword === 'additionalProperties' ? (err.params as { additionalProperty: string }).additionalProperty : undefined;
-    add(locate(doc, lines, pointer, key), `${err.instancePath || '(top level)'}: ${describeSchemaError(err)}`);
+    check.add(check.at(pointer, key), `${err.instancePath || '(top level)'}: ${describeSchemaError(err)}`);
   }
-  if (problems.length) return { pipeline: null, problems };
+  if (check.problems.length) return { pipeline: null, problems: check.problems };
 
-  const raw = value as { name?: string; on?: { push?: { branches?: string[] } | null }; stages: Record<string, { needs?: string[]; steps: Array<{ name?: string; run: string }> }> };
-  const stages: StageDefinition[] = Object.entries(raw.stages).map(([name, s]) => ({
-    name,
-    needs: s.needs ?? [],
-    steps: s.steps.map((step) => ({ name: step.name ?? null, run: step.run })),
-  }));
-  for (const p of dagProblems(stages, (pointer) => locate(doc, lines, pointer))) add(p.pos, p.message);
-  if (problems.length) return { pipeline: null, problems };
+  const raw = value as RawPipeline;
+  const stageNames = new Set(Object.keys(raw.stages));
+  const on = triggers(raw.on, check);
+  check.cel(['if'], raw.if, PIPELINE_VARIABLES);
+  const stages: StageDefinition[] = Object.entries(raw.stages).map(([name, s]) => {
+    const at = ['stages', name];
+    const reads = check.cel([...at, 'if'], s.if, STAGE_VARIABLES, stageNames);
+    for (const other of reads ?? []) {
+      if (stageNames.has(other) && !(s.needs ?? []).includes(other)) {
+        check.add(check.at([...at, 'if']), `if: reads stages.${other}.result, so '${name}' must list '${other}' in needs`);
+      }
+    }
+    check.globs([...at, 'artifacts'], s.artifacts);
+    return {
+      name,
+      needs: s.needs ?? [],
+      if: s.if ?? null,
+      ifReadsStages: reads !== null,
+      env: strings(s.env),
+      runsOn: labels(s['runs-on']),
+      timeoutMs: check.duration([...at, 'timeout'], s.timeout) ?? DEFAULT_TIMEOUT_MS,
+      retries: s.retries ?? 0,
+      steps: s.steps.map((st, i) => step(st, [...at, 'steps', String(i)], check)),
+      artifacts: s.artifacts ?? [],
+      environment: s.environment ?? null,
+      approval: s.approval?.required ?? false,
+      secrets: s.secrets ?? [],
+    };
+  });
+  checkNeeds(stages, check);
+  if (check.problems.length) return { pipeline: null, problems: check.problems };
 
-  const on: Pipeline['on'] = {};
-  if (raw.on && 'push' in raw.on) on.push = { branches: raw.on.push?.branches ?? null };
   const stem = path.posix.basename(file).replace(/\.ya?ml$/, '');
-  return { pipeline: { name: raw.name ?? stem, file, on, stages }, problems };
+  return {
+    pipeline: {
+      name: raw.name ?? stem,
+      file,
+      on,
+      if: raw.if ?? null,
+      env: strings(raw.env),
+      runsOn: labels(raw['runs-on']) ?? [],
+      concurrency: raw.concurrency ? { group: raw.concurrency.group, cancelInProgress: raw.concurrency['cancel-in-progress'] ?? false } : null,
+      stages,
+    },
+    problems: [],
+  };
+}
+
+/**
+ * Checks that span files: pipeline names must be unique across the
+ * repository, and match [a-z0-9][a-z0-9_-]* also when taken from the stem.
+ */
+export function crossFileProblems(pipelines: Pipeline[]): Problem[] {
+  const problems: Problem[] = [];
+  const seen = new Map<string, string>();
+  for (const p of pipelines) {
+    if (!/^[a-z0-9][a-z0-9_-]*$/.test(p.name)) {
+      problems.push({ file: p.file, line: 1, col: 1, message: `pipeline name '${p.name}' (from the file name) must match [a-z0-9][a-z0-9_-]*: set name:` });
+    }
+    const other = seen.get(p.name);
+    if (other) problems.push({ file: p.file, line: 1, col: 1, message: `pipeline name '${p.name}' is also used by ${other}: names must be unique` });
+    else seen.set(p.name, p.file);
+  }
+  return problems;
 }

@@ -7,8 +7,6 @@ export interface StepContext {
   attempt: number;
   stage: string;
   environment: string | null;
-  /** The pipeline's, stage's and step's `env`, already merged in that order. */
-  env: Record<string, string>;
 }
 
 const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -20,7 +18,6 @@ const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 export function stepEnvironment(ctx: StepContext, home: string): Record<string, string> {
   const e = ctx.event;
   const vars: Record<string, string | number | null | undefined> = {
-    ...ctx.env,
     // PATH and LANG are the host's: they say where tools are, not secrets.
     PATH: process.env.PATH ?? HOST_PATH,
     HOME: home,

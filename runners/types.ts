@@ -4,8 +4,11 @@ export interface StageExecution {
   /** The private checkout the steps run in. */
   workdir: string;
   steps: Step[];
-  /** The complete environment of every step: nothing of the worker's own is added. */
+  /** The pipeline's and stage's `env`; a step's own `env` overrides it. */
   env: Record<string, string>;
+  /** SPEC.md §5.3's variables (PATH, HOME, CI, FORGELINE_*): over everything, so a file cannot fake them. Nothing of the worker's own is added. */
+  ciEnv: Record<string, string>;
+  /** The whole stage's limit. */
   timeoutMs: number;
   /** Aborting cancels the stage: the running step's whole process tree is killed. */
   signal?: AbortSignal;

@@ -1,36 +1,75 @@
-import { runs, type Queryable, type StageRow } from '../store/index.ts';
+import { evaluateCondition, type Pipeline } from '../pipelines/index.ts';
+import { providerFor } from '../providers/index.ts';
+import { deliveries, runs, type Queryable, type RunRow, type StageRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport, sendStage } from './dispatch.ts';
-import { deriveRunStatus } from './run-status.ts';
+import { deriveRunStatus, isFinal } from './run-status.ts';
+
+type Decision = { dispatch: true } | { dispatch: false; status: 'skipped' | 'failure'; reason: string };
+
+async function payloadOf(tx: Queryable, run: RunRow): Promise<unknown> {
+  if (!run.deliveryId) return null;
+  const delivery = await deliveries.getDelivery(tx, run.deliveryId);
+  const body = await deliveries.deliveryBody(tx, run.deliveryId);
+  try {
+    return delivery && body ? providerFor(delivery.forge)?.payloadOf(delivery.headers, body) ?? null : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * SPEC.md §5.2: a stage whose `if` reads `stages.*` runs once its needs have
+ * finished, whatever their result, if the condition holds; any other stage
+ * runs only when all its needs succeeded.
+ */
+async function decide(stage: StageRow, pipeline: Pipeline, byName: Map<string, StageRow>, run: RunRow, tx: Queryable, payload: () => Promise<unknown>): Promise<Decision> {
+  const def = pipeline.stages.find((s) => s.name === stage.name);
+  if (def?.if && def.ifReadsStages) {
+    const stages = Object.fromEntries([...byName.values()].filter((s) => isFinal(s.status)).map((s) => [s.name, { result: s.status }]));
+    try {
+      return evaluateCondition(def.if, { event: run.event, payload: await payload(), stages })
+        ? { dispatch: true }
+        : { dispatch: false, status: 'skipped', reason: `if: ${def.if} is false` };
+    } catch (err) {
+      return { dispatch: false, status: 'failure', reason: `if: ${(err as Error).message}` };
+    }
+  }
+  const blocked = stage.needs.map((n) => byName.get(n)!).find((n) => n.status !== 'success');
+  return blocked ? { dispatch: false, status: 'skipped', reason: `needs '${blocked.name}', which ended ${blocked.status}` } : { dispatch: true };
+}
 
 /**
  * After a stage reached a final state (inside the transaction that put it
- * there, with the run locked): skip what can no longer run, dispatch what
- * became ready, derive the run's state, and ask for a status report.
+ * there, with the run locked): decide each stage that now has all its needs
+ * finished, derive the run's state, and ask for a status report. Only the
+ * transaction that finished a stage's last need sees them all final, so
+ * each stage is decided once.
  */
 export async function advanceRun(deps: SchedulerDeps, tx: Queryable, runId: number, finished: string): Promise<void> {
-  let stages = await runs.getStages(tx, runId);
-  // Skipping one stage can doom the stages that need it: repeat until nothing changes.
-  for (let changed = true; changed;) {
-    changed = false;
-    const byName = new Map(stages.map((s) => [s.name, s]));
+  const run = (await runs.getRun(tx, runId))!;
+  const pipeline = run.definition as Pipeline;
+  const stages = await runs.getStages(tx, runId);
+  const byName = new Map(stages.map((s) => [s.name, s]));
+  let payload: Promise<unknown> | undefined;
+  const loadPayload = () => (payload ??= payloadOf(tx, run));
+  const work = [finished];
+  const decided = new Set<string>();
+  while (work.length) {
+    const done = work.shift()!;
     for (const stage of stages) {
-      if (stage.status !== 'queued') continue;
-      const blocked = stage.needs.map((n) => byName.get(n)).find((n) => n && ['failure', 'canceled', 'skipped'].includes(n.status));
-      if (!blocked) continue;
-      await runs.transitionStage(tx, { runId, name: stage.name, attempt: stage.attempt, from: ['queued'], to: 'skipped', reason: `needs '${blocked.name}', which ended ${blocked.status}` });
-      stage.status = 'skipped';
-      changed = true;
-    }
-  }
-  stages = await runs.getStages(tx, runId);
-  const byName = new Map<string, StageRow>(stages.map((s) => [s.name, s]));
-  for (const stage of stages) {
-    // Only stages that need the one just finished: with the run locked, exactly
-    // one transaction (the last need's) sees all needs met, so each is sent once.
-    if (stage.status !== 'queued' || !stage.needs.includes(finished)) continue;
-    if (stage.needs.every((n) => byName.get(n)?.status === 'success')) {
-      await sendStage(deps, tx, { runId, stage: stage.name, attempt: stage.attempt });
+      if (stage.status !== 'queued' || decided.has(stage.name) || !stage.needs.includes(done)) continue;
+      if (!stage.needs.every((n) => isFinal(byName.get(n)!.status))) continue;
+      decided.add(stage.name);
+      const decision = await decide(stage, pipeline, byName, run, tx, loadPayload);
+      if (decision.dispatch) {
+        await sendStage(deps, tx, { runId, stage: stage.name, attempt: stage.attempt });
+        continue;
+      }
+      await runs.transitionStage(tx, { runId, name: stage.name, attempt: stage.attempt, from: ['queued'], to: decision.status, reason: decision.reason });
+      stage.status = decision.status;
+      stage.reason = decision.reason;
+      work.push(stage.name);
     }
   }
   await runs.setRunStatus(tx, runId, deriveRunStatus(stages));

@@ -1,42 +1,13 @@
-import { readFilesAt } from '../git/index.ts';
-import { formatProblem, matchPipeline, parsePipelineFile, PIPELINE_DIR, PIPELINE_FILE, type Pipeline, type Problem } from '../pipelines/index.ts';
-import type { ForgeEvent } from '../providers/types.ts';
+import { explainEvent, loadPipelines, type EventExplain, type Pipeline, type PipelineExplain } from '../pipelines/index.ts';
+import { providerFor, type ForgeEvent } from '../providers/index.ts';
 import { deliveries, repos, runs, withTransaction, type Repo } from '../store/index.ts';
+import { advanceRun } from './advance.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport, sendStage } from './dispatch.ts';
-import { fetchCommit, mirrorPath } from './mirrors.ts';
+import { fetchCommit } from './mirrors.ts';
+import { repoView } from './repo-view.ts';
 
-/** One line of the explain trace: what a pipeline made of an event, and why. */
-export interface PipelineExplain {
-  name: string;
-  file: string;
-  triggered: boolean;
-  reason: string;
-  problems?: string[];
-  run?: number;
-}
-
-export interface EventExplain {
-  event: ForgeEvent;
-  reason?: string;
-  pipelines: PipelineExplain[];
-}
-
-interface LoadedPipelines {
-  pipelines: Pipeline[];
-  broken: Array<{ file: string; problems: Problem[] }>;
-}
-
-async function loadPipelines(mirror: string, sha: string): Promise<LoadedPipelines> {
-  const files = await readFilesAt(mirror, sha, PIPELINE_DIR, PIPELINE_FILE);
-  const loaded: LoadedPipelines = { pipelines: [], broken: [] };
-  for (const f of files) {
-    const parsed = parsePipelineFile(f.path, f.content);
-    if (parsed.pipeline) loaded.pipelines.push(parsed.pipeline);
-    else loaded.broken.push({ file: f.path, problems: parsed.problems });
-  }
-  return loaded;
-}
+export type { EventExplain, PipelineExplain };
 
 /**
  * Fetches the event's commits and replaces abbreviated ids (Bitbucket Cloud
@@ -53,16 +24,46 @@ async function resolveShas(deps: SchedulerDeps, repo: Repo, event: ForgeEvent): 
   }
 }
 
-/** Stages whose `needs` are all met before anything ran: the ones to dispatch at once. */
-function rootStages(p: Pipeline): string[] {
-  return p.stages.filter((s) => s.needs.length === 0).map((s) => s.name);
+/** The payload of a stored delivery, for CEL conditions. */
+async function payloadOf(deps: SchedulerDeps, delivery: deliveries.Delivery): Promise<unknown> {
+  const body = await deliveries.deliveryBody(deps.pool, delivery.id);
+  try {
+    return body ? providerFor(delivery.forge)?.payloadOf(delivery.headers, body) ?? null : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The run a pipeline's verdict becomes, or null when it posts nothing. */
+function runFor(p: PipelineExplain, pipeline: Pipeline | undefined, event: ForgeEvent): Omit<runs.NewRun, 'repoId' | 'deliveryId' | 'eventIndex' | 'event' | 'sha'> | null {
+  const base = { pipeline: p.name, file: p.file, definition: pipeline ?? null };
+  // A broken file or a failing `if` fails the context it would have had: never silence.
+  if (p.problems) return { ...base, status: 'failure', reason: p.reason, problems: p.problems, stages: [] };
+  if (p.error) return { ...base, status: 'failure', reason: p.error, stages: [] };
+  if (p.triggered && pipeline) {
+    return {
+      ...base,
+      status: 'queued',
+      stages: pipeline.stages.map((s) => {
+        const verdict = p.stages.find((x) => x.name === s.name);
+        return verdict && !verdict.runs
+          ? { name: s.name, needs: s.needs, status: 'skipped' as const, reason: verdict.reason }
+          : { name: s.name, needs: s.needs, status: 'queued' as const, reason: null };
+      }),
+    };
+  }
+  // A required check must not wait forever on a pull request its filters reject.
+  if (event.kind === 'pull_request' && p.trigger === 'on.pull_request') {
+    return { ...base, status: 'success', reason: `not triggered: ${p.reason}`, stages: [] };
+  }
+  return null;
 }
 
 /**
  * The plan job: reads the pipeline files at each event's commit, matches
  * them, and creates a run per triggered pipeline with its first stages
  * queued, all in one transaction. Planning the same delivery again creates
- * nothing new.
+ * nothing new. The explain trace is kept on the delivery.
  */
 export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts: { replay?: boolean } = {}): Promise<number[]> {
   const delivery = await deliveries.getDelivery(deps.pool, deliveryId);
@@ -73,6 +74,7 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
   let fetchError: Error | undefined;
   const log = deps.log.child({ delivery: deliveryId, repo: repo.name });
   const events = delivery.events as ForgeEvent[];
+  const payload = await payloadOf(deps, delivery);
   const explain: EventExplain[] = [];
 
   for (const [index, event] of events.entries()) {
@@ -95,33 +97,29 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
       fetchError ??= err as Error;
       continue;
     }
-    const mirror = mirrorPath(deps, repo.id);
-    const { pipelines, broken } = await loadPipelines(mirror, event.sha);
-    const entry: EventExplain = { event, pipelines: [] };
-    if (pipelines.length === 0 && broken.length === 0) entry.reason = `no ${PIPELINE_DIR}/*.yml at ${event.sha}`;
-    for (const b of broken) {
-      entry.pipelines.push({ name: b.file, file: b.file, triggered: false, reason: 'invalid pipeline file', problems: b.problems.map(formatProblem) });
-    }
-    for (const pipeline of pipelines) {
-      const match = matchPipeline(pipeline, event);
-      const line: PipelineExplain = { name: pipeline.name, file: pipeline.file, triggered: match.triggered, reason: match.reason };
-      entry.pipelines.push(line);
-      if (!match.triggered) continue;
+    const view = await repoView(deps, repo, event);
+    const loaded = await loadPipelines(view.gitDir, event.sha);
+    const entry = await explainEvent(view, event, payload, loaded);
+    const definitions = new Map(loaded.pipelines.map((p) => [p.name, p]));
+    for (const line of entry.pipelines) {
+      const run = runFor(line, definitions.get(line.name), event);
+      if (!run) continue;
       const runId = await withTransaction(deps.pool, async (tx) => {
-        const id = await runs.insertRun(tx, {
-          repoId: repo.id, deliveryId, eventIndex: index, pipeline: pipeline.name, file: pipeline.file,
-          event, sha: event.sha!, definition: pipeline,
-          stages: pipeline.stages.map((s) => ({ name: s.name, needs: s.needs })),
-        });
+        const id = await runs.insertRun(tx, { ...run, repoId: repo.id, deliveryId, eventIndex: index, event, sha: event.sha! });
         if (id === null) return null;
-        for (const stage of rootStages(pipeline)) await sendStage(deps, tx, { runId: id, stage, attempt: 1 });
+        const skipped = new Set(run.stages.filter((s) => s.status === 'skipped').map((s) => s.name));
+        for (const stage of run.stages) {
+          if (stage.status === 'queued' && stage.needs.length === 0) await sendStage(deps, tx, { runId: id, stage: stage.name, attempt: 1 });
+        }
+        // Stages skipped at planning decide their dependents as if each had just finished.
+        for (const name of skipped) await advanceRun(deps, tx, id, name);
         await sendReport(deps, tx, id);
         return id;
       });
       if (runId !== null) {
         line.run = runId;
         planned.push(runId);
-        log.info({ run: runId, pipeline: pipeline.name, sha: event.sha }, 'run planned');
+        log.info({ run: runId, pipeline: line.name, sha: event.sha, status: run.status }, 'run planned');
       }
     }
     explain.push(entry);

@@ -12,8 +12,6 @@ import { logSink } from './log-sink.ts';
 import { fetchCommit, mirrorPath } from './mirrors.ts';
 import type { StageJob } from './queues.ts';
 
-const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
-
 /**
  * The stage job: claim the stage (queued → running), run its steps in a
  * private checkout of the run's commit, store the log, then record the
@@ -48,12 +46,14 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob): Promise<v
     const home = path.join(workspace, 'home');
     await createCheckout(mirror, run.sha, src);
     await mkdir(home, { recursive: true });
-    const env = stepEnvironment({
+    const ciEnv = stepEnvironment({
       event: run.event, runId: run.id, runUrl: runUrl(deps.publicUrl, run.id), attempt: run.attempt,
-      stage: stage.name, environment: null, env: {},
+      stage: stage.name, environment: stage.environment,
     }, home);
     log.info('stage started');
-    outcome = await deps.runner.run({ workdir: src, steps: stage.steps, env, timeoutMs: DEFAULT_TIMEOUT_MS, log: sink.write });
+    outcome = await deps.runner.run({
+      workdir: src, steps: stage.steps, env: { ...pipeline.env, ...stage.env }, ciEnv, timeoutMs: stage.timeoutMs, log: sink.write,
+    });
   } catch (err) {
     // Setup failures (fetch, checkout) fail the stage with the reason rather than leaving it running.
     const message = (err as Error).message;

@@ -13,6 +13,8 @@ export interface RunRow {
   sha: string;
   definition: any;
   status: StageStatus;
+  reason: string | null;
+  problems: string[];
   attempt: number;
   createdAt: Date;
   updatedAt: Date;
@@ -32,7 +34,7 @@ export interface StageRow {
 }
 
 const RUN_COLUMNS = `id, repo_id AS "repoId", delivery_id AS "deliveryId", pipeline, file, event, sha, definition,
-  status, attempt, created_at AS "createdAt", updated_at AS "updatedAt"`;
+  status, reason, problems, attempt, created_at AS "createdAt", updated_at AS "updatedAt"`;
 const STAGE_COLUMNS = `run_id AS "runId", name, position, needs, status, reason, attempt, worker,
   started_at AS "startedAt", finished_at AS "finishedAt"`;
 
@@ -45,23 +47,31 @@ export interface NewRun {
   event: unknown;
   sha: string;
   definition: unknown;
-  stages: Array<{ name: string; needs: string[] }>;
+  /** The run's own state: `queued` for one with stages, final for one that reports without running. */
+  status: StageStatus;
+  reason?: string | null;
+  problems?: string[];
+  stages: Array<{ name: string; needs: string[]; status: StageStatus; reason: string | null }>;
 }
 
-/** Inserts a run and its stages, all `queued`; null when this delivery's event already planned it. */
+/** Inserts a run and its stages; null when this delivery's event already planned it. */
 export async function insertRun(db: Queryable, run: NewRun): Promise<number | null> {
   const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO runs (repo_id, delivery_id, event_index, pipeline, file, event, sha, definition, status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued')
+    `INSERT INTO runs (repo_id, delivery_id, event_index, pipeline, file, event, sha, definition, status, reason, problems)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (delivery_id, event_index, pipeline) DO NOTHING RETURNING id`,
-    [run.repoId, run.deliveryId, run.eventIndex, run.pipeline, run.file, JSON.stringify(run.event), run.sha, JSON.stringify(run.definition)]);
+    [run.repoId, run.deliveryId, run.eventIndex, run.pipeline, run.file, JSON.stringify(run.event), run.sha,
+      JSON.stringify(run.definition), run.status, run.reason ?? null, JSON.stringify(run.problems ?? [])]);
   const id = rows[0]?.id;
   if (id === undefined) return null;
-  await db.query(
-    `INSERT INTO stages (run_id, name, position, needs, status)
-     SELECT $1, s.item->>'name', s.position - 1, ARRAY(SELECT jsonb_array_elements_text(s.item->'needs')), 'queued'
-     FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS s(item, position)`,
-    [id, JSON.stringify(run.stages)]);
+  if (run.stages.length) {
+    await db.query(
+      `INSERT INTO stages (run_id, name, position, needs, status, reason, finished_at)
+       SELECT $1, s.item->>'name', s.position - 1, ARRAY(SELECT jsonb_array_elements_text(s.item->'needs')),
+         s.item->>'status', s.item->>'reason', CASE WHEN s.item->>'status' = 'skipped' THEN now() END
+       FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS s(item, position)`,
+      [id, JSON.stringify(run.stages)]);
+  }
   return id;
 }
 

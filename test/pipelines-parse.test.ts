@@ -1,41 +1,55 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatProblem, matchesFilter, parsePipelineFile } from '../pipelines/index.ts';
+import { crossFileProblems, formatProblem, matchesFilter, parsePipelineFile, type Pipeline } from '../pipelines/index.ts';
 
 const problems = (content: string) => parsePipelineFile('.forgeline/ci.yml', content).problems.map(formatProblem);
 
+/** The ```yaml blocks of a Markdown file that look like pipelines. */
+function yamlBlocks(file: URL): string[] {
+  return [...readFileSync(file, 'utf8').matchAll(/^( *)```yaml\n([\s\S]*?)^\1```/gm)]
+    .map((m) => m[2]!.split('\n').map((line) => line.slice(m[1]!.length)).join('\n'))
+    .filter((y) => /^stages:/m.test(y));
+}
+
 describe('pipeline files', () => {
-  it('parses the first subset of the format', () => {
-    const { pipeline, problems: found } = parsePipelineFile('.forgeline/ci.yml', `on:
-  push:
-    branches: [main, "release/**"]
-stages:
-  build:
-    steps:
-      - run: make
-      - name: pack
-        run: make dist
-  test:
-    needs: [build]
-    steps: [{ run: make test }]
-`);
-    expect(found).toEqual([]);
-    expect(pipeline).toEqual({
-      name: 'ci', file: '.forgeline/ci.yml', on: { push: { branches: ['main', 'release/**'] } },
-      stages: [
-        { name: 'build', needs: [], steps: [{ name: null, run: 'make' }, { name: 'pack', run: 'make dist' }] },
-        { name: 'test', needs: ['build'], steps: [{ name: null, run: 'make test' }] },
-      ],
-    });
+  it('accepts every example of SPEC.md and the README', () => {
+    const examples = [...yamlBlocks(new URL('../../shared/SPEC.md', import.meta.url)), ...yamlBlocks(new URL('../README.md', import.meta.url))];
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    for (const example of examples) expect(problems(example), example).toEqual([]);
+  });
+
+  it('reads the whole format of SPEC.md §5.1', () => {
+    const [spec] = yamlBlocks(new URL('../../shared/SPEC.md', import.meta.url));
+    const p = parsePipelineFile('.forgeline/ci.yml', spec!).pipeline as Pipeline;
+    expect(p.on.push).toEqual({ branches: ['main', 'release/**'], tags: ['v*'], paths: ['src/**'], pathsIgnore: null });
+    expect(p.on.pull_request).toEqual({ types: ['opened', 'synchronize', 'reopened'], branches: ['main'], paths: null, pathsIgnore: null });
+    expect(p.on.merge).toEqual({ branches: ['main', 'production'] });
+    expect(p.on.manual?.inputs.environment).toEqual({ type: 'choice', description: null, options: ['staging', 'production'], required: true, default: null });
+    expect(p.on.schedule).toEqual([{ cron: '0 3 * * *' }]);
+    expect(p.on.webhook).toEqual({ sources: ['helpdesk'], types: ['ticket.created'] });
+    expect(p.if).toBe('event.pullRequest == null || !event.pullRequest.draft');
+    expect(p.env).toEqual({ NODE_ENV: 'test' });
+    expect(p.runsOn).toEqual(['linux']);
+    expect(p.concurrency).toEqual({ group: 'deploy', cancelInProgress: false });
+    const [build, test, deploy] = p.stages;
+    expect(build!.steps[1]).toEqual({ name: 'compile', run: 'npm run build', env: { CI_BUILD: '1' }, workingDirectory: 'app', timeoutMs: null, continueOnError: false });
+    expect(build!.artifacts).toEqual(['dist/**']);
+    expect(test).toMatchObject({ needs: ['build'], timeoutMs: 15 * 60_000, retries: 1, steps: [{ run: 'npm test', timeoutMs: 10 * 60_000 }] });
+    expect(deploy).toMatchObject({ environment: 'production', approval: true, secrets: ['DEPLOY_TOKEN'], ifReadsStages: false, timeoutMs: 3_600_000 });
   });
 
   it('takes `name` over the file stem, and `on.push` without filters', () => {
     const { pipeline } = parsePipelineFile('.forgeline/x.yaml', 'name: release\non: { push: }\nstages: { a: { steps: [{ run: "true" }] } }\n');
     expect(pipeline?.name).toBe('release');
-    expect(pipeline?.on.push).toEqual({ branches: null });
+    expect(pipeline?.on.push).toEqual({ branches: null, tags: null, paths: null, pathsIgnore: null });
   });
 
-  it('locates YAML syntax errors', () => {
+  it('locates YAML syntax errors and duplicate stage names', () => {
     expect(problems('stages:\n  build:\n    steps: [\n')).toEqual([expect.stringMatching(/^\.forgeline\/ci\.yml:4:1: YAML: /)]);
+    expect(problems('stages:\n  a:\n    steps: [{ run: x }]\n  a:\n    steps: [{ run: y }]\n')).toEqual([
+      '.forgeline/ci.yml:4:3: YAML: a key appears twice (duplicate stage names are not allowed)',
+    ]);
   });
 
   it('locates schema errors at the key or value at fault, several at once', () => {
@@ -58,7 +72,7 @@ stages:
     expect(problems('name: Bad Name\nstages: { a: { steps: [{ run: x }] } }\n')).toEqual(['.forgeline/ci.yml:1:7: /name: must match ^[a-z0-9][a-z0-9_-]*$']);
   });
 
-  it('reports needs that name no stage, and cycles', () => {
+  it('reports needs that name no stage, cycles, and self-needs', () => {
     expect(problems(`stages:
   a:
     needs: [b]
@@ -66,18 +80,99 @@ stages:
   b:
     needs: [a, nope]
     steps: [{ run: x }]
+  c:
+    needs: [c]
+    steps: [{ run: x }]
 `)).toEqual([
-      ".forgeline/ci.yml:6:16: stage 'b' needs 'nope', which is not a stage of this pipeline (stages: a, b)",
+      ".forgeline/ci.yml:6:16: stage 'b' needs 'nope', which is not a stage of this pipeline (stages: a, b, c)",
+      ".forgeline/ci.yml:9:13: stage 'c' cannot need itself",
       '.forgeline/ci.yml:3:12: needs form a cycle: a → b → a',
     ]);
+  });
+
+  it('reports durations, globs, cron, inputs, paths and working directories that cannot work', () => {
+    expect(problems(`on:
+  push:
+    branches: ["release/[0-9"]
+    paths: [src/**]
+    paths-ignore: [docs/**]
+  schedule:
+    - cron: "61 * * * *"
+    - cron: "* * *"
+  manual:
+    inputs:
+      env: { type: choice }
+      level: { type: choice, options: [a, b], default: c }
+stages:
+  a:
+    timeout: 0s
+    steps:
+      - run: x
+        working-directory: ../outside
+`)).toEqual([
+      ".forgeline/ci.yml:3:16: invalid glob 'release/[0-9': Missing closing: \"]\" - use \"\\\\]\" to match literal characters",
+      '.forgeline/ci.yml:5:5: on.push: use either paths or paths-ignore, not both (prefix excluded paths with ! in paths)',
+      ".forgeline/ci.yml:11:12: input 'env': a choice needs options",
+      ".forgeline/ci.yml:12:47: input 'level': default \"c\" is not a valid choice (options: a, b)",
+      ".forgeline/ci.yml:7:13: invalid cron '61 * * * *': Constraint error, got value 61 expected range 0-59",
+      ".forgeline/ci.yml:8:13: invalid cron '* * *': has 3 fields, needs 5 (minute hour day-of-month month day-of-week)",
+      ".forgeline/ci.yml:15:14: invalid duration '0s': write hours, minutes and seconds like 90s, 15m or 1h30m",
+      ".forgeline/ci.yml:18:28: working-directory '../outside' must stay inside the checkout",
+    ]);
+  });
+
+  it('compiles CEL conditions, locating syntax errors inside the expression', () => {
+    expect(problems(`if: event.kind == = "push"
+stages:
+  a:
+    if: stages.b.result == "success"
+    steps: [{ run: x }]
+  b:
+    if: secrets.TOKEN != ""
+    steps: [{ run: x }]
+  c:
+    needs: [a]
+    if: stages.nope.result == "failure"
+    steps: [{ run: x }]
+`)).toEqual([
+      '.forgeline/ci.yml:1:16: if: found = but expecting end of input',
+      ".forgeline/ci.yml:4:9: if: reads stages.b.result, so 'a' must list 'b' in needs",
+      ".forgeline/ci.yml:7:9: if: unknown variable 'secrets'; conditions read event, payload, stages",
+      '.forgeline/ci.yml:11:9: if: stages.nope is not a stage of this pipeline',
+    ]);
+  });
+
+  it('marks stages whose condition reads other stages', () => {
+    const { pipeline } = parsePipelineFile('.forgeline/ci.yml', `stages:
+  test: { steps: [{ run: x }] }
+  notify:
+    needs: [test]
+    if: stages.test.result == "failure" && event.kind == "push"
+    steps: [{ run: x }]
+  deploy:
+    needs: [test]
+    if: event.branch == "main"
+    steps: [{ run: x }]
+`);
+    expect(pipeline!.stages.map((s) => [s.name, s.ifReadsStages])).toEqual([['test', false], ['notify', true], ['deploy', false]]);
   });
 
   it('refuses a file that is not a mapping', () => {
     expect(problems('- a\n- b\n')).toEqual(['.forgeline/ci.yml:1:1: a pipeline file must be a mapping with at least `stages`']);
   });
+
+  it('requires pipeline names unique across files, and valid when taken from the file name', () => {
+    const a = parsePipelineFile('.forgeline/a.yml', 'name: ci\nstages: { s: { steps: [{ run: x }] } }\n').pipeline!;
+    const b = parsePipelineFile('.forgeline/b.yml', 'name: ci\nstages: { s: { steps: [{ run: x }] } }\n').pipeline!;
+    const c = parsePipelineFile('.forgeline/Build Me.yml', 'stages: { s: { steps: [{ run: x }] } }\n').pipeline!;
+    expect(crossFileProblems([a, b, c]).map(formatProblem)).toEqual([
+      ".forgeline/b.yml:1:1: pipeline name 'ci' is also used by .forgeline/a.yml: names must be unique",
+      ".forgeline/Build Me.yml:1:1: pipeline name 'Build Me' (from the file name) must match [a-z0-9][a-z0-9_-]*: set name:",
+    ]);
+  });
 });
 
-describe('branch filters (GitHub Actions semantics)', () => {
+describe('glob filters (GitHub Actions semantics)', () => {
   it.each([
     ['main', ['main'], true],
     ['feature/x', ['main'], false],
@@ -87,7 +182,28 @@ describe('branch filters (GitHub Actions semantics)', () => {
     ['release/beta', ['release/**', '!release/beta'], false],
     ['release/beta', ['!release/beta', 'release/**'], true],
     ['anything', ['**'], true],
-  ])('%s against %j → %s', (branch, patterns, expected) => {
-    expect(matchesFilter(branch, patterns)).toBe(expected);
+    ['src/app/.env', ['src/**'], true],
+    ['docs/a.md', ['**/*.md'], true],
+    ['a.md', ['**/*.md'], true],
+  ])('%s against %j → %s', (value, patterns, expected) => {
+    expect(matchesFilter(value, patterns)).toBe(expected);
+  });
+
+  const segment = fc.stringMatching(/^[a-z0-9._-]{1,8}$/).filter((s) => s !== '.' && s !== '..');
+  const pathArb = fc.array(segment, { minLength: 1, maxLength: 5 }).map((parts) => parts.join('/'));
+
+  it('matches a path by itself, and by ** in any folder', () => {
+    fc.assert(fc.property(pathArb, (p) => matchesFilter(p, [p]) && matchesFilter(p, ['**']) && matchesFilter(p, [`**/${p.split('/').at(-1)}`])));
+  });
+
+  it('lets the last matching pattern decide', () => {
+    fc.assert(fc.property(pathArb, fc.array(fc.constantFrom('**', '!**', 'src/**', '!src/**'), { minLength: 1, maxLength: 6 }), (p, patterns) => {
+      const last = [...patterns].reverse().find((pat) => matchesFilter(p, [pat.replace(/^!/, '')]));
+      return matchesFilter(p, patterns) === (last !== undefined && !last.startsWith('!'));
+    }));
+  });
+
+  it('never lets * cross a folder', () => {
+    fc.assert(fc.property(segment, segment, (a, b) => !matchesFilter(`${a}/${b}`, ['*']) && matchesFilter(`${a}/${b}`, [`${a}/*`])));
   });
 });
