@@ -1,7 +1,9 @@
 import { Command } from 'commander';
+import { explainCommand } from './commands/explain.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { repoCommand } from './commands/repo.ts';
 import { serveCommand } from './commands/serve.ts';
+import { validateCommand } from './commands/validate.ts';
 import { workerCommand } from './commands/worker.ts';
 
 const program = new Command()
@@ -13,6 +15,8 @@ serveCommand(program);
 workerCommand(program);
 migrateCommand(program);
 repoCommand(program);
+validateCommand(program);
+explainCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,3 +2,4 @@ export { ensureCommit, readFilesAt, type FetchSource, type FileAtCommit } from '
 export { createCheckout, removeCheckout } from './checkout.ts';
 export { changedFiles, commitMessage, mergeBase, remoteBranchHead, remoteDefaultBranch } from './diff.ts';
 export { git } from './run-git.ts';
+export { gitDirOf, localBranchHead, localDefaultBranchHead, resolveLocalCommit } from './local-repo.ts';

@@ -11,3 +11,5 @@ export { registerRepo, type RepoRegistration, type Registered } from './register
 export { runView, deliveryView, deliveryList, stageLog } from './views.ts';
 export { PUBLIC_FORGE_HOSTS, type UrlPolicy } from './allowed-urls.ts';
 export type { SchedulerDeps } from './deps.ts';
+export { explainPayload, localRepoView } from './local-explain.ts';
+export { validateFiles } from './validate-files.ts';

@@ -1,0 +1,99 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { forgelineCli } from './helpers/cli.ts';
+import { createTestRepo, type TestRepo } from './helpers/git-repo.ts';
+import { githubExamples, pushPayload } from './helpers/github-webhook.ts';
+
+const env = { PATH: process.env.PATH };
+
+const CI = `on:
+  push:
+    branches: [main]
+    paths: ["src/**"]
+  pull_request:
+stages:
+  build:
+    steps: [{ run: make }]
+  deploy:
+    needs: [build]
+    if: event.branch == "main"
+    steps: [{ run: ./deploy }]
+`;
+const DOCS = `name: docs
+on:
+  push:
+    branches: ["docs/**"]
+stages:
+  publish:
+    steps: [{ run: mkdocs build }]
+`;
+const BROKEN = `on:
+  push:
+stages:
+  test:
+    needs: [nope]
+    steps:
+      - run: make test
+        shel: zsh
+`;
+
+describe('forgeline validate and explain', () => {
+  let repo: TestRepo;
+  let sha: string;
+  let initial: string;
+
+  beforeAll(async () => {
+    repo = await createTestRepo();
+    initial = await repo.commit({ 'src/a.c': 'int a;' }, 'initial');
+    sha = await repo.commit({ '.forgeline/ci.yml': CI, '.forgeline/docs.yml': DOCS, 'src/a.c': 'int a = 1;' }, 'change src');
+  });
+
+  it('validates the files of the current directory and exits 0', async () => {
+    const result = await forgelineCli(['validate'], env, undefined, repo.work);
+    expect(result.stdout).toBe('2 file(s) valid');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('prints every problem as file:line:col: message and exits 1', async () => {
+    await writeFile(path.join(repo.work, '.forgeline', 'broken.yml'), BROKEN);
+    const result = await forgelineCli(['validate'], env, undefined, repo.work);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout.split('\n')).toEqual([
+      ".forgeline/broken.yml:8:9: /stages/test/steps/0: unknown key 'shel'",
+    ]);
+    const json = await forgelineCli(['validate', '--json', '.forgeline/ci.yml', '.forgeline/broken.yml'], env, undefined, repo.work);
+    expect(JSON.parse(json.stdout).problems).toEqual([{ file: '.forgeline/broken.yml', line: 8, col: 9, message: "/stages/test/steps/0: unknown key 'shel'" }]);
+  });
+
+  it('explains a push: which pipelines and stages run, and the filter that rejected the others', async () => {
+    const payloadFile = path.join(repo.work, '..', 'push.json');
+    await writeFile(payloadFile, JSON.stringify(pushPayload({ name: 'acme/widget', cloneUrl: repo.cloneUrl }, sha, { before: initial })));
+    const result = await forgelineCli(['explain', '--forge', 'github', '--event-header', 'push', '--payload', payloadFile, '--repo', repo.work, '--json'], env);
+    expect(result.stderr).toBe('');
+    const [entry] = JSON.parse(result.stdout).events;
+    expect(entry.event).toMatchObject({ kind: 'push', branch: 'main', sha });
+    const byName = Object.fromEntries(entry.pipelines.map((p: any) => [p.name, p]));
+    expect(byName.ci).toMatchObject({
+      file: '.forgeline/ci.yml', triggered: true,
+      stages: [{ name: 'build', runs: true, reason: 'no condition' }, { name: 'deploy', runs: true, reason: 'if: event.branch == "main" is true' }],
+    });
+    expect(byName.ci.reason).toContain('on.push.paths matched');
+    expect(byName.docs).toMatchObject({ triggered: false, reason: "on.push.branches: 'main' matches none of [docs/**]", stages: [] });
+
+    const text = await forgelineCli(['explain', '--forge', 'github', '--event-header', 'push', '--payload', payloadFile, '--repo', repo.work], env);
+    expect(text.stdout).toContain("skipped   docs (.forgeline/docs.yml): on.push.branches: 'main' matches none of [docs/**]");
+  });
+
+  it('explains a pull request from GitHub\'s own example payload, and says so for events it ignores', async () => {
+    const pr = githubExamples('pull_request').find((p) => p.action === 'opened');
+    pr.pull_request.head.sha = sha;
+    const file = path.join(repo.work, '..', 'pr.json');
+    await writeFile(file, JSON.stringify(pr));
+    const result = await forgelineCli(['explain', '--forge', 'github', '--event-header', 'pull_request', '--payload', file, '--repo', repo.work, '--json'], env);
+    const [entry] = JSON.parse(result.stdout).events;
+    expect(entry.pipelines.find((p: any) => p.name === 'ci')).toMatchObject({ triggered: true });
+    const ignored = await forgelineCli(['explain', '--forge', 'github', '--event-header', 'star', '--payload', file, '--repo', repo.work], env);
+    expect(ignored.stdout).toContain("ignored: event 'star' is not acted on");
+  });
+});
