@@ -22,6 +22,8 @@ function describe(status: StageStatus, reason: string | null, timing = ''): stri
 }
 
 function runDescription(run: RunRow, stages: StageRow[]): string {
+  // A run that reports without running (an invalid file, a failing `if`, filters that rejected a pull request) says why.
+  if (run.reason) return run.reason;
   const failed = stages.find((s) => s.status === 'failure');
   if (run.status === 'failure' && failed) return `failed: stage ${failed.name}${failed.reason ? `: ${failed.reason}` : ''}`;
   const done = stages.filter((s) => isFinal(s.status)).length;

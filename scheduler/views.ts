@@ -13,6 +13,8 @@ export async function runView(db: Queryable, id: number) {
     sha: run.sha,
     event: run.event,
     status: run.status,
+    reason: run.reason,
+    problems: run.problems,
     attempt: run.attempt,
     delivery: run.deliveryId,
     createdAt: run.createdAt,
