@@ -13,3 +13,5 @@ export { PUBLIC_FORGE_HOSTS, type UrlPolicy } from './allowed-urls.ts';
 export type { SchedulerDeps } from './deps.ts';
 export { explainPayload, localRepoView } from './local-explain.ts';
 export { validateFiles } from './validate-files.ts';
+export { syncSchedules } from './schedules.ts';
+export { fireSchedule } from './schedule-fire.ts';

@@ -6,6 +6,7 @@ import type { SchedulerDeps } from './deps.ts';
 import { sendReport, sendStage } from './dispatch.ts';
 import { fetchCommit } from './mirrors.ts';
 import { repoView } from './repo-view.ts';
+import { defaultBranch, syncSchedules } from './schedules.ts';
 
 export type { EventExplain, PipelineExplain };
 
@@ -22,6 +23,13 @@ async function resolveShas(deps: SchedulerDeps, repo: Repo, event: ForgeEvent): 
   } else {
     event.sha = await fetchCommit(deps, repo, event.sha!, event);
   }
+}
+
+/** A push to the default branch may change the pipelines' `on.schedule`: keep pg-boss's schedules in step. */
+async function keepSchedules(deps: SchedulerDeps, repo: Repo, event: ForgeEvent, pipelines: Pipeline[]): Promise<void> {
+  if (event.kind !== 'push') return;
+  const branch = repo.defaultBranch ?? (await defaultBranch(deps, repo))?.branch;
+  if (branch && event.branch === branch) await syncSchedules(deps, repo, pipelines);
 }
 
 /** The payload of a stored delivery, for CEL conditions. */
@@ -65,7 +73,7 @@ function runFor(p: PipelineExplain, pipeline: Pipeline | undefined, event: Forge
  * queued, all in one transaction. Planning the same delivery again creates
  * nothing new. The explain trace is kept on the delivery.
  */
-export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts: { replay?: boolean } = {}): Promise<number[]> {
+export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts: { replay?: boolean; only?: string } = {}): Promise<number[]> {
   const delivery = await deliveries.getDelivery(deps.pool, deliveryId);
   if (!delivery || !delivery.repoId) return [];
   const repo = await repos.getRepo(deps.pool, delivery.repoId);
@@ -101,6 +109,8 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
     const loaded = await loadPipelines(view.gitDir, event.sha);
     const entry = await explainEvent(view, event, payload, loaded);
     const definitions = new Map(loaded.pipelines.map((p) => [p.name, p]));
+    if (opts.only) entry.pipelines = entry.pipelines.filter((p) => p.name === opts.only);
+    await keepSchedules(deps, repo, event, loaded.pipelines);
     for (const line of entry.pipelines) {
       const run = runFor(line, definitions.get(line.name), event);
       if (!run) continue;

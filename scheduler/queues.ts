@@ -6,12 +6,15 @@ export const QUEUES = {
   plan: 'plan',
   stage: 'stage',
   report: 'report',
+  schedule: 'schedule',
 } as const;
 
 /** One plan job per committed batch of deliveries, planned in arrival order. */
 export interface PlanJob { deliveryIds: string[] }
 export interface StageJob { runId: number; stage: string; attempt: number }
 export interface ReportJob { runId: number }
+/** Sent by a pg-boss schedule: one per `on.schedule` entry of a pipeline on the default branch. */
+export interface ScheduleJob { repoId: string; pipeline: string; cron: string }
 
 const QUEUE_OPTIONS: Record<string, Omit<Queue, 'name'>> = {
   [QUEUES.plan]: { notify: true, retryLimit: 5, retryDelay: 1, retryBackoff: true },
@@ -19,6 +22,7 @@ const QUEUE_OPTIONS: Record<string, Omit<Queue, 'name'>> = {
   [QUEUES.stage]: { notify: true, retryLimit: 0, expireInSeconds: 24 * 3600 },
   // `stately`: per run, one report queued and one running at most. A report
   // reads the state when it runs, so a queued one already covers later changes.
+  [QUEUES.schedule]: { notify: true, retryLimit: 3, retryDelay: 5, retryBackoff: true },
   [QUEUES.report]: { notify: true, policy: 'stately', retryLimit: 12, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
 };
 

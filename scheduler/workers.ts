@@ -1,7 +1,8 @@
 import type { PgBoss } from 'pg-boss';
 import type { SchedulerDeps } from './deps.ts';
 import { planDelivery } from './plan.ts';
-import { QUEUES, type PlanJob, type ReportJob, type StageJob } from './queues.ts';
+import { QUEUES, type PlanJob, type ReportJob, type ScheduleJob, type StageJob } from './queues.ts';
+import { fireSchedule } from './schedule-fire.ts';
 import { reportRun } from './report.ts';
 import { runStageJob } from './stage.ts';
 
@@ -47,6 +48,8 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
     }, job!.data));
   await deps.boss.work<StageJob>(QUEUES.stage, { ...polling, localConcurrency: opts.concurrency }, async ([job]) =>
     handle(deps, QUEUES.stage, (d: StageJob) => runStageJob(deps, d), job!.data));
+  await deps.boss.work<ScheduleJob>(QUEUES.schedule, { ...polling, localConcurrency: 1 }, async ([job]) =>
+    handle(deps, QUEUES.schedule, async (d: ScheduleJob) => { await fireSchedule(deps, d); }, job!.data));
   await deps.boss.work<ReportJob>(QUEUES.report, { ...polling, localConcurrency: 4 }, async ([job]) =>
     handle(deps, QUEUES.report, (d: ReportJob) => reportRun(deps, d.runId), job!.data));
 }

@@ -121,7 +121,7 @@ async function fakeGitHub(state: { hooks: any[]; branches: any[]; deliveries: an
   let nextId = 1000;
   const link = (path: string, query: Record<string, string | number>) =>
     `<https://ghe.example.invalid/api/v3${path}?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))}>; rel="next"`;
-  return fakeForge((req) => {
+  return fakeForge((req): Reply => {
     if (!req.path.startsWith('/api/v3/')) throw new Error(`${req.method} ${req.path}: not under /api/v3`);
     const path = req.path.slice('/api/v3'.length);
     const { route, params } = check.check(req.method, path, req.body);
@@ -345,7 +345,7 @@ async function fakeGitLab(state: { hooks: any[]; branches: any[]; signing: boole
     if (!state.signing) delete hook.signing_token_present;
     return hook;
   };
-  return fakeForge((req, fake) => {
+  return fakeForge((req, fake): Reply => {
     if (req.headers['private-token'] !== TOKEN) return { status: 401, body: { message: '401 Unauthorized' } };
     const page = Number(req.query.get('page') ?? '1');
     if (req.method === 'GET' && req.path === `${GITLAB_PROJECT}/hooks`) {
@@ -462,7 +462,7 @@ describe('GitLab branch heads', () => {
 async function fakeGitea(state: { hooks: any[]; branches: any[] }) {
   let nextId = 70;
   const root = '/api/v1/repos/gitea-org/widgets';
-  return fakeForge((req) => {
+  return fakeForge((req): Reply => {
     if (req.headers.authorization !== `token ${TOKEN}`) return { status: 401, body: { message: 'token is required' } };
     const page = Number(req.query.get('page') ?? '1');
     if (req.method === 'GET' && req.path === `${root}/hooks`) {
@@ -559,7 +559,7 @@ async function fakeBitbucket(state: { hooks: any[]; branches: any[] }) {
     const { items: values, more } = slice(items, page);
     return { status: 200, body: { pagelen: PAGE, page, size: items.length, values, ...(more ? { next: `${fake.base}${path}?page=${page + 1}` } : {}) } };
   };
-  return fakeForge((req, fake) => {
+  return fakeForge((req, fake): Reply => {
     if (req.headers.authorization !== `Bearer ${TOKEN}`) return { status: 401, body: { type: 'error', error: { message: 'Access token expired.' } } };
     const page = Number(req.query.get('page') ?? '1');
     if (req.method === 'GET' && req.path === `${root}/hooks`) return paged(fake, req.path, state.hooks, page);
@@ -655,7 +655,7 @@ async function fakeBitbucketServer(state: { hooks: any[]; branches: any[] }) {
     const isLastPage = start + PAGE >= items.length;
     return { status: 200, body: { size: values.length, limit: PAGE, start, isLastPage, values, ...(isLastPage ? {} : { nextPageStart: start + PAGE }) } };
   };
-  return fakeForge((req) => {
+  return fakeForge((req): Reply => {
     if (req.headers.authorization !== `Bearer ${TOKEN}`) return { status: 401, body: { errors: [{ message: 'Authentication failed.' }] } };
     const start = Number(req.query.get('start') ?? '0');
     if (req.method === 'GET' && req.path === `${root}/webhooks`) return paged(state.hooks, start);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerRepo } from '../scheduler/index.ts';
+import { fireSchedule, QUEUES, registerRepo } from '../scheduler/index.ts';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.ts';
 import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
 import { createTestRepo, type TestRepo } from './helpers/git-repo.ts';
@@ -9,7 +9,7 @@ describe('pipeline files in the server', () => {
   let forgeline: TestForgeline;
   let github: FakeGitHub;
   let repo: TestRepo;
-  let hook: { hookUrl: string; secret: string };
+  let hook: { id: string; hookUrl: string; secret: string };
   const lastStatus = (context: string, sha: string) => github.statuses.filter((s) => s.context === context && s.sha === sha).at(-1);
 
   beforeAll(async () => {
@@ -113,5 +113,29 @@ stages:
     const delivery = await deliver('push', pushPayload({ name: 'acme/files', cloneUrl: repo.cloneUrl }, sha, { before: base }));
     expect(delivery.runs).toEqual([]);
     expect(delivery.explain[0].pipelines[0]).toMatchObject({ triggered: false, reason: 'on.push.paths: none of 2 changed file(s) matches [src/**]' });
+  });
+
+  it('keeps pg-boss schedules in step with on.schedule on the default branch, and runs them there once a minute at most', async () => {
+    const nightly = 'name: nightly\non:\n  schedule: [{ cron: "0 3 * * *" }, { cron: "30 * * * *" }]\nstages:\n  s: { steps: [{ run: "echo scheduled on $FORGELINE_BRANCH" }] }\n';
+    const sha = await repo.commit({ '.forgeline/nightly.yml': nightly, '.forgeline/ci.yml': 'on: { push: { branches: [nothing] } }\nstages: { s: { steps: [{ run: "true" }] } }\n' }, 'schedules', 'main');
+    await deliver('push', pushPayload({ name: 'acme/files', cloneUrl: repo.cloneUrl }, sha));
+    const schedules = await forgeline.runtime.deps.boss.getSchedules(QUEUES.schedule);
+    expect(schedules.map((s) => [s.cron, s.data]).sort()).toEqual([
+      ['0 3 * * *', { repoId: hook.id, pipeline: 'nightly', cron: '0 3 * * *' }],
+      ['30 * * * *', { repoId: hook.id, pipeline: 'nightly', cron: '30 * * * *' }],
+    ]);
+
+    const at = new Date('2026-11-27T03:00:10Z');
+    const [runId] = await fireSchedule(forgeline.runtime.deps, { repoId: hook.id, pipeline: 'nightly', cron: '0 3 * * *' }, at);
+    const run = await finished(runId!);
+    expect(run).toMatchObject({ pipeline: 'nightly', status: 'success', sha, event: { kind: 'schedule', branch: 'main', ref: 'refs/heads/main' } });
+    expect(await (await fetch(`${forgeline.url}/api/runs/${runId}/stages/s/log`)).text()).toContain('scheduled on main');
+    await waitFor(async () => lastStatus('forgeline/nightly/schedule', sha)?.state === 'success' || undefined, 'the schedule status');
+    // The same schedule firing twice within the minute builds once.
+    expect(await fireSchedule(forgeline.runtime.deps, { repoId: hook.id, pipeline: 'nightly', cron: '0 3 * * *' }, new Date('2026-11-27T03:00:40Z'))).toEqual([]);
+
+    const later = await repo.commit({ '.forgeline/nightly.yml': nightly.replace(', { cron: "30 * * * *" }', '') }, 'one schedule less', 'main');
+    await deliver('push', pushPayload({ name: 'acme/files', cloneUrl: repo.cloneUrl }, later));
+    expect((await forgeline.runtime.deps.boss.getSchedules(QUEUES.schedule)).map((s) => s.cron)).toEqual(['0 3 * * *']);
   });
 });
