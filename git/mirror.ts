@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { execa } from 'execa';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { withLock } from './lock.ts';
@@ -67,22 +68,49 @@ export interface FileAtCommit {
   content: string;
 }
 
-/** The files directly in `dir` at `sha` whose names match `pattern`. */
-export async function readFilesAt(mirror: string, sha: string, dir: string, pattern: RegExp): Promise<FileAtCommit[]> {
+export interface BlobEntry {
+  path: string;
+  blob: string;
+}
+
+/** The files directly in `dir` at `sha` whose names match `pattern`, with their blob ids. */
+export async function listFilesAt(gitDir: string, sha: string, dir: string, pattern: RegExp): Promise<BlobEntry[]> {
   let listing: string;
   try {
-    listing = await git(['ls-tree', '-z', sha, `${dir.replace(/\/+$/, '')}/`], { cwd: mirror });
+    listing = await git(['ls-tree', '-z', sha, `${dir.replace(/\/+$/, '')}/`], { cwd: gitDir });
   } catch {
     return [];
   }
-  const entries = listing.split('\0').filter(Boolean).map((line) => {
+  return listing.split('\0').filter(Boolean).map((line) => {
     const [meta, file] = line.split('\t') as [string, string];
     const [, type, blob] = meta.split(' ') as [string, string, string];
     return { type, blob, path: file };
-  }).filter((e) => e.type === 'blob' && pattern.test(path.posix.basename(e.path)));
-  const files: FileAtCommit[] = [];
-  for (const e of entries) {
-    files.push({ path: e.path, blob: e.blob, content: await git(['cat-file', 'blob', e.blob], { cwd: mirror }) });
+  }).filter((e) => e.type === 'blob' && pattern.test(path.posix.basename(e.path))).map(({ blob, path: p }) => ({ blob, path: p }));
+}
+
+/** The contents of several blobs, read by one `git cat-file --batch`. */
+export async function readBlobs(gitDir: string, blobs: string[]): Promise<Map<string, string>> {
+  const contents = new Map<string, string>();
+  if (blobs.length === 0) return contents;
+  const result = await execa('git', ['-c', 'core.hooksPath=/dev/null', 'cat-file', '--batch'], {
+    cwd: gitDir, input: `${blobs.join('\n')}\n`, encoding: 'buffer', extendEnv: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  });
+  const out = Buffer.from(result.stdout as Uint8Array);
+  let at = 0;
+  while (at < out.length) {
+    const eol = out.indexOf(10, at);
+    const [id, type, size] = out.subarray(at, eol).toString('utf8').split(' ');
+    if (type === 'missing' || size === undefined) { at = eol + 1; continue; }
+    const length = Number(size);
+    contents.set(id!, out.subarray(eol + 1, eol + 1 + length).toString('utf8'));
+    at = eol + 1 + length + 1;
   }
-  return files;
+  return contents;
+}
+
+/** The files directly in `dir` at `sha` whose names match `pattern`. */
+export async function readFilesAt(gitDir: string, sha: string, dir: string, pattern: RegExp): Promise<FileAtCommit[]> {
+  const entries = await listFilesAt(gitDir, sha, dir, pattern);
+  const contents = await readBlobs(gitDir, entries.map((e) => e.blob));
+  return entries.map((e) => ({ ...e, content: contents.get(e.blob) ?? '' }));
 }

@@ -1,4 +1,4 @@
-import { commitMessage, readFilesAt } from '../git/index.ts';
+import { commitMessage, listFilesAt, readBlobs } from '../git/index.ts';
 import type { ForgeEvent } from '../providers/types.ts';
 import { evaluateCondition } from './cel.ts';
 import { changedPathsOf, type RepoView } from './changed-paths.ts';
@@ -54,22 +54,25 @@ function nameOf(file: string, content: string): string {
 }
 
 // Parsed files by blob id: an unchanged file is not parsed again.
-const parsedByBlob = new Map<string, ReturnType<typeof parsePipelineFile>>();
+const parsedByBlob = new Map<string, ReturnType<typeof parsePipelineFile> & { name: string }>();
 
 /** The pipeline files at a commit, parsed (cached by blob), with their problems. */
 export async function loadPipelines(gitDir: string, sha: string): Promise<LoadedPipelines> {
-  const files = await readFilesAt(gitDir, sha, PIPELINE_DIR, PIPELINE_FILE);
+  const files = await listFilesAt(gitDir, sha, PIPELINE_DIR, PIPELINE_FILE);
+  const key = (f: { blob: string; path: string }) => `${f.blob}:${f.path}`;
+  // Only blobs not parsed before are read at all.
+  const contents = await readBlobs(gitDir, files.filter((f) => !parsedByBlob.has(key(f))).map((f) => f.blob));
   const loaded: LoadedPipelines = { pipelines: [], broken: [] };
   for (const f of files) {
-    const key = `${f.blob}:${f.path}`;
-    let parsed = parsedByBlob.get(key);
+    let parsed = parsedByBlob.get(key(f));
     if (!parsed) {
-      parsed = parsePipelineFile(f.path, f.content);
+      const content = contents.get(f.blob) ?? '';
+      parsed = { ...parsePipelineFile(f.path, content), name: nameOf(f.path, content) };
       if (parsedByBlob.size > 5000) parsedByBlob.clear();
-      parsedByBlob.set(key, parsed);
+      parsedByBlob.set(key(f), parsed);
     }
     if (parsed.pipeline) loaded.pipelines.push(parsed.pipeline);
-    else loaded.broken.push({ file: f.path, name: nameOf(f.path, f.content), problems: parsed.problems });
+    else loaded.broken.push({ file: f.path, name: parsed.name, problems: parsed.problems });
   }
   for (const problem of crossFileProblems(loaded.pipelines)) {
     const index = loaded.pipelines.findIndex((p) => p.file === problem.file);
