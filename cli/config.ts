@@ -17,6 +17,10 @@ export interface Config {
   forgeSecrets: Partial<Record<string, string[]>>;
   /** Unverified requests allowed per source address and minute before 429. */
   unverifiedPerMinute: number;
+  /** FORGELINE_HEARTBEAT_SECONDS: worker-loss detection. */
+  heartbeatSeconds: number;
+  /** FORGELINE_SHUTDOWN_SECONDS: how long SIGTERM waits for running stages. */
+  shutdownSeconds: number;
 }
 
 const FORGE_ENV: Record<string, string> = {
@@ -43,5 +47,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
       forge, (env[`FORGELINE_${name}_WEBHOOK_SECRET`] ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     ])),
     unverifiedPerMinute: Number(env.FORGELINE_UNVERIFIED_PER_MINUTE ?? 60),
+    heartbeatSeconds: Number(env.FORGELINE_HEARTBEAT_SECONDS ?? 30),
+    shutdownSeconds: Number(env.FORGELINE_SHUTDOWN_SECONDS ?? 30),
   };
 }

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
 import type { PgBoss } from 'pg-boss';
 import { processRunner } from '../runners/index.ts';
-import { deliveryBatcher, hookDirectory, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions } from '../scheduler/index.ts';
+import { deliveryBatcher, hookDirectory, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
 import { connectDatabase, loadSecretKey, migrate, secretBox, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
 
@@ -12,6 +13,7 @@ export interface Runtime {
   db: Database;
   deps: SchedulerDeps;
   ingest: IngestDeps;
+  workers?: Workers;
   close(): Promise<void>;
 }
 
@@ -37,7 +39,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     runner: processRunner,
     dataDir: config.dataDir,
     publicUrl: config.publicUrl,
-    workerName: `${hostname()}:${process.pid}`,
+    workerName: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
   };
   const ingest: IngestDeps = {
     pool: db.pool,
@@ -56,8 +58,16 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
   };
 }
 
-export async function openRuntimeWithWorkers(config: Config, workers: WorkerOptions, log?: Logger): Promise<Runtime> {
+export async function openRuntimeWithWorkers(config: Config, options: WorkerOptions, log?: Logger): Promise<Runtime> {
   const runtime = await openRuntime(config, log);
-  await startWorkers(runtime.deps, workers);
-  return runtime;
+  const workers = await startWorkers(runtime.deps, { heartbeatSeconds: config.heartbeatSeconds, shutdownSeconds: config.shutdownSeconds, ...options });
+  const close = runtime.close;
+  return {
+    ...runtime,
+    workers,
+    async close() {
+      await workers.stop();
+      await close();
+    },
+  };
 }

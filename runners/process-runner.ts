@@ -1,16 +1,6 @@
-import { execa } from 'execa';
 import path from 'node:path';
+import { killStep, spawnStep } from './step-process.ts';
 import type { Runner, StageExecution, StageOutcome } from './types.ts';
-
-function killTree(pid: number | undefined): void {
-  if (!pid) return;
-  try {
-    // The step leads its own process group (detached), so this reaches every descendant.
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-}
 
 /** Runs each step as `bash -eo pipefail -c <run>` in its own process group. */
 export const processRunner: Runner = {
@@ -21,18 +11,14 @@ export const processRunner: Runner = {
       if (execution.signal?.aborted) return { status: 'canceled', reason: 'canceled' };
       const label = step.name ?? `step ${index + 1}`;
       execution.log(`▶ ${step.name ?? step.run}\n`);
-      const child = execa('bash', ['-eo', 'pipefail', '-c', step.run], {
+      const child = spawnStep({
+        run: step.run,
         cwd: step.workingDirectory ? path.join(execution.workdir, step.workingDirectory) : execution.workdir,
         env: { ...execution.env, ...step.env, ...execution.ciEnv },
-        extendEnv: false,
-        detached: true,
-        reject: false,
-        stdin: 'ignore',
-        all: true,
-        buffer: false,
+        user: execution.user,
       });
       let stopped: 'timeout' | 'step-timeout' | 'canceled' | null = null;
-      const stop = (why: NonNullable<typeof stopped>) => { stopped ??= why; killTree(child.pid); };
+      const stop = (why: NonNullable<typeof stopped>) => { stopped ??= why; killStep(child.pid); };
       const stepDeadline = step.timeoutMs ? Date.now() + step.timeoutMs : Infinity;
       const timer = setTimeout(() => stop(stepDeadline < stageDeadline ? 'step-timeout' : 'timeout'), Math.max(0, Math.min(stageDeadline, stepDeadline) - Date.now()));
       const onAbort = () => stop('canceled');
@@ -43,7 +29,7 @@ export const processRunner: Runner = {
       clearTimeout(timer);
       execution.signal?.removeEventListener('abort', onAbort);
       // A step that exits leaves no background process behind it.
-      killTree(child.pid);
+      killStep(child.pid);
       if (stopped === 'canceled') return { status: 'canceled', reason: 'canceled' };
       if (stopped === 'timeout') return { status: 'failure', reason: `${label}: stage timed out` };
       let failure: string | null = null;

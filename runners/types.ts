@@ -1,4 +1,5 @@
 import type { Step } from '../pipelines/types.ts';
+import type { StepUser } from './step-process.ts';
 
 export interface StageExecution {
   /** The private checkout the steps run in. */
@@ -12,6 +13,8 @@ export interface StageExecution {
   timeoutMs: number;
   /** Aborting cancels the stage: the running step's whole process tree is killed. */
   signal?: AbortSignal;
+  /** The user steps run as (`--run-as`); null: the worker's own. */
+  user?: StepUser | null;
   /** Receives output as it is produced, in order. */
   log: (chunk: string) => void;
 }

@@ -1,11 +1,13 @@
 import { evaluateCondition, type Pipeline } from '../pipelines/index.ts';
 import { providerFor } from '../providers/index.ts';
-import { deliveries, runs, type Queryable, type RunRow, type StageRow } from '../store/index.ts';
+import { deliveries, repos, runs, type Queryable, type RunRow, type StageRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
-import { sendReport, sendStage } from './dispatch.ts';
+import { sendReport } from './dispatch.ts';
+import { openStage } from './gates.ts';
+import { releaseGroup } from './release.ts';
 import { deriveRunStatus, isFinal } from './run-status.ts';
 
-type Decision = { dispatch: true } | { dispatch: false; status: 'skipped' | 'failure'; reason: string };
+type Decision = { run: true } | { run: false; status: 'skipped' | 'failure'; reason: string };
 
 async function payloadOf(tx: Queryable, run: RunRow): Promise<unknown> {
   if (!run.deliveryId) return null;
@@ -23,20 +25,75 @@ async function payloadOf(tx: Queryable, run: RunRow): Promise<unknown> {
  * finished, whatever their result, if the condition holds; any other stage
  * runs only when all its needs succeeded.
  */
-async function decide(stage: StageRow, pipeline: Pipeline, byName: Map<string, StageRow>, run: RunRow, tx: Queryable, payload: () => Promise<unknown>): Promise<Decision> {
+async function decide(stage: StageRow, pipeline: Pipeline, byName: Map<string, StageRow>, run: RunRow, payload: () => Promise<unknown>): Promise<Decision> {
   const def = pipeline.stages.find((s) => s.name === stage.name);
   if (def?.if && def.ifReadsStages) {
     const stages = Object.fromEntries([...byName.values()].filter((s) => isFinal(s.status)).map((s) => [s.name, { result: s.status }]));
     try {
       return evaluateCondition(def.if, { event: run.event, payload: await payload(), stages })
-        ? { dispatch: true }
-        : { dispatch: false, status: 'skipped', reason: `if: ${def.if} is false` };
+        ? { run: true }
+        : { run: false, status: 'skipped', reason: `if: ${def.if} is false` };
     } catch (err) {
-      return { dispatch: false, status: 'failure', reason: `if: ${(err as Error).message}` };
+      return { run: false, status: 'failure', reason: `if: ${(err as Error).message}` };
     }
   }
   const blocked = stage.needs.map((n) => byName.get(n)!).find((n) => n.status !== 'success');
-  return blocked ? { dispatch: false, status: 'skipped', reason: `needs '${blocked.name}', which ended ${blocked.status}` } : { dispatch: true };
+  return blocked ? { run: false, status: 'skipped', reason: `needs '${blocked.name}', which ended ${blocked.status}` } : { run: true };
+}
+
+/**
+ * Decides the given stages of a run (all `queued`, their needs all final)
+ * and opens those that run; then follows every stage that ended on the way.
+ * Inside the caller's transaction, with the run locked.
+ */
+export async function startStages(deps: SchedulerDeps, tx: Queryable, runId: number, ready: string[], finished: string[] = []): Promise<void> {
+  const run = (await runs.getRun(tx, runId))!;
+  const repo = (await repos.getRepo(tx, run.repoId))!;
+  const pipeline = run.definition as Pipeline;
+  const stages = await runs.getStages(tx, runId);
+  const byName = new Map(stages.map((s) => [s.name, s]));
+  let payload: Promise<unknown> | undefined;
+  const loadPayload = () => (payload ??= payloadOf(tx, run));
+  const decided = new Set<string>();
+  const later: Array<{ runId: number; name: string }> = [];
+
+  const consider = async (stage: StageRow): Promise<string | null> => {
+    decided.add(stage.name);
+    const decision = await decide(stage, pipeline, byName, run, loadPayload);
+    if (!decision.run) {
+      await runs.transitionStage(tx, { runId, name: stage.name, attempt: stage.attempt, from: ['queued'], to: decision.status, reason: decision.reason });
+      stage.status = decision.status;
+      stage.reason = decision.reason;
+      return stage.name;
+    }
+    const opened = await openStage(deps, tx, run, repo, stage);
+    later.push(...opened.superseded);
+    return opened.state === 'ended' ? stage.name : null;
+  };
+
+  const work = [...finished];
+  for (const name of ready) {
+    const ended = await consider(byName.get(name)!);
+    if (ended) work.push(ended);
+  }
+  // A stage that ended (skipped, failed a gate) may decide the stages that need it.
+  while (work.length) {
+    const done = work.shift()!;
+    for (const stage of stages) {
+      if (stage.status !== 'queued' || decided.has(stage.name) || !stage.needs.includes(done)) continue;
+      if (!stage.needs.every((n) => isFinal(byName.get(n)!.status))) continue;
+      const ended = await consider(stage);
+      if (ended) work.push(ended);
+    }
+  }
+  const status = deriveRunStatus(stages);
+  await runs.setRunStatus(tx, runId, status);
+  await sendReport(deps, tx, runId);
+  if (isFinal(status)) await releaseGroup(deps, tx, run);
+  for (const other of later) {
+    await runs.lockRun(tx, other.runId);
+    await advanceRun(deps, tx, other.runId, other.name);
+  }
 }
 
 /**
@@ -47,31 +104,5 @@ async function decide(stage: StageRow, pipeline: Pipeline, byName: Map<string, S
  * each stage is decided once.
  */
 export async function advanceRun(deps: SchedulerDeps, tx: Queryable, runId: number, finished: string): Promise<void> {
-  const run = (await runs.getRun(tx, runId))!;
-  const pipeline = run.definition as Pipeline;
-  const stages = await runs.getStages(tx, runId);
-  const byName = new Map(stages.map((s) => [s.name, s]));
-  let payload: Promise<unknown> | undefined;
-  const loadPayload = () => (payload ??= payloadOf(tx, run));
-  const work = [finished];
-  const decided = new Set<string>();
-  while (work.length) {
-    const done = work.shift()!;
-    for (const stage of stages) {
-      if (stage.status !== 'queued' || decided.has(stage.name) || !stage.needs.includes(done)) continue;
-      if (!stage.needs.every((n) => isFinal(byName.get(n)!.status))) continue;
-      decided.add(stage.name);
-      const decision = await decide(stage, pipeline, byName, run, tx, loadPayload);
-      if (decision.dispatch) {
-        await sendStage(deps, tx, { runId, stage: stage.name, attempt: stage.attempt });
-        continue;
-      }
-      await runs.transitionStage(tx, { runId, name: stage.name, attempt: stage.attempt, from: ['queued'], to: decision.status, reason: decision.reason });
-      stage.status = decision.status;
-      stage.reason = decision.reason;
-      work.push(stage.name);
-    }
-  }
-  await runs.setRunStatus(tx, runId, deriveRunStatus(stages));
-  await sendReport(deps, tx, runId);
+  await startStages(deps, tx, runId, [], [finished]);
 }

@@ -16,4 +16,8 @@ export interface SchedulerDeps {
   publicUrl: string;
   /** Names this process in stage rows and logs. */
   workerName: string;
+  /** `--run-as`: steps run as this user, isolated from the worker. Without it, every fork's pull request waits for approval. */
+  runAs?: { name: string; uid: number; gid: number } | null;
+  /** FORGELINE_HEARTBEAT_SECONDS, for telling whether a worker with the right labels is alive. */
+  heartbeatSeconds?: number;
 }

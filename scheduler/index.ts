@@ -1,5 +1,6 @@
 export { startBoss, QUEUES } from './queues.ts';
-export { startWorkers, type WorkerOptions } from './workers.ts';
+export { startWorkers, type WorkerOptions, type Workers } from './workers.ts';
+export { reapLostStages } from './reaper.ts';
 export { receiveHook, type HookAnswer, type HookRequest, type IngestDeps } from './ingest.ts';
 export { deliveryBatcher } from './delivery-batcher.ts';
 export { hookDirectory } from './hook-directory.ts';

@@ -1,9 +1,10 @@
 import { explainEvent, loadPipelines, type EventExplain, type Pipeline, type PipelineExplain } from '../pipelines/index.ts';
 import { providerFor, type ForgeEvent } from '../providers/index.ts';
 import { deliveries, repos, runs, withTransaction, type Repo } from '../store/index.ts';
-import { advanceRun } from './advance.ts';
+import { startStages } from './advance.ts';
+import { applyConcurrency, cancelEndedPullRequests } from './concurrency.ts';
 import type { SchedulerDeps } from './deps.ts';
-import { sendReport, sendStage } from './dispatch.ts';
+import { sendReport } from './dispatch.ts';
 import { fetchCommit } from './mirrors.ts';
 import { repoView } from './repo-view.ts';
 import { defaultBranch, syncSchedules } from './schedules.ts';
@@ -87,6 +88,7 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
 
   for (const [index, event] of events.entries()) {
     if (event.deleted || !event.sha) {
+      await withTransaction(deps.pool, (tx) => cancelEndedPullRequests(deps, tx, repo.id, event));
       explain.push({ event, reason: 'deletions start no run', pipelines: [] });
       continue;
     }
@@ -105,6 +107,11 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
       fetchError ??= err as Error;
       continue;
     }
+    await withTransaction(deps.pool, (tx) => cancelEndedPullRequests(deps, tx, repo.id, event));
+    if (event.pullRequest?.fromFork && repo.forkPrs === 'ignore') {
+      explain.push({ event, reason: 'pull requests from forks are ignored (--fork-prs ignore)', pipelines: [] });
+      continue;
+    }
     const view = await repoView(deps, repo, event);
     const loaded = await loadPipelines(view.gitDir, event.sha);
     const entry = await explainEvent(view, event, payload, loaded);
@@ -114,16 +121,25 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
     for (const line of entry.pipelines) {
       const run = runFor(line, definitions.get(line.name), event);
       if (!run) continue;
+      const pipeline = definitions.get(line.name);
+      const group = pipeline?.concurrency ? { name: pipeline.concurrency.group, cancelInProgress: pipeline.concurrency.cancelInProgress } : null;
       const runId = await withTransaction(deps.pool, async (tx) => {
-        const id = await runs.insertRun(tx, { ...run, repoId: repo.id, deliveryId, eventIndex: index, event, sha: event.sha! });
+        const id = await runs.insertRun(tx, { ...run, repoId: repo.id, deliveryId, eventIndex: index, event, sha: event.sha!, concurrencyGroup: group?.name ?? null });
         if (id === null) return null;
-        const skipped = new Set(run.stages.filter((s) => s.status === 'skipped').map((s) => s.name));
-        for (const stage of run.stages) {
-          if (stage.status === 'queued' && stage.needs.length === 0) await sendStage(deps, tx, { runId: id, stage: stage.name, attempt: 1 });
+        if (run.status !== 'queued') {
+          await sendReport(deps, tx, id);
+          return id;
         }
+        const held = await applyConcurrency(deps, tx, { id, repoId: repo.id, pipeline: line.name, event, group });
+        const roots = run.stages.filter((s) => s.status === 'queued' && s.needs.length === 0).map((s) => s.name);
         // Stages skipped at planning decide their dependents as if each had just finished.
-        for (const name of skipped) await advanceRun(deps, tx, id, name);
-        await sendReport(deps, tx, id);
+        const skipped = run.stages.filter((s) => s.status === 'skipped').map((s) => s.name);
+        if (held) {
+          for (const name of roots) await runs.setWaiting(tx, id, name, 1, 'group', `waiting for the concurrency group ${group!.name}`);
+          await startStages(deps, tx, id, [], skipped);
+        } else {
+          await startStages(deps, tx, id, roots, skipped);
+        }
         return id;
       });
       if (runId !== null) {

@@ -1,73 +1,115 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createCheckout } from '../git/index.ts';
-import type { Pipeline } from '../pipelines/index.ts';
-import { stepEnvironment } from '../runners/index.ts';
-import { repos, runs, withTransaction } from '../store/index.ts';
-import { advanceRun } from './advance.ts';
+import type { Pipeline, StageDefinition } from '../pipelines/index.ts';
+import { ArtifactError, packArtifacts, secretMasker, stepEnvironment, unpackArtifacts } from '../runners/index.ts';
+import { artifacts, environments, repos, runs, secrets, withTransaction, type RunRow } from '../store/index.ts';
 import { runUrl } from './contexts.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
+import { finishStage } from './finish-stage.ts';
 import { logSink } from './log-sink.ts';
 import { fetchCommit, mirrorPath } from './mirrors.ts';
+import type { Presence } from './presence.ts';
 import type { StageJob } from './queues.ts';
 
-/**
- * The stage job: claim the stage (queued → running), run its steps in a
- * private checkout of the run's commit, store the log, then record the
- * result and advance the run in one transaction. A job delivered twice finds
- * the stage no longer queued and does nothing.
- */
-export async function runStageJob(deps: SchedulerDeps, job: StageJob): Promise<void> {
-  const claimed = await withTransaction(deps.pool, async (tx) => {
-    await runs.lockRun(tx, job.runId);
-    const ok = await runs.transitionStage(tx, { ...job, name: job.stage, from: ['queued'], to: 'running', worker: deps.workerName });
-    if (ok) {
-      await runs.setRunStatus(tx, job.runId, 'running');
-      await sendReport(deps, tx, job.runId);
-    }
-    return ok;
-  });
-  if (!claimed) return;
+type Outcome = { status: 'success' | 'failure' | 'canceled'; reason: string | null };
 
+/** Claims a stage for this worker (queued → running), recording a deployment when it enters an environment. */
+async function claim(deps: SchedulerDeps, job: StageJob): Promise<boolean> {
+  return withTransaction(deps.pool, async (tx) => {
+    await runs.lockRun(tx, job.runId);
+    const stage = (await runs.getStages(tx, job.runId)).find((s) => s.name === job.stage);
+    // A stage waiting for a worker with its labels has its job already: this is that worker.
+    if (!stage || stage.attempt !== job.attempt || !(stage.status === 'queued' || (stage.status === 'waiting' && stage.waitingFor === 'labels'))) return false;
+    await runs.transitionStage(tx, { ...job, name: job.stage, from: ['queued', 'waiting'], to: 'running', worker: deps.workerName });
+    const run = (await runs.getRun(tx, job.runId))!;
+    const environment = (run.definition as Pipeline).stages.find((s) => s.name === job.stage)?.environment;
+    if (environment) {
+      await environments.recordDeployment(tx, { repoId: run.repoId, environment, runId: run.id, stage: job.stage, attempt: job.attempt, sha: run.sha, approvedBy: stage.approvedBy });
+    }
+    await runs.setRunStatus(tx, job.runId, 'running');
+    await sendReport(deps, tx, job.runId);
+    return true;
+  });
+}
+
+/** The secrets a stage lists: never for a fork's pull request, approved or not (SPEC.md §5.4). */
+async function stageSecrets(deps: SchedulerDeps, run: RunRow, stage: StageDefinition, log: (line: string) => void): Promise<Record<string, string>> {
+  if (!stage.secrets.length) return {};
+  if (run.event.pullRequest?.fromFork) {
+    log(`forgeline: secrets withheld (${stage.secrets.join(', ')}): a pull request from a fork never receives secrets\n`);
+    return {};
+  }
+  const values = await secrets.secretValues(deps.pool, deps.box, run.repoId, stage.environment, stage.secrets);
+  const missing = stage.secrets.filter((name) => !(name in values));
+  if (missing.length) log(`forgeline: no secret named ${missing.join(', ')} for this repository${stage.environment ? ` or environment ${stage.environment}` : ''}\n`);
+  return values;
+}
+
+/**
+ * The stage job: claim the stage, run its steps in a private checkout of the
+ * run's commit with its secrets (masked in the log), restore the artifacts
+ * of the stages it needs and keep its own, then record the result and
+ * advance the run in one transaction. A job delivered twice finds the stage
+ * no longer queued and does nothing.
+ */
+export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?: Presence): Promise<void> {
+  if (!(await claim(deps, job))) return;
+  const attempt = { runId: job.runId, name: job.stage, attempt: job.attempt };
+  const signal = presence?.track(attempt);
   const log = deps.log.child({ run: job.runId, stage: job.stage, attempt: job.attempt });
   const sink = logSink(deps.pool, job.runId, job.stage, job.attempt);
+  let masker = secretMasker([]);
+  const write = (chunk: string) => sink.write(masker.write(chunk));
   const workspace = path.join(deps.dataDir, 'workspaces', `${job.runId}-${job.stage}-${job.attempt}`);
-  let outcome: { status: 'success' | 'failure' | 'canceled'; reason: string | null };
+  let outcome: Outcome;
   try {
     const run = (await runs.getRun(deps.pool, job.runId))!;
     const repo = (await repos.getRepo(deps.pool, run.repoId))!;
     const pipeline = run.definition as Pipeline;
     const stage = pipeline.stages.find((s) => s.name === job.stage);
     if (!stage) throw new Error(`stage '${job.stage}' is not in the run's pipeline`);
+    const values = await stageSecrets(deps, run, stage, write);
+    masker = secretMasker(Object.values(values));
     const mirror = mirrorPath(deps, repo.id);
     await fetchCommit(deps, repo, run.sha, run.event);
     const src = path.join(workspace, 'src');
     const home = path.join(workspace, 'home');
     await createCheckout(mirror, run.sha, src);
     await mkdir(home, { recursive: true });
+    for (const a of await artifacts.loadArtifacts(deps.pool, run.id, stage.needs)) {
+      await unpackArtifacts(a.archive, src);
+      write(`forgeline: restored ${a.files.length} artifact file(s) of ${a.stage}\n`);
+    }
     const ciEnv = stepEnvironment({
-      event: run.event, runId: run.id, runUrl: runUrl(deps.publicUrl, run.id), attempt: run.attempt,
+      event: run.event, runId: run.id, runUrl: runUrl(deps.publicUrl, run.id), attempt: job.attempt,
       stage: stage.name, environment: stage.environment,
     }, home);
     log.info('stage started');
     outcome = await deps.runner.run({
-      workdir: src, steps: stage.steps, env: { ...pipeline.env, ...stage.env }, ciEnv, timeoutMs: stage.timeoutMs, log: sink.write,
+      workdir: src, steps: stage.steps, env: { ...pipeline.env, ...stage.env, ...values }, ciEnv, timeoutMs: stage.timeoutMs,
+      log: write, signal, user: deps.runAs ?? null,
     });
+    if (outcome.status === 'success' && stage.artifacts.length) {
+      const packed = await packArtifacts(src, stage.artifacts);
+      await artifacts.saveArtifacts(deps.pool, { runId: run.id, stage: stage.name, attempt: job.attempt, ...packed });
+      write(`forgeline: kept ${packed.files.length} artifact file(s), ${packed.bytes} bytes\n`);
+    }
   } catch (err) {
-    // Setup failures (fetch, checkout) fail the stage with the reason rather than leaving it running.
+    // Setup failures (fetch, checkout, artifacts) fail the stage with the reason rather than leaving it running.
     const message = (err as Error).message;
-    sink.write(`forgeline: ${message}\n`);
-    outcome = { status: 'failure', reason: message.split('\n')[0]!.slice(0, 500) };
+    write(`forgeline: ${message}\n`);
+    outcome = { status: 'failure', reason: (err instanceof ArtifactError ? `artifacts: ${message}` : message).split('\n')[0]!.slice(0, 500) };
   } finally {
+    presence?.untrack(attempt);
+    sink.write(masker.end());
     await sink.close();
     await rm(workspace, { recursive: true, force: true }).catch(() => {});
   }
+  // Aborted but not canceled: this worker is shutting down, and the stage is worth another attempt.
+  if (outcome.status === 'canceled' && presence?.stopping) outcome = { status: 'failure', reason: 'worker stopped before the stage finished' };
   log.info({ status: outcome.status, reason: outcome.reason }, 'stage finished');
-
-  await withTransaction(deps.pool, async (tx) => {
-    await runs.lockRun(tx, job.runId);
-    const done = await runs.transitionStage(tx, { ...job, name: job.stage, from: ['running'], to: outcome.status, reason: outcome.reason });
-    if (done) await advanceRun(deps, tx, job.runId, job.stage);
-  });
+  // A stage canceled meanwhile is already final: finishStage then changes nothing.
+  await withTransaction(deps.pool, (tx) => finishStage(deps, tx, attempt, ['running'], outcome));
 }

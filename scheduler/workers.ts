@@ -1,9 +1,10 @@
 import type { PgBoss } from 'pg-boss';
 import type { SchedulerDeps } from './deps.ts';
 import { planDelivery } from './plan.ts';
+import { startPresence, type Presence } from './presence.ts';
 import { QUEUES, type PlanJob, type ReportJob, type ScheduleJob, type StageJob } from './queues.ts';
-import { fireSchedule } from './schedule-fire.ts';
 import { reportRun } from './report.ts';
+import { fireSchedule } from './schedule-fire.ts';
 import { runStageJob } from './stage.ts';
 
 /**
@@ -32,12 +33,25 @@ async function handle<T>(deps: SchedulerDeps, queue: string, fn: (data: T) => Pr
 export interface WorkerOptions {
   /** How many stages run at once in this process. */
   concurrency: number;
+  /** Worker labels for `runs-on`. */
+  labels?: string[];
   /** The backstop poll while LISTEN/NOTIFY is up; NOTIFY and wakeQueue do the real work. */
   backstopPollSeconds?: number;
+  /** FORGELINE_HEARTBEAT_SECONDS: a worker quiet for this long has lost its stages. */
+  heartbeatSeconds?: number;
+  /** How long a shutdown waits for running stages before failing them (to be retried elsewhere). */
+  shutdownSeconds?: number;
 }
 
-/** Registers this process's handlers: planning, stages and status reports. */
-export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Promise<void> {
+export interface Workers {
+  presence: Presence;
+  /** Graceful stop: take no new work, let running stages finish within the deadline, then fail the rest. */
+  stop(): Promise<void>;
+}
+
+/** Registers this process's handlers: planning, stages, schedules and status reports. */
+export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Promise<Workers> {
+  const presence = await startPresence(deps, { labels: opts.labels ?? [], concurrency: opts.concurrency, heartbeatSeconds: opts.heartbeatSeconds ?? 30 });
   const polling = { batchSize: 1, notifyPollingIntervalSeconds: opts.backstopPollSeconds ?? 10, pollingIntervalSeconds: 2 };
   await deps.boss.work<PlanJob>(QUEUES.plan, { ...polling, localConcurrency: 2 }, async ([job]) =>
     handle(deps, QUEUES.plan, async (d: PlanJob) => {
@@ -46,10 +60,27 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
       for (const id of d.deliveryIds) await planDelivery(deps, id).catch((err) => { failure ??= err; });
       if (failure) throw failure;
     }, job!.data));
-  await deps.boss.work<StageJob>(QUEUES.stage, { ...polling, localConcurrency: opts.concurrency }, async ([job]) =>
-    handle(deps, QUEUES.stage, (d: StageJob) => runStageJob(deps, d), job!.data));
+  if (opts.concurrency > 0) {
+    await deps.boss.work<StageJob>(QUEUES.stage, { ...polling, localConcurrency: opts.concurrency }, async ([job]) =>
+      handle(deps, QUEUES.stage, (d: StageJob) => runStageJob(deps, d, presence), job!.data));
+  }
   await deps.boss.work<ScheduleJob>(QUEUES.schedule, { ...polling, localConcurrency: 1 }, async ([job]) =>
     handle(deps, QUEUES.schedule, async (d: ScheduleJob) => { await fireSchedule(deps, d); }, job!.data));
   await deps.boss.work<ReportJob>(QUEUES.report, { ...polling, localConcurrency: 4 }, async ([job]) =>
     handle(deps, QUEUES.report, (d: ReportJob) => reportRun(deps, d.runId), job!.data));
+
+  return {
+    presence,
+    async stop() {
+      await deps.boss.offWork(QUEUES.stage, { wait: false }).catch(() => {});
+      const deadline = Date.now() + (opts.shutdownSeconds ?? 30) * 1000;
+      while (presence.running() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (presence.running() > 0) {
+        deps.log.warn({ stages: presence.running() }, 'shutdown deadline passed: failing the stages still running');
+        presence.abortAll();
+        while (presence.running() > 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      await presence.stop();
+    },
+  };
 }

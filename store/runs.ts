@@ -15,6 +15,8 @@ export interface RunRow {
   status: StageStatus;
   reason: string | null;
   problems: string[];
+  approvedBy: string | null;
+  concurrencyGroup: string | null;
   attempt: number;
   createdAt: Date;
   updatedAt: Date;
@@ -29,13 +31,16 @@ export interface StageRow {
   reason: string | null;
   attempt: number;
   worker: string | null;
+  waitingFor: string | null;
+  approvedBy: string | null;
   startedAt: Date | null;
   finishedAt: Date | null;
 }
 
 const RUN_COLUMNS = `id, repo_id AS "repoId", delivery_id AS "deliveryId", pipeline, file, event, sha, definition,
-  status, reason, problems, attempt, created_at AS "createdAt", updated_at AS "updatedAt"`;
+  status, reason, problems, approved_by AS "approvedBy", concurrency_group AS "concurrencyGroup", attempt, created_at AS "createdAt", updated_at AS "updatedAt"`;
 const STAGE_COLUMNS = `run_id AS "runId", name, position, needs, status, reason, attempt, worker,
+  waiting_for AS "waitingFor", approved_by AS "approvedBy",
   started_at AS "startedAt", finished_at AS "finishedAt"`;
 
 export interface NewRun {
@@ -51,17 +56,18 @@ export interface NewRun {
   status: StageStatus;
   reason?: string | null;
   problems?: string[];
+  concurrencyGroup?: string | null;
   stages: Array<{ name: string; needs: string[]; status: StageStatus; reason: string | null }>;
 }
 
 /** Inserts a run and its stages; null when this delivery's event already planned it. */
 export async function insertRun(db: Queryable, run: NewRun): Promise<number | null> {
   const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO runs (repo_id, delivery_id, event_index, pipeline, file, event, sha, definition, status, reason, problems)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    `INSERT INTO runs (repo_id, delivery_id, event_index, pipeline, file, event, sha, definition, status, reason, problems, concurrency_group)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
      ON CONFLICT (delivery_id, event_index, pipeline) DO NOTHING RETURNING id`,
     [run.repoId, run.deliveryId, run.eventIndex, run.pipeline, run.file, JSON.stringify(run.event), run.sha,
-      JSON.stringify(run.definition), run.status, run.reason ?? null, JSON.stringify(run.problems ?? [])]);
+      JSON.stringify(run.definition), run.status, run.reason ?? null, JSON.stringify(run.problems ?? []), run.concurrencyGroup ?? null]);
   const id = rows[0]?.id;
   if (id === undefined) return null;
   if (run.stages.length) {
@@ -132,4 +138,115 @@ export async function listRuns(db: Queryable, f: RunFilter): Promise<RunRow[]> {
      ORDER BY id DESC LIMIT $5`,
     [f.repoId ?? null, f.sha ?? null, f.status ?? null, f.beforeId ?? null, f.limit]);
   return rows;
+}
+
+/**
+ * Starts the next attempt of a stage that failed or whose worker was lost:
+ * queued again, at attempt + 1. False when the stage had moved on already.
+ */
+export async function requeueStage(db: Queryable, t: { runId: number; name: string; attempt: number; from: StageStatus[]; reason: string }): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE stages SET status = 'queued', attempt = attempt + 1, worker = NULL, started_at = NULL, finished_at = NULL,
+       reason = $5, queued_at = now(), waiting_for = NULL
+     WHERE run_id = $1 AND name = $2 AND attempt = $3 AND status = ANY($4::text[])`,
+    [t.runId, t.name, t.attempt, t.from, t.reason]);
+  return rowCount === 1;
+}
+
+/** Cancels a run's stages in one of `statuses` (default: every unfinished one), or only the named ones; answers the names canceled. */
+export async function cancelStages(db: Queryable, runId: number, reason: string, only?: string[] | null, statuses: StageStatus[] = ['queued', 'waiting', 'running']): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    `UPDATE stages SET status = 'canceled', reason = $2, finished_at = now(), waiting_for = NULL
+     WHERE run_id = $1 AND status = ANY($4::text[]) AND ($3::text[] IS NULL OR name = ANY($3::text[]))
+     RETURNING name`,
+    [runId, reason, only ?? null, statuses]);
+  return rows.map((r) => r.name);
+}
+
+/** Unfinished runs of pull requests whose head is `branch`. */
+export async function activeForHeadBranch(db: Queryable, repoId: string, branch: string): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT id FROM runs WHERE repo_id = $1 AND event->'pullRequest'->>'headRef' = $2 AND status IN ('queued', 'waiting', 'running')`,
+    [repoId, branch]);
+  return rows.map((r) => r.id);
+}
+
+/** Puts stages back to `queued` for a rerun, at their next attempt. */
+export async function resetStages(db: Queryable, runId: number, names: string[]): Promise<void> {
+  await db.query(
+    `UPDATE stages SET status = 'queued', attempt = attempt + 1, reason = NULL, worker = NULL, started_at = NULL,
+       finished_at = NULL, waiting_for = NULL, approved_by = NULL, queued_at = now()
+     WHERE run_id = $1 AND name = ANY($2::text[])`,
+    [runId, names]);
+  await db.query(`UPDATE runs SET attempt = attempt + 1, status = 'queued', reason = NULL, updated_at = now() WHERE id = $1`, [runId]);
+}
+
+export async function setWaiting(db: Queryable, runId: number, name: string, attempt: number, waitingFor: string, reason: string): Promise<void> {
+  await db.query(
+    `UPDATE stages SET status = 'waiting', waiting_for = $4, reason = $5 WHERE run_id = $1 AND name = $2 AND attempt = $3 AND status IN ('queued', 'waiting')`,
+    [runId, name, attempt, waitingFor, reason]);
+}
+
+/** Back to `queued` (sent to a worker) from a wait that ended. */
+export async function setQueued(db: Queryable, runId: number, name: string, attempt: number): Promise<void> {
+  await db.query(
+    `UPDATE stages SET status = 'queued', waiting_for = NULL, reason = NULL WHERE run_id = $1 AND name = $2 AND attempt = $3 AND status = 'waiting'`,
+    [runId, name, attempt]);
+}
+
+export async function approveStage(db: Queryable, runId: number, name: string, actor: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE stages SET approved_by = $3 WHERE run_id = $1 AND name = $2 AND status = 'waiting' AND waiting_for = 'approval'`, [runId, name, actor]);
+  return rowCount === 1;
+}
+
+export async function approveRun(db: Queryable, runId: number, actor: string): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE runs SET approved_by = $2 WHERE id = $1 AND approved_by IS NULL', [runId, actor]);
+  return rowCount === 1;
+}
+
+/** Unfinished runs of a concurrency group, other than `exceptId`, oldest first. */
+export async function activeInGroup(db: Queryable, repoId: string, group: string, exceptId: number): Promise<Array<{ id: number; started: boolean }>> {
+  const { rows } = await db.query<{ id: number; started: boolean }>(
+    `SELECT r.id, EXISTS (SELECT 1 FROM stages s WHERE s.run_id = r.id AND (s.status = 'running' OR s.finished_at IS NOT NULL)) AS started
+     FROM runs r WHERE r.repo_id = $1 AND r.concurrency_group = $2 AND r.id <> $3
+       AND r.status IN ('queued', 'waiting', 'running') ORDER BY r.id`,
+    [repoId, group, exceptId]);
+  return rows;
+}
+
+/** Unfinished runs of a pull request (by number), optionally of one pipeline, other than `exceptId`. */
+export async function activeForPullRequest(db: Queryable, repoId: string, number: number, pipeline: string | null, exceptId: number): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT id FROM runs WHERE repo_id = $1 AND (event->'pullRequest'->>'number')::int = $2 AND ($3::text IS NULL OR pipeline = $3)
+       AND id <> $4 AND event->>'action' IS DISTINCT FROM 'merged' AND status IN ('queued', 'waiting', 'running') ORDER BY id`,
+    [repoId, number, pipeline, exceptId]);
+  return rows.map((r) => r.id);
+}
+
+/** The newest run of a group whose stages wait for the group. */
+export async function nextInGroup(db: Queryable, repoId: string, group: string): Promise<number | null> {
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT DISTINCT r.id FROM runs r JOIN stages s ON s.run_id = r.id
+     WHERE r.repo_id = $1 AND r.concurrency_group = $2 AND s.status = 'waiting' AND s.waiting_for = 'group' ORDER BY r.id DESC LIMIT 1`,
+    [repoId, group]);
+  return rows[0]?.id ?? null;
+}
+
+/** The oldest stage of the repository waiting for an environment's lock. */
+export async function nextWaitingForLock(db: Queryable, repoId: string, environment: string): Promise<{ runId: number; name: string } | null> {
+  const { rows } = await db.query<{ runId: number; name: string }>(
+    `SELECT s.run_id AS "runId", s.name FROM stages s JOIN runs r ON r.id = s.run_id
+     WHERE r.repo_id = $1 AND s.status = 'waiting' AND s.waiting_for = 'lock'
+       AND (r.definition->'stages') @> jsonb_build_array(jsonb_build_object('name', s.name, 'environment', $2::text))
+     ORDER BY s.queued_at, s.run_id LIMIT 1`,
+    [repoId, environment]);
+  return rows[0] ?? null;
+}
+
+/** Stages of a run waiting for one thing (the group, a fork's approval). */
+export async function stagesWaitingFor(db: Queryable, runId: number, waitingFor: string): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT name FROM stages WHERE run_id = $1 AND status = 'waiting' AND waiting_for = $2 ORDER BY position`, [runId, waitingFor]);
+  return rows.map((r) => r.name);
 }

@@ -1,0 +1,104 @@
+import { matchesFilter, type Pipeline } from '../pipelines/index.ts';
+import { environments, runs, workers, type Queryable, type Repo, type RunRow, type StageRow } from '../store/index.ts';
+import type { SchedulerDeps } from './deps.ts';
+import { sendStage } from './dispatch.ts';
+
+export type WaitingFor = 'fork' | 'approval' | 'lock' | 'labels' | 'group';
+
+type Gate =
+  | { open: true; labels: string[]; waitForLabels?: string }
+  | { open: false; waitingFor: Exclude<WaitingFor, 'labels' | 'group'>; reason: string }
+  | { end: 'skipped' | 'failure'; reason: string };
+
+const AUTOMATIC = new Set(['push', 'tag', 'pull_request', 'schedule', 'webhook']);
+
+/** The environment rules of SPEC.md §5.4, in order: fork, protection, approval (before the lock), lock. */
+async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo, stage: StageRow): Promise<Gate> {
+  const pipeline = run.definition as Pipeline;
+  const def = pipeline.stages.find((s) => s.name === stage.name)!;
+  const event = run.event;
+  const fromFork = event.pullRequest?.fromFork === true;
+  if (fromFork && !run.approvedBy && (repo.forkPrs === 'approve' || !deps.runAs)) {
+    return { open: false, waitingFor: 'fork', reason: 'waiting for approval: a pull request from a fork' };
+  }
+  if (def.environment) {
+    const name = def.environment;
+    if (fromFork) return { end: 'skipped', reason: `a fork's pull request never enters an environment (${name})` };
+    const env = await environments.getEnvironment(tx, repo.id, name);
+    if (env) {
+      if (event.kind === 'pull_request' && event.action !== 'merged') {
+        return { end: 'failure', reason: `pull request events never deploy to the protected environment ${name}` };
+      }
+      const ref = event.kind === 'tag' ? event.tag : event.branch;
+      if (env.branches && !matchesFilter(ref ?? '', env.branches)) {
+        return { end: 'failure', reason: `${event.kind === 'tag' ? 'tag' : 'branch'} '${ref}' may not deploy to ${name} (allowed: ${env.branches.join(', ')})` };
+      }
+    }
+    if ((env?.approval || def.approval) && !stage.approvedBy) {
+      return { open: false, waitingFor: 'approval', reason: `waiting for approval to deploy to ${name}` };
+    }
+    if (!(await environments.acquireLock(tx, repo.id, name, run.id, stage.name))) {
+      const holder = await environments.lockHolder(tx, repo.id, name);
+      return { open: false, waitingFor: 'lock', reason: `waiting for ${name}: run ${holder?.runId} is deploying` };
+    }
+  }
+  const labels = def.runsOn ?? pipeline.runsOn;
+  if (labels.length && (await workers.liveWorkersWith(tx, labels, deps.heartbeatSeconds ?? 30)) === 0) {
+    return { open: true, labels, waitForLabels: `waiting for a worker with labels [${labels.join(', ')}]` };
+  }
+  return { open: true, labels };
+}
+
+/**
+ * Automatic events deploy in arrival order and only the newest waiting
+ * deployment is kept: when one starts waiting, older waiting ones of
+ * automatic events for the same environment are canceled.
+ */
+async function supersede(tx: Queryable, run: RunRow, repo: Repo, environment: string): Promise<Array<{ runId: number; name: string }>> {
+  if (!AUTOMATIC.has(run.event.kind) || run.attempt > 1) return [];
+  const { rows } = await tx.query<{ run_id: number; name: string }>(
+    `SELECT s.run_id, s.name FROM stages s JOIN runs r ON r.id = s.run_id
+     WHERE r.repo_id = $1 AND s.status = 'waiting' AND s.waiting_for IN ('approval', 'lock') AND s.run_id < $2 AND r.attempt = 1
+       AND r.event->>'kind' = ANY($4::text[])
+       AND (r.definition->'stages') @> jsonb_build_array(jsonb_build_object('name', s.name, 'environment', $3::text))`,
+    [repo.id, run.id, environment, [...AUTOMATIC]]);
+  const superseded: Array<{ runId: number; name: string }> = [];
+  for (const older of rows) {
+    await runs.lockRun(tx, older.run_id);
+    const canceled = await runs.cancelStages(tx, older.run_id, `superseded by run ${run.id}`, [older.name]);
+    if (canceled.length) superseded.push({ runId: older.run_id, name: older.name });
+  }
+  return superseded;
+}
+
+export interface Opened {
+  state: 'sent' | 'waiting' | 'ended';
+  /** Older waiting deployments this one canceled: the caller advances their runs. */
+  superseded: Array<{ runId: number; name: string }>;
+}
+
+/**
+ * A stage whose needs are met goes through its gates: sent to a worker,
+ * left waiting (for approval, the environment's lock, a fork's approval),
+ * or ended (an environment it may not enter). The only way stages start.
+ */
+export async function openStage(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo, stage: StageRow): Promise<Opened> {
+  const g = await gate(deps, tx, run, repo, stage);
+  if ('end' in g) {
+    await runs.transitionStage(tx, { runId: run.id, name: stage.name, attempt: stage.attempt, from: ['queued', 'waiting'], to: g.end, reason: g.reason });
+    stage.status = g.end;
+    stage.reason = g.reason;
+    return { state: 'ended', superseded: [] };
+  }
+  if (!g.open) {
+    await runs.setWaiting(tx, run.id, stage.name, stage.attempt, g.waitingFor, g.reason);
+    stage.status = 'waiting';
+    stage.reason = g.reason;
+    const env = (run.definition as Pipeline).stages.find((s) => s.name === stage.name)?.environment;
+    return { state: 'waiting', superseded: env && g.waitingFor !== 'fork' ? await supersede(tx, run, repo, env) : [] };
+  }
+  if (g.waitForLabels) await runs.setWaiting(tx, run.id, stage.name, stage.attempt, 'labels', g.waitForLabels);
+  else await runs.setQueued(tx, run.id, stage.name, stage.attempt);
+  await sendStage(deps, tx, { runId: run.id, stage: stage.name, attempt: stage.attempt }, g.labels);
+  return { state: 'sent', superseded: [] };
+}

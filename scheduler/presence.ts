@@ -1,0 +1,69 @@
+import { hostname } from 'node:os';
+import { workers } from '../store/index.ts';
+import type { SchedulerDeps } from './deps.ts';
+import { reapLostStages } from './reaper.ts';
+import type { StageAttempt } from './finish-stage.ts';
+
+export interface Presence {
+  /** An abort signal for a stage this worker runs: aborted when the stage is canceled or taken away. */
+  track(stage: StageAttempt): AbortSignal;
+  untrack(stage: StageAttempt): void;
+  /** Aborts every stage still running here (shutdown past its deadline). */
+  abortAll(): void;
+  running(): number;
+  /** Set once the worker began shutting down. */
+  readonly stopping: boolean;
+  /** Stop heartbeating and mark the worker stopped (its leftover stages are reaped at once). */
+  stop(): Promise<void>;
+}
+
+const keyOf = (s: StageAttempt) => `${s.runId}\0${s.name}\0${s.attempt}`;
+
+/**
+ * The worker's row in `workers`, kept fresh every second: the heartbeat also
+ * tells it which of its stages were canceled (their process trees are
+ * killed within the second), and a monitor pass reaps the stages of workers
+ * that went quiet.
+ */
+export async function startPresence(deps: SchedulerDeps, opts: { labels: string[]; concurrency: number; heartbeatSeconds: number }): Promise<Presence> {
+  await workers.registerWorker(deps.pool, { id: deps.workerName, host: hostname(), pid: process.pid, labels: opts.labels, concurrency: opts.concurrency });
+  const tracked = new Map<string, { stage: StageAttempt; controller: AbortController }>();
+  let stopped = false;
+  let stopping = false;
+
+  const beat = async () => {
+    const stale = await workers.heartbeat(deps.pool, deps.workerName, [...tracked.values()].map((t) => t.stage));
+    for (const s of stale) tracked.get(keyOf(s))?.controller.abort();
+  };
+  const beatTimer = setInterval(() => { if (!stopped) beat().catch((err) => deps.log.warn({ err: (err as Error).message }, 'heartbeat failed')); }, Math.min(1000, opts.heartbeatSeconds * 1000 / 3));
+  // Spread the monitor passes of many workers over the interval.
+  const reapEvery = (opts.heartbeatSeconds * 1000) / 2;
+  const reapTimer = setInterval(() => {
+    if (!stopped) reapLostStages(deps, opts.heartbeatSeconds).catch((err) => deps.log.warn({ err: (err as Error).message }, 'monitor pass failed'));
+  }, reapEvery * (0.75 + Math.random() / 2));
+
+  return {
+    track(stage) {
+      const controller = new AbortController();
+      tracked.set(keyOf(stage), { stage, controller });
+      return controller.signal;
+    },
+    untrack(stage) {
+      tracked.delete(keyOf(stage));
+    },
+    abortAll() {
+      stopping = true;
+      for (const t of tracked.values()) t.controller.abort();
+    },
+    get stopping() {
+      return stopping;
+    },
+    running: () => tracked.size,
+    async stop() {
+      stopped = true;
+      clearInterval(beatTimer);
+      clearInterval(reapTimer);
+      await workers.stopWorker(deps.pool, deps.workerName).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import type { Pipeline } from '../pipelines/index.ts';
+import { runs, withTransaction, workers } from '../store/index.ts';
+import type { SchedulerDeps } from './deps.ts';
+import { finishStage } from './finish-stage.ts';
+
+/**
+ * One monitor pass: every stage still `running` on a worker that stopped or
+ * has not been heard from for `heartbeatSeconds` is retried if it has
+ * retries left, else failed "worker lost". A stage with an environment is
+ * never retried after a lost worker: a deploy need not be idempotent.
+ */
+export async function reapLostStages(deps: SchedulerDeps, heartbeatSeconds: number): Promise<number> {
+  let reaped = 0;
+  for (const lost of await workers.lostStages(deps.pool, heartbeatSeconds)) {
+    const done = await withTransaction(deps.pool, async (tx) => {
+      const run = await runs.getRun(tx, lost.runId);
+      const def = (run?.definition as Pipeline | null)?.stages.find((s) => s.name === lost.name);
+      return finishStage(deps, tx, lost, ['running'], { status: 'failure', reason: 'worker lost' }, { retryable: !def?.environment });
+    });
+    if (done) {
+      reaped++;
+      deps.log.warn({ run: lost.runId, stage: lost.name, attempt: lost.attempt, worker: lost.worker }, 'worker lost');
+    }
+  }
+  return reaped;
+}

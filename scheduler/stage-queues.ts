@@ -1,0 +1,33 @@
+import type { PgBoss } from 'pg-boss';
+import { QUEUES } from './queues.ts';
+
+// Label sets a worker may serve: every subset of its labels (kept small: 6 labels, 63 queues).
+const MAX_LABELS = 6;
+
+/** The queue of stages that need exactly these worker labels (`runs-on`). */
+export function stageQueue(labels: string[]): string {
+  return labels.length ? `${QUEUES.stage}.${[...new Set(labels)].sort().join('.')}` : QUEUES.stage;
+}
+
+/** Every queue a worker with these labels takes stages from. */
+export function queuesServedBy(labels: string[]): string[] {
+  const sorted = [...new Set(labels)].sort().slice(0, MAX_LABELS);
+  const queues: string[] = [];
+  for (let mask = 0; mask < 1 << sorted.length; mask++) {
+    queues.push(stageQueue(sorted.filter((_, i) => mask & (1 << i))));
+  }
+  return queues;
+}
+
+const known = new Set<string>([QUEUES.stage]);
+
+/** Creates a label set's queue the first time it is needed (pg-boss refuses jobs for unknown queues). */
+export async function ensureStageQueue(boss: PgBoss, name: string): Promise<void> {
+  if (known.has(name)) return;
+  if (!(await boss.getQueue(name))) {
+    await boss.createQueue(name, { notify: true, retryLimit: 0, expireInSeconds: 24 * 3600 }).catch(async (err) => {
+      if (!(await boss.getQueue(name))) throw err;
+    });
+  }
+  known.add(name);
+}

@@ -1,0 +1,47 @@
+import type { Queryable } from './db.ts';
+
+export interface WorkerRow {
+  id: string;
+  host: string;
+  pid: number;
+  labels: string[];
+  concurrency: number;
+  heartbeatAt: Date;
+}
+
+export async function registerWorker(db: Queryable, w: { id: string; host: string; pid: number; labels: string[]; concurrency: number }): Promise<void> {
+  await db.query('INSERT INTO workers (id, host, pid, labels, concurrency) VALUES ($1, $2, $3, $4, $5)', [w.id, w.host, w.pid, w.labels, w.concurrency]);
+}
+
+/** Records that the worker is alive; answers which of its stages are no longer `running` at their attempt (canceled, or taken away). */
+export async function heartbeat(db: Queryable, id: string, running: Array<{ runId: number; name: string; attempt: number }>): Promise<Array<{ runId: number; name: string; attempt: number }>> {
+  await db.query('UPDATE workers SET heartbeat_at = now() WHERE id = $1', [id]);
+  if (!running.length) return [];
+  const { rows } = await db.query<{ runId: number; name: string; attempt: number }>(
+    `SELECT r.run_id AS "runId", r.name, r.attempt FROM unnest($1::bigint[], $2::text[], $3::int[]) AS r(run_id, name, attempt)
+     LEFT JOIN stages s ON s.run_id = r.run_id AND s.name = r.name
+     WHERE s.status IS DISTINCT FROM 'running' OR s.attempt <> r.attempt OR s.worker IS DISTINCT FROM $4`,
+    [running.map((r) => r.runId), running.map((r) => r.name), running.map((r) => r.attempt), id]);
+  return rows;
+}
+
+export async function stopWorker(db: Queryable, id: string): Promise<void> {
+  await db.query('UPDATE workers SET stopped_at = now() WHERE id = $1', [id]);
+}
+
+/** Running stages whose worker stopped or went quiet for `seconds`. */
+export async function lostStages(db: Queryable, seconds: number): Promise<Array<{ runId: number; name: string; attempt: number; worker: string | null }>> {
+  const { rows } = await db.query(
+    `SELECT s.run_id AS "runId", s.name, s.attempt, s.worker FROM stages s LEFT JOIN workers w ON w.id = s.worker
+     WHERE s.status = 'running' AND (w.id IS NULL OR w.stopped_at IS NOT NULL OR w.heartbeat_at < now() - make_interval(secs => $1))`,
+    [seconds]);
+  return rows;
+}
+
+/** Workers heard from within `seconds` whose labels include all of `labels`. */
+export async function liveWorkersWith(db: Queryable, labels: string[], seconds: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM workers WHERE stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => $2) AND labels @> $1::text[]`,
+    [labels, seconds]);
+  return rows[0]!.n;
+}
