@@ -1,7 +1,9 @@
 import { Command } from 'commander';
+import { adminCommands } from './commands/admin.ts';
 import { explainCommand } from './commands/explain.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { repoCommand } from './commands/repo.ts';
+import { runCommands } from './commands/runs.ts';
 import { serveCommand } from './commands/serve.ts';
 import { validateCommand } from './commands/validate.ts';
 import { workerCommand } from './commands/worker.ts';
@@ -17,6 +19,8 @@ migrateCommand(program);
 repoCommand(program);
 validateCommand(program);
 explainCommand(program);
+runCommands(program);
+adminCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { chmod, mkdir } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { PgBoss } from 'pg-boss';
-import { processRunner } from '../runners/index.ts';
+import { processRunner, resolveUser } from '../runners/index.ts';
 import { deliveryBatcher, hookDirectory, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
 import { connectDatabase, loadSecretKey, migrate, secretBox, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
@@ -40,6 +42,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     dataDir: config.dataDir,
     publicUrl: config.publicUrl,
     workerName: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    heartbeatSeconds: config.heartbeatSeconds,
   };
   const ingest: IngestDeps = {
     pool: db.pool,
@@ -58,8 +61,26 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
   };
 }
 
-export async function openRuntimeWithWorkers(config: Config, options: WorkerOptions, log?: Logger): Promise<Runtime> {
+/**
+ * With `--run-as`, steps run as that user: the data dir keeps only a
+ * traversal bit for others (its secret key, mirrors and cluster stay
+ * unreadable), and workspaces live outside it, owned by the step user.
+ */
+async function isolate(runtime: Runtime, user: string): Promise<void> {
+  const runAs = await resolveUser(user);
+  await chmod(runtime.config.dataDir, 0o711);
+  await mkdir(path.join(runtime.config.dataDir, 'mirrors'), { recursive: true, mode: 0o700 });
+  await chmod(path.join(runtime.config.dataDir, 'mirrors'), 0o700);
+  const workspaceRoot = path.join(tmpdir(), `forgeline-workspaces-${runtime.deps.workerName.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+  await mkdir(workspaceRoot, { recursive: true, mode: 0o711 });
+  runtime.deps.runAs = runAs;
+  runtime.deps.workspaceRoot = workspaceRoot;
+}
+
+export async function openRuntimeWithWorkers(config: Config, options: WorkerOptions & { runAs?: string }, log?: Logger): Promise<Runtime> {
   const runtime = await openRuntime(config, log);
+  if (options.runAs) await isolate(runtime, options.runAs);
+  else runtime.deps.log.warn('no --run-as: steps run as the worker\'s own user, and every pull request from a fork waits for approval');
   const workers = await startWorkers(runtime.deps, { heartbeatSeconds: config.heartbeatSeconds, shutdownSeconds: config.shutdownSeconds, ...options });
   const close = runtime.close;
   return {

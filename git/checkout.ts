@@ -6,9 +6,10 @@ import { git } from './run-git.ts';
  * objects are borrowed read-only through git alternates, so nothing a step
  * does in the checkout can write into the mirror.
  */
-export async function createCheckout(mirror: string, sha: string, dir: string): Promise<void> {
+export async function createCheckout(mirror: string, sha: string, dir: string, opts: { independent?: boolean } = {}): Promise<void> {
   await rm(dir, { recursive: true, force: true });
-  await git(['clone', '--quiet', '--shared', '--no-checkout', mirror, dir]);
+  // Independent (--run-as): the objects are copied, so the step user needs no access to the mirror at all.
+  await git(['clone', '--quiet', '--shared', '--no-checkout', ...(opts.independent ? ['--dissociate'] : []), mirror, dir]);
   await git(['checkout', '--quiet', '--detach', sha], { cwd: dir });
 }
 

@@ -4,3 +4,4 @@ export type { Runner, StageExecution, StageOutcome } from './types.ts';
 export { killStep, spawnStep, type StepUser } from './step-process.ts';
 export { secretMasker, type SecretMasker } from './mask.ts';
 export { ArtifactError, packArtifacts, unpackArtifacts } from './artifacts.ts';
+export { chownTree, resolveUser, type RunAsUser } from './run-as.ts';

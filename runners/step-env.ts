@@ -7,6 +7,8 @@ export interface StepContext {
   attempt: number;
   stage: string;
   environment: string | null;
+  /** A manual run's inputs, given as FORGELINE_INPUT_<NAME>. */
+  inputs?: Record<string, string>;
 }
 
 const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -41,6 +43,7 @@ export function stepEnvironment(ctx: StepContext, home: string): Record<string, 
     FORGELINE_STAGE: ctx.stage,
     FORGELINE_ENVIRONMENT: ctx.environment,
   };
+  for (const [name, value] of Object.entries(ctx.inputs ?? {})) vars[`FORGELINE_INPUT_${name.toUpperCase()}`] = value;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(vars)) env[k] = v === null || v === undefined ? '' : String(v);
   return env;

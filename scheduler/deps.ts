@@ -10,8 +10,10 @@ export interface SchedulerDeps {
   box: SecretBox;
   log: Logger;
   runner: Runner;
-  /** Holds mirrors/ and workspaces/. */
+  /** Holds mirrors/ and, without --run-as, workspaces/. */
   dataDir: string;
+  /** Where stages get their checkouts: outside the data dir with --run-as, so the step user never needs to enter it. */
+  workspaceRoot?: string;
   /** Base of hook and target URLs (FORGELINE_PUBLIC_URL). */
   publicUrl: string;
   /** Names this process in stage rows and logs. */

@@ -16,3 +16,8 @@ export { explainPayload, localRepoView } from './local-explain.ts';
 export { validateFiles } from './validate-files.ts';
 export { syncSchedules } from './schedules.ts';
 export { fireSchedule } from './schedule-fire.ts';
+export { approveStage, ApprovalError } from './approve.ts';
+export { rerunRun, RerunError } from './rerun.ts';
+export { cancelRun } from './cancel.ts';
+export { triggerManual, TriggerError } from './trigger.ts';
+export { AdminError, addToken, listSecrets, removeSecret, revokeToken, setEnvironment, setSecret } from './admin.ts';

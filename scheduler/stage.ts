@@ -2,8 +2,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createCheckout } from '../git/index.ts';
 import type { Pipeline, StageDefinition } from '../pipelines/index.ts';
-import { ArtifactError, packArtifacts, secretMasker, stepEnvironment, unpackArtifacts } from '../runners/index.ts';
-import { artifacts, environments, repos, runs, secrets, withTransaction, type RunRow } from '../store/index.ts';
+import { ArtifactError, chownTree, packArtifacts, secretMasker, stepEnvironment, unpackArtifacts } from '../runners/index.ts';
+import { artifacts, deliveries, environments, repos, runs, secrets, withTransaction, type RunRow } from '../store/index.ts';
 import { runUrl } from './contexts.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
@@ -34,6 +34,16 @@ async function claim(deps: SchedulerDeps, job: StageJob): Promise<boolean> {
   });
 }
 
+/** A manual run's inputs, kept in its delivery's body. */
+async function manualInputs(deps: SchedulerDeps, run: RunRow): Promise<Record<string, string>> {
+  const body = run.deliveryId ? await deliveries.deliveryBody(deps.pool, run.deliveryId) : null;
+  try {
+    return (JSON.parse(body?.toString('utf8') ?? '{}') as { inputs?: Record<string, string> }).inputs ?? {};
+  } catch {
+    return {};
+  }
+}
+
 /** The secrets a stage lists: never for a fork's pull request, approved or not (SPEC.md §5.4). */
 async function stageSecrets(deps: SchedulerDeps, run: RunRow, stage: StageDefinition, log: (line: string) => void): Promise<Record<string, string>> {
   if (!stage.secrets.length) return {};
@@ -62,7 +72,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   const sink = logSink(deps.pool, job.runId, job.stage, job.attempt);
   let masker = secretMasker([]);
   const write = (chunk: string) => sink.write(masker.write(chunk));
-  const workspace = path.join(deps.dataDir, 'workspaces', `${job.runId}-${job.stage}-${job.attempt}`);
+  const workspace = path.join(deps.workspaceRoot ?? path.join(deps.dataDir, 'workspaces'), `${job.runId}-${job.stage}-${job.attempt}`);
   let outcome: Outcome;
   try {
     const run = (await runs.getRun(deps.pool, job.runId))!;
@@ -76,15 +86,16 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     await fetchCommit(deps, repo, run.sha, run.event);
     const src = path.join(workspace, 'src');
     const home = path.join(workspace, 'home');
-    await createCheckout(mirror, run.sha, src);
-    await mkdir(home, { recursive: true });
+    await createCheckout(mirror, run.sha, src, { independent: Boolean(deps.runAs) });
+    await mkdir(home, { recursive: true, mode: 0o700 });
     for (const a of await artifacts.loadArtifacts(deps.pool, run.id, stage.needs)) {
       await unpackArtifacts(a.archive, src);
       write(`forgeline: restored ${a.files.length} artifact file(s) of ${a.stage}\n`);
     }
+    if (deps.runAs) await chownTree(workspace, deps.runAs);
     const ciEnv = stepEnvironment({
       event: run.event, runId: run.id, runUrl: runUrl(deps.publicUrl, run.id), attempt: job.attempt,
-      stage: stage.name, environment: stage.environment,
+      stage: stage.name, environment: stage.environment, inputs: run.event.kind === 'manual' ? await manualInputs(deps, run) : {},
     }, home);
     log.info('stage started');
     outcome = await deps.runner.run({

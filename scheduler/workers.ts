@@ -6,6 +6,7 @@ import { QUEUES, type PlanJob, type ReportJob, type ScheduleJob, type StageJob }
 import { reportRun } from './report.ts';
 import { fireSchedule } from './schedule-fire.ts';
 import { runStageJob } from './stage.ts';
+import { ensureStageQueue, queuesServedBy } from './stage-queues.ts';
 
 /**
  * One NOTIFY can announce several jobs (one transaction, several sends), but
@@ -28,6 +29,24 @@ async function handle<T>(deps: SchedulerDeps, queue: string, fn: (data: T) => Pr
   } finally {
     wakeQueue(deps.boss, queue);
   }
+}
+
+function semaphore(size: number) {
+  let free = size;
+  const waiting: Array<() => void> = [];
+  return {
+    async run<T>(fn: () => Promise<T>): Promise<T> {
+      if (free > 0) free--;
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+      try {
+        return await fn();
+      } finally {
+        const next = waiting.shift();
+        if (next) next();
+        else free++;
+      }
+    },
+  };
 }
 
 export interface WorkerOptions {
@@ -60,9 +79,13 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
       for (const id of d.deliveryIds) await planDelivery(deps, id).catch((err) => { failure ??= err; });
       if (failure) throw failure;
     }, job!.data));
-  if (opts.concurrency > 0) {
-    await deps.boss.work<StageJob>(QUEUES.stage, { ...polling, localConcurrency: opts.concurrency }, async ([job]) =>
-      handle(deps, QUEUES.stage, (d: StageJob) => runStageJob(deps, d, presence), job!.data));
+  const stageQueues = opts.concurrency > 0 ? queuesServedBy(opts.labels ?? []) : [];
+  // One limit across every label queue this worker serves.
+  const slots = semaphore(opts.concurrency);
+  for (const queue of stageQueues) {
+    await ensureStageQueue(deps.boss, queue);
+    await deps.boss.work<StageJob>(queue, { ...polling, localConcurrency: opts.concurrency }, async ([job]) =>
+      slots.run(() => handle(deps, queue, (d: StageJob) => runStageJob(deps, d, presence), job!.data)));
   }
   await deps.boss.work<ScheduleJob>(QUEUES.schedule, { ...polling, localConcurrency: 1 }, async ([job]) =>
     handle(deps, QUEUES.schedule, async (d: ScheduleJob) => { await fireSchedule(deps, d); }, job!.data));
@@ -72,7 +95,7 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
   return {
     presence,
     async stop() {
-      await deps.boss.offWork(QUEUES.stage, { wait: false }).catch(() => {});
+      for (const queue of stageQueues) await deps.boss.offWork(queue, { wait: false }).catch(() => {});
       const deadline = Date.now() + (opts.shutdownSeconds ?? 30) * 1000;
       while (presence.running() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       if (presence.running() > 0) {

@@ -10,10 +10,11 @@ export function serveCommand(program: Command): void {
     .description('serve hooks, the API and the UI, with in-process workers')
     .option('--port <port>', 'port to listen on (default: PORT or 8080)', positiveInt)
     .option('--workers <n>', 'stages run at once in this process (0: none)', positiveInt, 2)
-    .action(async (opts: { port?: number; workers: number }) => {
+    .option('--run-as <user>', 'run steps as this unprivileged user, isolated from the data dir and the worker')
+    .action(async (opts: { port?: number; workers: number; runAs?: string }) => {
       const config = readConfig(process.env, { port: opts.port });
       const log = createLogger(config.logLevel);
-      const runtime = opts.workers > 0 ? await openRuntimeWithWorkers(config, { concurrency: opts.workers }, log) : await openRuntime(config, log);
+      const runtime = opts.workers > 0 ? await openRuntimeWithWorkers(config, { concurrency: opts.workers, runAs: opts.runAs }, log) : await openRuntime(config, log);
       const server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: config.apiToken, publicRead: config.publicRead }, bodyLimitBytes: config.bodyLimitBytes }, config.port);
       const { port } = server.address() as { port: number };
       log.info({ port, workers: opts.workers, embeddedDatabase: runtime.db.embedded }, 'forgeline serving');

@@ -8,11 +8,14 @@ export function workerCommand(program: Command): void {
     .command('worker')
     .description('run workers only, against the same database as the server')
     .option('--concurrency <n>', 'stages run at once', positiveInt, 2)
-    .action(async (opts: { concurrency: number }) => {
+    .option('--labels <labels>', 'comma-separated labels for runs-on (e.g. linux,gpu)', (v: string) => v.split(',').map((l) => l.trim()).filter(Boolean), [])
+    .option('--run-as <user>', 'run steps as this unprivileged user, isolated from the data dir and the worker')
+    .action(async (opts: { concurrency: number; labels: string[]; runAs?: string }) => {
       const config = readConfig();
       const log = createLogger(config.logLevel);
-      const runtime = await openRuntimeWithWorkers(config, { concurrency: opts.concurrency }, log);
-      log.info({ concurrency: opts.concurrency, worker: runtime.deps.workerName }, 'forgeline worker started');
+      const runtime = await openRuntimeWithWorkers(config, { concurrency: opts.concurrency, labels: opts.labels, runAs: opts.runAs }, log);
+      log.info({ concurrency: opts.concurrency, labels: opts.labels, worker: runtime.deps.workerName }, 'forgeline worker started');
+      process.stdout.write(`Forgeline worker ${runtime.deps.workerName} started\n`);
       onShutdown(() => runtime.close());
     });
 }

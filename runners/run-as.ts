@@ -1,0 +1,29 @@
+import { execa } from 'execa';
+import { chown, lchown, lstat, readdir } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface RunAsUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/** `--run-as USER`: the user's ids, or an error that says what to do. */
+export async function resolveUser(name: string): Promise<RunAsUser> {
+  if (process.getuid?.() !== 0) throw new Error('--run-as needs Forgeline to run as root (to switch to that user for each step)');
+  const uid = await execa('id', ['-u', name], { reject: false });
+  const gid = await execa('id', ['-g', name], { reject: false });
+  if (uid.exitCode !== 0 || gid.exitCode !== 0) throw new Error(`--run-as ${name}: no such user (create it first, e.g. useradd --system ${name})`);
+  if (Number(uid.stdout) === 0) throw new Error('--run-as root isolates nothing: name an unprivileged user');
+  return { name, uid: Number(uid.stdout), gid: Number(gid.stdout) };
+}
+
+/** Gives a workspace to the step user (lchown: links are not followed). */
+export async function chownTree(dir: string, user: RunAsUser): Promise<void> {
+  await chown(dir, user.uid, user.gid);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory() && !(await lstat(p)).isSymbolicLink()) await chownTree(p, user);
+    else await lchown(p, user.uid, user.gid);
+  }
+}
