@@ -41,7 +41,7 @@ async function forgeline(): Promise<{ port: number; hookPath: string }> {
   const repo = await registerRepo(
     { pool: runtime.db.pool, box: runtime.deps.box, publicUrl: 'http://bench', urls: config.urls },
     { forge: 'github', name: 'acme/bench', cloneUrl: 'file:///nowhere.git', apiUrl: 'http://127.0.0.1:9/api/v3', secret }, 'bench');
-  const server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: undefined, publicRead: false }, bodyLimitBytes: config.bodyLimitBytes }, 0, '127.0.0.1');
+  const server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: undefined, publicRead: false }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls }, 0, '127.0.0.1');
   return { port: (server.address() as { port: number }).port, hookPath: new URL(repo.hookUrl).pathname };
 }
 

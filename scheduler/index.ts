@@ -9,7 +9,7 @@ export { replayDelivery } from './replay.ts';
 export { rotateSecret, removeRepository } from './repo-secrets.ts';
 export { registry as metricsRegistry } from './metrics.ts';
 export { registerRepo, type RepoRegistration, type Registered } from './register-repo.ts';
-export { runView, deliveryView, deliveryList, stageLog } from './views.ts';
+export { runView, runList, deliveryView, deliveryList, stageLog } from './views.ts';
 export { PUBLIC_FORGE_HOSTS, type UrlPolicy } from './allowed-urls.ts';
 export type { SchedulerDeps } from './deps.ts';
 export { explainPayload, localRepoView } from './local-explain.ts';

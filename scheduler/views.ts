@@ -18,9 +18,11 @@ export async function runView(db: Queryable, id: number) {
     attempt: run.attempt,
     delivery: run.deliveryId,
     createdAt: run.createdAt,
+    approvedBy: run.approvedBy,
     stages: stages.map((s) => ({
       name: s.name, status: s.status, needs: s.needs, attempt: s.attempt,
-      startedAt: s.startedAt, finishedAt: s.finishedAt, reason: s.reason,
+      startedAt: s.startedAt, finishedAt: s.finishedAt, reason: s.reason, waitingFor: s.waitingFor, approvedBy: s.approvedBy,
+      environment: (run.definition as { stages?: Array<{ name: string; environment: string | null }> } | null)?.stages?.find((d) => d.name === s.name)?.environment ?? null,
     })),
   };
 }
@@ -54,5 +56,17 @@ export async function deliveryList(db: Queryable, opts: { repoId: string | null;
   return {
     items: rows.map((d) => ({ id: d.id, forge: d.forge, repo: d.repo, receivedAt: d.receivedAt, status: d.status, reason: d.reason, event: d.eventHeader })),
     next: rows.length === opts.limit && last ? Buffer.from(`${last.receivedAt.toISOString()}|${last.id}`).toString('base64url') : null,
+  };
+}
+
+/** GET /api/runs?repo=&sha=&ref=&status= : newest first. */
+export async function runList(db: Queryable, f: { repoId: string | null; sha: string | null; ref: string | null; status: string | null; limit: number; cursor: string | null }) {
+  const rows = await runs.listRuns(db, { ...f, beforeId: f.cursor ? Number(f.cursor) : null });
+  return {
+    items: rows.map((r) => ({
+      id: r.id, pipeline: r.pipeline, repo: r.repoId, sha: r.sha, status: r.status, reason: r.reason, attempt: r.attempt,
+      event: r.event.kind, branch: r.event.branch, createdAt: r.createdAt,
+    })),
+    next: rows.length === f.limit ? String(rows.at(-1)!.id) : null,
   };
 }

@@ -1,56 +1,113 @@
 import Router from '@koa/router';
-import type { Context, Next } from 'koa';
-import { deliveryList, deliveryView, replayDelivery, runView, stageLog, type SchedulerDeps } from '../scheduler/index.ts';
-import { repos } from '../store/index.ts';
+import type { Context } from 'koa';
+import {
+  AdminError, ApprovalError, approveStage, cancelRun, deliveryList, deliveryView, registerRepo, replayDelivery, rerunRun, RerunError,
+  runList, runView, stageLog, triggerManual, TriggerError, type SchedulerDeps, type UrlPolicy,
+} from '../scheduler/index.ts';
+import { environments, repos } from '../store/index.ts';
+import { requireRole, type ApiAuth } from './auth.ts';
 
-export interface ApiAuth {
-  apiToken: string | undefined;
-  publicRead: boolean;
-}
-
-/**
- * Until named tokens with roles exist, FORGELINE_API_TOKEN is the one
- * (admin) token; reads are open with FORGELINE_PUBLIC_READ=true.
- */
-function guard(auth: ApiAuth, access: 'read' | 'write') {
-  return async (ctx: Context, next: Next) => {
-    if (access === 'read' && auth.publicRead) return next();
-    const given = ctx.get('authorization').replace(/^Bearer\s+/i, '');
-    if (!auth.apiToken || given !== auth.apiToken) {
-      ctx.status = 401;
-      ctx.body = { error: 'a token is required: Authorization: Bearer <token>' };
-      return;
-    }
-    ctx.state.actor = 'api-token';
-    return next();
-  };
-}
+export type { ApiAuth };
 
 function limitOf(value: unknown): number {
   const n = Number(value ?? 50);
   return Number.isInteger(n) && n > 0 ? Math.min(n, 200) : 50;
 }
 
+const text = (v: unknown) => (v === undefined || v === '' ? null : String(v));
+
+/** Errors a caller can cause, answered with what to change. */
+async function userErrors(ctx: Context, next: () => Promise<unknown>) {
+  try {
+    await next();
+  } catch (err) {
+    if (err instanceof ApprovalError || err instanceof RerunError) { ctx.status = 409; ctx.body = { error: err.message }; return; }
+    if (err instanceof TriggerError || err instanceof AdminError) { ctx.status = 400; ctx.body = { error: err.message }; return; }
+    throw err;
+  }
+}
+
 /** The REST API (SPEC.md §7). */
-export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth): Router {
+export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): Router {
   const { pool } = deps;
   const router = new Router({ prefix: '/api' });
-  const read = guard(auth, 'read');
-  const write = guard(auth, 'write');
+  const read = requireRole(pool, auth, 'read');
+  const write = requireRole(pool, auth, 'write');
+  const approve = requireRole(pool, auth, 'approve');
+  const admin = requireRole(pool, auth, 'admin');
   const notFound = (ctx: Context, what: string) => { ctx.status = 404; ctx.body = { error: `no ${what}` }; };
+  const runId = (ctx: Context) => Number(ctx.params.id);
+  router.use(userErrors);
 
+  router.get('/repos', read, async (ctx) => {
+    ctx.body = { items: (await repos.listRepos(pool)).map((r) => ({ id: r.id, forge: r.forge, name: r.name, cloneUrl: r.cloneUrl, apiUrl: r.apiUrl, forkPrs: r.forkPrs, hookUrl: `${deps.publicUrl}/hooks/${r.hookId}` })), next: null };
+  });
+  router.post('/repos', admin, async (ctx) => {
+    const body = (ctx.request as unknown as { body?: Record<string, string> }).body ?? {};
+    try {
+      ctx.body = await registerRepo({ pool, box: deps.box, publicUrl: deps.publicUrl, urls }, {
+        forge: body.forge ?? '', name: body.name ?? '', cloneUrl: body.cloneUrl, apiUrl: body.apiUrl, token: body.token ?? null, secret: body.secret, forkPrs: body.forkPrs,
+      }, ctx.state.actor as string);
+      ctx.status = 201;
+    } catch (err) {
+      ctx.status = 400;
+      ctx.body = { error: (err as Error).message };
+    }
+  });
+  router.get('/repos/:id/environments', read, async (ctx) => {
+    const repo = await repos.findRepo(pool, ctx.params.id!);
+    if (!repo) return notFound(ctx, `repository ${ctx.params.id}`);
+    ctx.body = { items: await environments.listEnvironments(pool, repo.id), next: null };
+  });
+  router.get('/repos/:id/environments/:name/deployments', read, async (ctx) => {
+    const repo = await repos.findRepo(pool, ctx.params.id!);
+    if (!repo) return notFound(ctx, `repository ${ctx.params.id}`);
+    const limit = limitOf(ctx.query.limit);
+    const items = await environments.listDeployments(pool, repo.id, ctx.params.name!, limit, ctx.query.cursor ? Number(ctx.query.cursor) : null);
+    ctx.body = { items, next: items.length === limit ? String(items.at(-1)!.id) : null };
+  });
+
+  router.get('/runs', read, async (ctx) => {
+    let repoId: string | null = null;
+    if (ctx.query.repo) {
+      const repo = await repos.findRepo(pool, String(ctx.query.repo));
+      if (!repo) return notFound(ctx, `repository ${ctx.query.repo}`);
+      repoId = repo.id;
+    }
+    ctx.body = await runList(pool, { repoId, sha: text(ctx.query.sha), ref: text(ctx.query.ref), status: text(ctx.query.status), limit: limitOf(ctx.query.limit), cursor: text(ctx.query.cursor) });
+  });
   router.get('/runs/:id', read, async (ctx) => {
-    const id = Number(ctx.params.id);
-    const run = Number.isInteger(id) ? await runView(pool, id) : null;
+    const run = Number.isInteger(runId(ctx)) ? await runView(pool, runId(ctx)) : null;
     if (!run) return notFound(ctx, `run ${ctx.params.id}`);
     ctx.body = run;
   });
   router.get('/runs/:id/stages/:name/log', read, async (ctx) => {
-    const log = await stageLog(pool, Number(ctx.params.id), ctx.params.name!);
+    const log = await stageLog(pool, runId(ctx), ctx.params.name!);
     if (log === null) return notFound(ctx, `stage ${ctx.params.name} in run ${ctx.params.id}`);
     ctx.type = 'text/plain; charset=utf-8';
     ctx.body = log;
   });
+  router.post('/runs/:id/cancel', write, async (ctx) => {
+    const result = await cancelRun(deps, runId(ctx), ctx.state.actor as string);
+    if (!result) return notFound(ctx, `run ${ctx.params.id}`);
+    ctx.body = result;
+  });
+  router.post('/runs/:id/rerun', write, async (ctx) => {
+    ctx.body = await rerunRun(deps, runId(ctx), ctx.state.actor as string);
+  });
+  router.post('/runs/:id/stages/:name/rerun', write, async (ctx) => {
+    ctx.body = await rerunRun(deps, runId(ctx), ctx.state.actor as string, ctx.params.name);
+  });
+  router.post('/runs/:id/stages/:name/approve', approve, async (ctx) => {
+    ctx.body = await approveStage(deps, runId(ctx), ctx.params.name!, ctx.state.actor as string);
+  });
+  router.post('/trigger', write, async (ctx) => {
+    const body = (ctx.request as unknown as { body?: { repo?: string; ref?: string; pipeline?: string; inputs?: Record<string, string> } }).body ?? {};
+    if (!body.repo || !body.ref) throw new TriggerError('give {"repo", "ref"} and optionally "pipeline" and "inputs"');
+    ctx.status = 201;
+    ctx.body = await triggerManual(deps, { repo: body.repo, ref: body.ref, pipeline: body.pipeline, inputs: body.inputs }, ctx.state.actor as string);
+  });
+
   router.get('/deliveries', read, async (ctx) => {
     let repoId: string | null = null;
     if (ctx.query.repo) {
@@ -58,7 +115,7 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth): Router {
       if (!repo) return notFound(ctx, `repository ${ctx.query.repo}`);
       repoId = repo.id;
     }
-    ctx.body = await deliveryList(pool, { repoId, limit: limitOf(ctx.query.limit), cursor: ctx.query.cursor ? String(ctx.query.cursor) : null });
+    ctx.body = await deliveryList(pool, { repoId, limit: limitOf(ctx.query.limit), cursor: text(ctx.query.cursor) });
   });
   router.get('/deliveries/:id', read, async (ctx) => {
     const delivery = await deliveryView(pool, ctx.params.id!);

@@ -1,5 +1,6 @@
 import Koa from 'koa';
-import type { IngestDeps, SchedulerDeps } from '../scheduler/index.ts';
+import type { IngestDeps, SchedulerDeps, UrlPolicy } from '../scheduler/index.ts';
+import { jsonBody } from './json-body.ts';
 import { apiRoutes, type ApiAuth } from './api.ts';
 import { isDatabaseUnavailable } from './db-errors.ts';
 import { healthRoutes } from './health.ts';
@@ -8,6 +9,7 @@ import { hookRoutes } from './hooks.ts';
 export interface AppOptions {
   auth: ApiAuth;
   bodyLimitBytes: number;
+  urls: UrlPolicy;
 }
 
 export function createApp(deps: SchedulerDeps, ingest: IngestDeps, opts: AppOptions): Koa {
@@ -26,7 +28,8 @@ export function createApp(deps: SchedulerDeps, ingest: IngestDeps, opts: AppOpti
       ctx.body = { error: 'internal error' };
     }
   });
-  for (const router of [healthRoutes(deps.pool), hookRoutes(ingest, opts.bodyLimitBytes), apiRoutes(deps, opts.auth)]) {
+  app.use(jsonBody);
+  for (const router of [healthRoutes(deps.pool), hookRoutes(ingest, opts.bodyLimitBytes), apiRoutes(deps, opts.auth, opts.urls)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -125,6 +125,8 @@ export async function setRunStatus(db: Queryable, runId: number, status: StageSt
 export interface RunFilter {
   repoId?: string | null;
   sha?: string | null;
+  /** A full ref (refs/heads/main) or a branch name. */
+  ref?: string | null;
   status?: string | null;
   beforeId?: number | null;
   limit: number;
@@ -135,8 +137,9 @@ export async function listRuns(db: Queryable, f: RunFilter): Promise<RunRow[]> {
     `SELECT ${RUN_COLUMNS} FROM runs
      WHERE ($1::text IS NULL OR repo_id = $1) AND ($2::text IS NULL OR sha = $2)
        AND ($3::text IS NULL OR status = $3) AND ($4::bigint IS NULL OR id < $4)
+       AND ($6::text IS NULL OR event->>'ref' = $6 OR event->>'branch' = $6)
      ORDER BY id DESC LIMIT $5`,
-    [f.repoId ?? null, f.sha ?? null, f.status ?? null, f.beforeId ?? null, f.limit]);
+    [f.repoId ?? null, f.sha ?? null, f.status ?? null, f.beforeId ?? null, f.limit, f.ref ?? null]);
   return rows;
 }
 

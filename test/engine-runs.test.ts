@@ -1,0 +1,142 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addToken, setSecret } from '../scheduler/index.ts';
+import { startBench, type Bench } from './helpers/engine.ts';
+import { waitFor } from './helpers/forgeline.ts';
+
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+describe('runs: cancel, rerun, retries, secrets, artifacts, inputs', () => {
+  let b: Bench;
+  let admin: string;
+  let scratch: string;
+
+  beforeAll(async () => {
+    b = await startBench('acme/engine', { workers: 3, env: { FORGELINE_API_TOKEN: 'bootstrap-admin' } });
+    admin = 'bootstrap-admin';
+    scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-engine-'));
+  });
+  afterAll(() => b?.stop());
+
+  it('cancels a running step\'s whole process tree within 2 s and marks the stage canceled', async () => {
+    const pidFile = path.join(scratch, 'sleeper.pid');
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  long:\n    steps: [{ run: "sleep 300 & echo $! > ${pidFile}; wait" }]\n  after:\n    needs: [long]\n    steps: [{ run: "true" }]\n`,
+    });
+    await b.stage(id!, 'long', 'running');
+    const sleeper = Number(await waitFor(async () => (existsSync(pidFile) ? (await import('node:fs/promises')).readFile(pidFile, 'utf8') : undefined), 'the step to start'));
+    expect(alive(sleeper)).toBe(true);
+    expect((await b.api(`/runs/${id}/cancel`, { method: 'POST' })).status).toBe(401);
+    const started = Date.now();
+    const cancel = await b.api(`/runs/${id}/cancel`, { method: 'POST', token: admin });
+    expect(cancel.body.canceled.sort()).toEqual(['after', 'long']);
+    await waitFor(async () => (alive(sleeper) ? undefined : true), 'the step\'s process tree to die', 2000);
+    expect(Date.now() - started).toBeLessThan(2000);
+    const run = await b.finished(id!);
+    expect(run.status).toBe('canceled');
+    expect(run.stages.map((s: any) => [s.name, s.status, s.reason])).toEqual([['long', 'canceled', 'canceled by admin'], ['after', 'canceled', 'canceled by admin']]);
+  });
+
+  it('retries a failing stage, and reruns a run or one stage with its dependents under the same id', async () => {
+    const marker = path.join(scratch, 'flaky');
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }
+stages:
+  flaky:
+    retries: 1
+    steps: [{ run: "echo attempt $FORGELINE_ATTEMPT; if [ ! -e ${marker} ]; then touch ${marker}; exit 1; fi" }]
+  test:
+    needs: [flaky]
+    steps: [{ run: "echo testing attempt $FORGELINE_ATTEMPT" }]
+  lint:
+    steps: [{ run: "true" }]
+`,
+    });
+    const run = await b.finished(id!);
+    expect(run.status).toBe('success');
+    expect(run.stages.find((s: any) => s.name === 'flaky')).toMatchObject({ status: 'success', attempt: 2 });
+    expect(await b.log(id!, 'flaky')).toContain('attempt 2');
+
+    const stageRerun = await b.api(`/runs/${id}/stages/flaky/rerun`, { method: 'POST', token: admin });
+    expect(stageRerun.body).toMatchObject({ id, attempt: 2, stages: ['flaky', 'test'] });
+    const again = await b.finished(id!);
+    expect(again.attempt).toBe(2);
+    expect(Object.fromEntries(again.stages.map((s: any) => [s.name, s.attempt]))).toEqual({ flaky: 3, test: 2, lint: 1 });
+    expect(await b.log(id!, 'test')).toContain('testing attempt 2');
+    const whole = await b.api(`/runs/${id}/rerun`, { method: 'POST', token: admin });
+    expect(whole.body.stages.sort()).toEqual(['flaky', 'lint', 'test']);
+    expect((await b.finished(id!)).attempt).toBe(3);
+  });
+
+  it('gives a stage only the secrets it lists, masked in the log in every form', async () => {
+    const deps = { pool: b.forgeline.runtime.db.pool, box: b.forgeline.runtime.deps.box };
+    await setSecret(deps, { repo: b.name, name: 'DEPLOY_TOKEN', value: 'hunter2-very-secret' }, 'test');
+    await setSecret(deps, { repo: b.name, name: 'OTHER', value: 'unlisted-value-123' }, 'test');
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }
+stages:
+  use:
+    secrets: [DEPLOY_TOKEN]
+    steps:
+      - run: |
+          echo "plain $DEPLOY_TOKEN"
+          printf 'xx%s' "$DEPLOY_TOKEN" | base64
+          printf '%s' "$DEPLOY_TOKEN" | head -c 7; sleep 0.3; printf '%s\\n' "$DEPLOY_TOKEN" | tail -c +8
+          echo "other=\${OTHER:-unset}"
+`,
+    });
+    expect((await b.finished(id!)).status).toBe('success');
+    const log = await b.log(id!, 'use');
+    expect(log).toContain('plain ***');
+    expect(log).toContain('other=unset');
+    expect(log).not.toContain('hunter2');
+    expect(log).not.toContain(Buffer.from('xxhunter2-very-secret').toString('base64').slice(4, 20));
+    const secretList = await b.api(`/deliveries?repo=${b.name}`, { token: admin });
+    expect(JSON.stringify(secretList.body)).not.toContain('hunter2');
+  });
+
+  it('keeps a stage\'s artifacts and restores them into the stages that need it', async () => {
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }
+stages:
+  build:
+    artifacts: ["dist/**", "!dist/tmp/**"]
+    steps: [{ run: "mkdir -p dist/tmp && echo built > dist/app.txt && echo scratch > dist/tmp/x && chmod +x dist/app.txt" }]
+  test:
+    needs: [build]
+    steps: [{ run: "cat dist/app.txt && test -x dist/app.txt && test ! -e dist/tmp/x" }]
+`,
+    });
+    const run = await b.finished(id!);
+    expect(run.stages.map((s: any) => s.status)).toEqual(['success', 'success']);
+    expect(await b.log(id!, 'test')).toContain('built');
+  });
+
+  it('starts a manual run at a ref with typed inputs given to the steps', async () => {
+    await b.push({
+      '.forgeline/ci.yml': 'on: { push: { branches: [nothing] } }\nstages: { s: { steps: [{ run: "true" }] } }\n',
+      '.forgeline/release.yml': `on:
+  manual:
+    inputs:
+      environment: { type: choice, options: [staging, production], required: true }
+      dry: { type: boolean, default: true }
+stages:
+  go:
+    steps: [{ run: "echo to $FORGELINE_INPUT_ENVIRONMENT dry=$FORGELINE_INPUT_DRY on $FORGELINE_BRANCH by $FORGELINE_EVENT" }]
+`,
+    });
+    const { token } = await addToken(b.forgeline.runtime.db.pool, 'ci-bot', 'write', 'test');
+    const bad = await b.api('/trigger', { token, body: { repo: b.name, ref: 'main', pipeline: 'release', inputs: { environment: 'moon' } } });
+    expect(bad).toMatchObject({ status: 400, body: { error: 'input environment must be one of staging, production' } });
+    const reader = (await addToken(b.forgeline.runtime.db.pool, 'viewer', 'read', 'test')).token;
+    expect((await b.api('/trigger', { token: reader, body: { repo: b.name, ref: 'main' } })).status).toBe(403);
+    const ok = await b.api('/trigger', { token, body: { repo: b.name, ref: 'main', pipeline: 'release', inputs: { environment: 'staging' } } });
+    expect(ok.status).toBe(201);
+    const run = await b.finished(ok.body.runs[0]);
+    expect(run.event).toMatchObject({ kind: 'manual', branch: 'main', sender: 'ci-bot' });
+    expect(await b.log(run.id, 'go')).toContain('to staging dry=true on main by manual');
+  });
+});
