@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addToken, setEnvironment, setSecret } from '../scheduler/index.ts';
+import { startBench, type Bench } from './helpers/engine.ts';
+
+const DEPLOY = `name: release
+on:
+  merge: { branches: [main, hotfix] }
+  push: { branches: ["**"] }
+  pull_request:
+stages:
+  test:
+    steps: [{ run: "echo testing" }]
+  deploy:
+    needs: [test]
+    environment: production
+    secrets: [DEPLOY_TOKEN]
+    steps: [{ run: "echo deploying with \${DEPLOY_TOKEN:-no-token}" }]
+`;
+
+describe('trust: environments, approvals, forks', () => {
+  let b: Bench;
+  let approver: string;
+  let writer: string;
+
+  beforeAll(async () => {
+    b = await startBench('acme/trust', { workers: 2 });
+    const pool = b.forgeline.runtime.db.pool;
+    approver = (await addToken(pool, 'release-manager', 'approve', 'test')).token;
+    writer = (await addToken(pool, 'developer', 'write', 'test')).token;
+    await setEnvironment(pool, { repo: b.name, name: 'production', branches: ['main'], approval: true, approvers: ['release-manager'] }, 'test');
+    await setSecret({ pool, box: b.forgeline.runtime.deps.box }, { repo: b.name, name: 'DEPLOY_TOKEN', value: 'prod-token-value' }, 'test');
+  });
+  afterAll(() => b?.stop());
+
+  it('promotes by merge: approval, then the deploy runs and the deployment is recorded with the approver', async () => {
+    const sha = await b.repo.commit({ '.forgeline/release.yml': DEPLOY }, 'merge commit', 'main');
+    const { runs } = await b.pullRequest(sha, { action: 'closed', merged: true, mergeSha: sha, head: 'feature', base: 'main', number: 11 });
+    const id = runs[0]!;
+    const waiting = await b.stage(id, 'deploy', 'waiting');
+    expect(waiting).toMatchObject({ waitingFor: 'approval', reason: 'waiting for approval to deploy to production' });
+    expect((await b.api(`/runs/${id}/stages/deploy/approve`, { method: 'POST', token: writer })).status).toBe(403);
+    const approved = await b.api(`/runs/${id}/stages/deploy/approve`, { method: 'POST', token: approver });
+    expect(approved.body).toMatchObject({ approved: 'stage' });
+    const run = await b.finished(id);
+    expect(run.stages.map((s: any) => s.status)).toEqual(['success', 'success']);
+    expect(await b.log(id, 'deploy')).toContain('deploying with ***');
+    const deployments = await b.api(`/repos/${encodeURIComponent(b.name)}/environments/production/deployments`);
+    expect(deployments.body.items[0]).toMatchObject({ runId: id, sha, status: 'success', approvedBy: 'release-manager', stage: 'deploy' });
+    const envs = await b.api(`/repos/${encodeURIComponent(b.name)}/environments`);
+    expect(envs.body.items[0]).toMatchObject({ name: 'production', deployed: { sha, runId: id } });
+  });
+
+  it('never deploys from a pull request, nor from a branch outside the rule, whatever the file says', async () => {
+    const sha = await b.repo.commit({ '.forgeline/release.yml': DEPLOY.replace('environment: production', 'environment: production\n    approval: { required: false }') }, 'try', 'feature');
+    const { runs: [pr] } = await b.pullRequest(sha, { action: 'opened', head: 'feature', number: 12 });
+    const prRun = await b.finished(pr!);
+    expect(prRun.stages.find((s: any) => s.name === 'deploy')).toMatchObject({ status: 'failure', reason: 'pull request events never deploy to the protected environment production' });
+    const { runs: [push] } = await b.push({ 'x.txt': '1' }, { branch: 'feature' });
+    const pushRun = await b.finished(push!);
+    expect(pushRun.stages.find((s: any) => s.name === 'deploy')).toMatchObject({ status: 'failure', reason: "branch 'feature' may not deploy to production (allowed: main)" });
+  });
+
+  it('holds a fork\'s pull request until approved, and never gives it secrets or an environment', async () => {
+    const sha = await b.repo.commit({ '.forgeline/release.yml': DEPLOY, '.forgeline/ci.yml': 'on: { pull_request: {} }\nstages:\n  peek:\n    secrets: [DEPLOY_TOKEN]\n    steps: [{ run: "echo token=${DEPLOY_TOKEN:-none}" }]\n' }, 'from a fork', 'fork-work');
+    const { runs } = await b.pullRequest(sha, { action: 'opened', head: 'fork-work', fork: true, number: 13 });
+    const pipelines = await Promise.all(runs.map(async (r) => [(await b.run(r)).pipeline, r] as const));
+    const ci = pipelines.find(([p]) => p === 'ci')![1];
+    const waiting = await b.stage(ci, 'peek', 'waiting');
+    expect(waiting).toMatchObject({ waitingFor: 'fork', reason: 'waiting for approval: a pull request from a fork' });
+    expect((await b.api(`/runs/${ci}/stages/peek/approve`, { method: 'POST', token: approver })).body).toMatchObject({ approved: 'run' });
+    expect((await b.finished(ci)).status).toBe('success');
+    const log = await b.log(ci, 'peek');
+    expect(log).toContain('token=none');
+    expect(log).toContain('secrets withheld (DEPLOY_TOKEN): a pull request from a fork never receives secrets');
+    const release = runs.find((r) => r !== ci)!;
+    await b.api(`/runs/${release}/stages/test/approve`, { method: 'POST', token: approver });
+    const releaseRun = await b.finished(release);
+    expect(releaseRun.stages.find((s: any) => s.name === 'deploy')).toMatchObject({ status: 'skipped', reason: "a fork's pull request never enters an environment (production)" });
+  });
+
+  it('runs one deployment per environment at a time and keeps only the newest waiting one', async () => {
+    const pool = b.forgeline.runtime.db.pool;
+    await setEnvironment(pool, { repo: b.name, name: 'staging', branches: null, approval: false, approvers: null }, 'test');
+    const file = (tag: string) => `name: stage-deploy\non: { push: { branches: [main] } }\nstages:\n  deploy:\n    environment: staging\n    steps: [{ run: "echo ${tag}; sleep 2" }]\n`;
+    const first = await b.push({ '.forgeline/release.yml': 'on: { manual: {} }\nstages: { s: { steps: [{ run: "true" }] } }\n', '.forgeline/stage.yml': file('one') });
+    await b.stage(first.runs[0]!, 'deploy', 'running');
+    const second = await b.push({ '.forgeline/stage.yml': file('two') });
+    expect(await b.stage(second.runs[0]!, 'deploy', 'waiting')).toMatchObject({ waitingFor: 'lock', reason: `waiting for staging: run ${first.runs[0]} is deploying` });
+    const third = await b.push({ '.forgeline/stage.yml': file('three') });
+    await b.stage(third.runs[0]!, 'deploy', 'waiting');
+    expect(await b.stage(second.runs[0]!, 'deploy', 'canceled')).toMatchObject({ reason: `superseded by run ${third.runs[0]}` });
+    expect((await b.finished(first.runs[0]!)).status).toBe('success');
+    expect((await b.finished(third.runs[0]!)).status).toBe('success');
+    const history = (await b.api(`/repos/${encodeURIComponent(b.name)}/environments/staging/deployments`)).body.items.map((d: any) => [d.runId, d.status]);
+    expect(history).toEqual([[third.runs[0], 'success'], [first.runs[0], 'success']]);
+  });
+
+  it('cancels a pull request\'s older runs when new commits arrive, and its waiting stages when it closes', async () => {
+    const ci = 'on: { pull_request: {} }\nstages:\n  slow:\n    steps: [{ run: "sleep 30" }]\n  after:\n    needs: [slow]\n    steps: [{ run: "true" }]\n';
+    const one = await b.repo.commit({ '.forgeline/ci.yml': ci, '.forgeline/release.yml': 'on: { manual: {} }\nstages: { s: { steps: [{ run: "true" }] } }\n', '.forgeline/stage.yml': 'on: { manual: {} }\nstages: { s: { steps: [{ run: "true" }] } }\n' }, 'pr one', 'topic');
+    const first = await b.pullRequest(one, { action: 'opened', head: 'topic', number: 21 });
+    await b.stage(first.runs[0]!, 'slow', 'running');
+    const two = await b.repo.commit({ 'a.txt': '2' }, 'pr two', 'topic');
+    const second = await b.pullRequest(two, { action: 'synchronize', head: 'topic', number: 21 });
+    const old = await b.finished(first.runs[0]!);
+    expect(old.stages.map((s: any) => [s.status, s.reason])).toEqual([
+      ['canceled', `superseded by run ${second.runs[0]} (new commits)`], ['canceled', `superseded by run ${second.runs[0]} (new commits)`],
+    ]);
+    await b.stage(second.runs[0]!, 'slow', 'running');
+    await b.pullRequest(two, { action: 'closed', head: 'topic', number: 21 });
+    expect(await b.stage(second.runs[0]!, 'after', 'canceled')).toMatchObject({ reason: 'pull request #21 closed' });
+    await b.api(`/runs/${second.runs[0]}/cancel`, { method: 'POST', token: writer });
+  });
+});
