@@ -1,0 +1,110 @@
+import { execa, type ResultPromise } from 'execa';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBench, type Bench } from './helpers/engine.ts';
+import { waitFor } from './helpers/forgeline.ts';
+
+const bin = fileURLToPath(new URL('../bin/forgeline.js', import.meta.url));
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+/** A real `forgeline worker` process against the test database. */
+async function startWorker(env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ child: ResultPromise }> {
+  const child = execa(process.execPath, [bin, 'worker', ...args], { env: { ...env, LOG_LEVEL: 'warn' }, extendEnv: false, reject: false });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('started')) resolve(); });
+    child.then((r) => reject(new Error(`worker exited: ${r.stderr}`)));
+  });
+  // Wrapped: an async function returning the subprocess itself would wait for it to exit.
+  return { child };
+}
+
+describe('workers on other processes', () => {
+  let b: Bench;
+  let scratch: string;
+  const children: ResultPromise[] = [];
+
+  beforeAll(async () => {
+    // No stage runs in the test's own process: only the worker processes below take stages.
+    b = await startBench('acme/workers', { workers: 0, env: { FORGELINE_HEARTBEAT_SECONDS: '2' } });
+    scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-workers-'));
+  });
+  afterAll(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await b?.stop();
+  });
+
+  const env = () => ({ ...b.forgeline.env, FORGELINE_HEARTBEAT_SECONDS: '2' });
+
+  it('detects a worker killed with SIGKILL, kills its steps, retries the stage elsewhere or fails it "worker lost"', async () => {
+    const { child: victim } = await startWorker(env(), ['--concurrency', '2']);
+    children.push(victim);
+    const pids = path.join(scratch, 'pids');
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }
+stages:
+  retried:
+    retries: 1
+    steps: [{ run: "echo $FORGELINE_ATTEMPT; if [ $FORGELINE_ATTEMPT = 1 ]; then sleep 300 & echo $! >> ${pids}; wait; fi" }]
+  lost:
+    steps: [{ run: "sleep 300 & echo $! >> ${pids}; wait" }]
+`,
+    });
+    await b.stage(id!, 'retried', 'running');
+    await b.stage(id!, 'lost', 'running');
+    await waitFor(async () => (existsSync(pids) && (await readFile(pids, 'utf8')).trim().split('\n').length === 2 ? true : undefined), 'both steps to start');
+    const sleepers = (await readFile(pids, 'utf8')).trim().split('\n').map(Number);
+    expect(sleepers.every(alive)).toBe(true);
+
+    victim.kill('SIGKILL');
+    await victim;
+    // The steps die with their worker, before anything is retried.
+    await waitFor(async () => (sleepers.some(alive) ? undefined : true), 'the lost worker\'s steps to die', 3000);
+    const { child: rescuer } = await startWorker(env(), ['--concurrency', '2']);
+    children.push(rescuer);
+    const run = await b.finished(id!, 30_000);
+    expect(Object.fromEntries(run.stages.map((s: any) => [s.name, [s.status, s.attempt, s.reason]]))).toEqual({
+      retried: ['success', 2, null],
+      lost: ['failure', 1, 'worker lost'],
+    });
+    rescuer.kill('SIGTERM');
+    expect((await rescuer).exitCode).toBe(0);
+  }, 60_000);
+
+  it('spreads the stages of many runs over three worker processes, none run twice', async () => {
+    const workers = (await Promise.all([1, 2, 3].map(() => startWorker(env(), ['--concurrency', '2'])))).map((w) => w.child);
+    children.push(...workers);
+    const file = `on: { push: {} }\nstages:\n${['a', 'b', 'c', 'd'].map((n) => `  ${n}:\n    steps: [{ run: "sleep 0.3; echo $FORGELINE_RUN_ID-${n} >> ${path.join(scratch, 'ran')}" }]\n`).join('')}`;
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) ids.push(...(await b.push({ '.forgeline/ci.yml': file, 'n.txt': String(i) })).runs);
+    for (const id of ids) expect((await b.finished(id, 40_000)).status).toBe('success');
+    const ran = (await readFile(path.join(scratch, 'ran'), 'utf8')).trim().split('\n');
+    expect(ran).toHaveLength(ids.length * 4);
+    expect(new Set(ran).size).toBe(ran.length);
+    const { rows } = await b.forgeline.runtime.db.pool.query(
+      'SELECT worker, count(*)::int AS n FROM stages WHERE run_id = ANY($1::bigint[]) GROUP BY worker', [ids]);
+    expect(rows.length).toBe(3);
+    for (const w of workers) w.kill('SIGTERM');
+    for (const w of workers) expect((await w).exitCode).toBe(0);
+  }, 90_000);
+
+  it('routes stages by runs-on labels, waiting while no worker has them', async () => {
+    const { child: linux } = await startWorker(env(), ['--labels', 'linux']);
+    children.push(linux);
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': 'on: { push: {} }\nruns-on: [linux]\nstages:\n  gpu:\n    runs-on: [gpu]\n    steps: [{ run: "echo on gpu" }]\n  plain:\n    steps: [{ run: "echo on linux" }]\n',
+    });
+    expect(await b.stage(id!, 'gpu', 'waiting')).toMatchObject({ waitingFor: 'labels', reason: 'waiting for a worker with labels [gpu]' });
+    await b.stage(id!, 'plain', 'success');
+    expect((await b.run(id!)).stages.find((s: any) => s.name === 'gpu').status).toBe('waiting');
+    const { child: gpu } = await startWorker(env(), ['--labels', 'gpu,linux']);
+    children.push(gpu);
+    expect((await b.finished(id!)).status).toBe('success');
+    linux.kill('SIGTERM');
+    gpu.kill('SIGTERM');
+    await Promise.all([linux, gpu]);
+  }, 60_000);
+});
