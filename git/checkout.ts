@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { git } from './run-git.ts';
 
 /**
@@ -8,8 +9,15 @@ import { git } from './run-git.ts';
  */
 export async function createCheckout(mirror: string, sha: string, dir: string, opts: { independent?: boolean } = {}): Promise<void> {
   await rm(dir, { recursive: true, force: true });
-  // Independent (--run-as): the objects are copied, so the step user needs no access to the mirror at all.
-  await git(['clone', '--quiet', '--shared', '--no-checkout', ...(opts.independent ? ['--dissociate'] : []), mirror, dir]);
+  await git(['clone', '--quiet', '--shared', '--no-checkout', mirror, dir]);
+  if (opts.independent) {
+    // Independent (--run-as): the objects the build needs are copied in and the
+    // link to the mirror is cut, so the step user needs no access to the mirror.
+    // (clone --dissociate would keep only what its branches reach, not `sha`.)
+    await git(['update-ref', 'refs/forgeline/build', sha], { cwd: dir });
+    await git(['repack', '-a', '-d', '-q'], { cwd: dir });
+    await rm(path.join(dir, '.git', 'objects', 'info', 'alternates'), { force: true });
+  }
   await git(['checkout', '--quiet', '--detach', sha], { cwd: dir });
 }
 

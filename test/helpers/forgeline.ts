@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -21,6 +21,8 @@ export interface TestForgeline {
 export interface TestForgelineOptions {
   workers?: number;
   backstopPollSeconds?: number;
+  /** `--run-as`: steps run as this user. */
+  runAs?: string;
   env?: Record<string, string>;
   /** Connect through something else than the test database's own URL (a proxy). */
   mapDatabaseUrl?: (url: string) => Promise<string> | string;
@@ -30,6 +32,7 @@ export interface TestForgelineOptions {
 export async function startForgeline(opts: TestForgelineOptions = {}): Promise<TestForgeline> {
   const database = await freshDatabase();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'forgeline-data-'));
+  await chmod(dataDir, 0o755);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     DATABASE_URL: opts.mapDatabaseUrl ? await opts.mapDatabaseUrl(database.url) : database.url,
@@ -44,7 +47,7 @@ export async function startForgeline(opts: TestForgelineOptions = {}): Promise<T
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const workers = opts.workers ?? 2;
   const runtime = workers > 0
-    ? await openRuntimeWithWorkers(config, { concurrency: workers, backstopPollSeconds: opts.backstopPollSeconds }, log)
+    ? await openRuntimeWithWorkers(config, { concurrency: workers, backstopPollSeconds: opts.backstopPollSeconds, runAs: opts.runAs }, log)
     : await openRuntime(config, log);
   const server: Server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: config.apiToken, publicRead: config.publicRead }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls }, 0, '127.0.0.1');
   const { port } = server.address() as { port: number };
