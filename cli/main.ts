@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { adminCommands } from './commands/admin.ts';
+import { execCommand } from './commands/exec.ts';
 import { explainCommand } from './commands/explain.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { repoCommand } from './commands/repo.ts';
@@ -20,6 +21,7 @@ repoCommand(program);
 validateCommand(program);
 explainCommand(program);
 runCommands(program);
+execCommand(program);
 adminCommands(program);
 
 try {

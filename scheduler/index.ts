@@ -21,3 +21,4 @@ export { rerunRun, RerunError } from './rerun.ts';
 export { cancelRun } from './cancel.ts';
 export { triggerManual, TriggerError } from './trigger.ts';
 export { AdminError, addToken, listSecrets, removeSecret, revokeToken, setEnvironment, setSecret } from './admin.ts';
+export { execLocally, ExecError } from './local-exec.ts';

@@ -97,3 +97,37 @@ describe('forgeline validate and explain', () => {
     expect(ignored.stdout).toContain("ignored: event 'star' is not acted on");
   });
 });
+
+describe('forgeline exec', () => {
+  it('runs a pipeline from the working tree with the same variables, stages in needs order, without a database', async () => {
+    const repo = await createTestRepo();
+    const sha = await repo.commit({
+      '.forgeline/ci.yml': `on: { push: {} }
+env: { GREETING: hello }
+stages:
+  test:
+    needs: [build]
+    steps: [{ run: "cat out.txt && echo $GREETING from $FORGELINE_STAGE" }]
+  build:
+    steps: [{ run: "echo built at $FORGELINE_SHA on $FORGELINE_BRANCH > out.txt" }]
+  only-prs:
+    if: event.kind == "pull_request"
+    steps: [{ run: "echo pr" }]
+  broken:
+    needs: [build]
+    steps: [{ run: "exit 4" }]
+`,
+    });
+    const result = await forgelineCli(['exec'], { PATH: process.env.PATH }, undefined, repo.work);
+    expect(result.exitCode).toBe(1);
+    const out = result.stdout;
+    expect(out.indexOf('── build')).toBeLessThan(out.indexOf('── test'));
+    expect(out).toContain(`built at ${sha} on main`);
+    expect(out).toContain('hello from test');
+    expect(out).toContain('── only-prs: skipped (if: event.kind == "pull_request" is false)');
+    expect(out).toContain('── broken: failure (step 1: exited with 4)');
+    const one = await forgelineCli(['exec', '--stage', 'only-prs', '--event', 'pull_request'], { PATH: process.env.PATH }, undefined, repo.work);
+    expect(one.exitCode).toBe(0);
+    expect(one.stdout).toContain('── only-prs: success');
+  });
+});

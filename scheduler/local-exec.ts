@@ -1,0 +1,98 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { crossFileProblems, explainStages, formatProblem, parsePipelineFile, PIPELINE_DIR, PIPELINE_FILE, type Pipeline } from '../pipelines/index.ts';
+import { blankEvent } from '../providers/event.ts';
+import { processRunner, stepEnvironment } from '../runners/index.ts';
+import { git, gitDirOf, resolveLocalCommit } from '../git/index.ts';
+
+export class ExecError extends Error {}
+
+export interface ExecOptions {
+  dir: string;
+  pipeline?: string;
+  stage?: string;
+  event: 'push' | 'pull_request' | 'manual';
+  inputs?: Record<string, string>;
+  out: (chunk: string) => void;
+}
+
+async function localPipelines(dir: string): Promise<Pipeline[]> {
+  const folder = path.join(dir, PIPELINE_DIR);
+  const files = (await readdir(folder).catch(() => [] as string[])).filter((f) => PIPELINE_FILE.test(f)).sort();
+  if (!files.length) throw new ExecError(`no pipeline files in ${folder}`);
+  const pipelines: Pipeline[] = [];
+  const problems: string[] = [];
+  for (const f of files) {
+    const parsed = parsePipelineFile(path.posix.join(PIPELINE_DIR, f), await readFile(path.join(folder, f), 'utf8'));
+    problems.push(...parsed.problems.map(formatProblem));
+    if (parsed.pipeline) pipelines.push(parsed.pipeline);
+  }
+  problems.push(...crossFileProblems(pipelines).map(formatProblem));
+  if (problems.length) throw new ExecError(problems.join('\n'));
+  return pipelines;
+}
+
+/** Stages in an order that respects `needs`. */
+function ordered(p: Pipeline): string[] {
+  const done: string[] = [];
+  while (done.length < p.stages.length) {
+    for (const s of p.stages) if (!done.includes(s.name) && s.needs.every((n) => done.includes(n))) done.push(s.name);
+  }
+  return done;
+}
+
+/**
+ * `forgeline exec`: runs a pipeline from the working tree with the same
+ * runner and variables as a worker, without a server or a database, so a
+ * pipeline can be tried before it is pushed. Steps run in the working tree
+ * itself (like a local build); secrets are not available.
+ */
+export async function execLocally(opts: ExecOptions): Promise<{ pipeline: string; results: Array<{ stage: string; status: string; reason: string | null }> }> {
+  const pipelines = await localPipelines(opts.dir);
+  const pipeline = opts.pipeline ? pipelines.find((p) => p.name === opts.pipeline) : pipelines[0];
+  if (!pipeline) throw new ExecError(`no pipeline ${opts.pipeline} (pipelines: ${pipelines.map((p) => p.name).join(', ')})`);
+  if (opts.stage && !pipeline.stages.some((s) => s.name === opts.stage)) throw new ExecError(`pipeline ${pipeline.name} has no stage ${opts.stage}`);
+
+  let sha: string | null = null;
+  let branch: string | null = null;
+  try {
+    const gitDir = await gitDirOf(opts.dir);
+    sha = await resolveLocalCommit(gitDir, 'HEAD');
+    branch = (await git(['symbolic-ref', '--short', '-q', 'HEAD'], { cwd: opts.dir }).catch(() => '')).trim() || null;
+  } catch {
+    // Not a git repository: the variables about the commit stay empty.
+  }
+  const kind = opts.event === 'pull_request' ? 'pull_request' : opts.event;
+  const event = blankEvent('github', kind, path.basename(path.resolve(opts.dir)), null);
+  Object.assign(event, { sha, branch, ref: branch ? `refs/heads/${branch}` : null, sender: process.env.USER ?? null });
+  if (kind === 'pull_request') {
+    event.action = 'synchronize';
+    event.pullRequest = { number: 0, title: 'local', labels: [], draft: false, headRef: branch ?? '', headSha: sha ?? '', headRepo: null, baseRef: 'main', fromFork: false, mergeSha: null };
+  }
+  const verdicts = new Map(explainStages(pipeline, event, {}).map((v) => [v.name, v]));
+  const home = await mkdtemp(path.join(tmpdir(), 'forgeline-exec-home-'));
+  const results: Array<{ stage: string; status: string; reason: string | null }> = [];
+  try {
+    for (const name of ordered(pipeline)) {
+      if (opts.stage && name !== opts.stage) continue;
+      const stage = pipeline.stages.find((s) => s.name === name)!;
+      const blocked = opts.stage ? undefined : stage.needs.find((n) => results.find((r) => r.stage === n)?.status !== 'success');
+      const verdict = verdicts.get(name)!;
+      if (blocked || !verdict.runs) {
+        const reason = blocked ? `needs '${blocked}', which did not succeed` : verdict.reason;
+        opts.out(`── ${name}: skipped (${reason})\n`);
+        results.push({ stage: name, status: 'skipped', reason });
+        continue;
+      }
+      opts.out(`── ${name}\n`);
+      const ciEnv = stepEnvironment({ event, runId: 0, runUrl: '', attempt: 1, stage: name, environment: stage.environment, inputs: opts.inputs }, home);
+      const outcome = await processRunner.run({ workdir: opts.dir, steps: stage.steps, env: { ...pipeline.env, ...stage.env }, ciEnv, timeoutMs: stage.timeoutMs, log: opts.out });
+      opts.out(`── ${name}: ${outcome.status}${outcome.reason ? ` (${outcome.reason})` : ''}\n`);
+      results.push({ stage: name, status: outcome.status, reason: outcome.reason });
+    }
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+  return { pipeline: pipeline.name, results };
+}
