@@ -6,6 +6,7 @@ import {
 } from '../scheduler/index.ts';
 import { environments, repos } from '../store/index.ts';
 import { requireRole, type ApiAuth } from './auth.ts';
+import { streamLog } from './log-stream.ts';
 
 export type { ApiAuth };
 
@@ -82,6 +83,10 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     ctx.body = run;
   });
   router.get('/runs/:id/stages/:name/log', read, async (ctx) => {
+    if (ctx.accepts('text/plain', 'text/event-stream') === 'text/event-stream' && ctx.get('accept').includes('text/event-stream')) {
+      if (!(await streamLog(ctx, pool, runId(ctx), ctx.params.name!))) notFound(ctx, `stage ${ctx.params.name} in run ${ctx.params.id}`);
+      return;
+    }
     const log = await stageLog(pool, runId(ctx), ctx.params.name!);
     if (log === null) return notFound(ctx, `stage ${ctx.params.name} in run ${ctx.params.id}`);
     ctx.type = 'text/plain; charset=utf-8';

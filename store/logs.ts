@@ -9,3 +9,10 @@ export async function readLog(db: Queryable, runId: number, stage: string, attem
     'SELECT chunk FROM stage_logs WHERE run_id = $1 AND stage = $2 AND attempt = $3 ORDER BY id', [runId, stage, attempt]);
   return rows.map((r) => r.chunk).join('');
 }
+
+/** Log chunks after `afterId`, for following a stage live. */
+export async function readLogSince(db: Queryable, runId: number, stage: string, attempt: number, afterId: number): Promise<Array<{ id: number; chunk: string }>> {
+  const { rows } = await db.query<{ id: number; chunk: string }>(
+    'SELECT id, chunk FROM stage_logs WHERE run_id = $1 AND stage = $2 AND attempt = $3 AND id > $4 ORDER BY id', [runId, stage, attempt, afterId]);
+  return rows;
+}

@@ -139,4 +139,27 @@ stages:
     expect(run.event).toMatchObject({ kind: 'manual', branch: 'main', sender: 'ci-bot' });
     expect(await b.log(run.id, 'go')).toContain('to staging dry=true on main by manual');
   });
+
+  it('follows a stage\'s log live as server-sent events while it runs', async () => {
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  chatty:\n    steps: [{ run: "for i in 1 2 3; do echo line $i; sleep 0.4; done" }]\n',
+    });
+    await b.stage(id!, 'chatty', 'running');
+    const res = await fetch(`${b.forgeline.url}/api/runs/${id}/stages/chatty/log`, { headers: { accept: 'text/event-stream' } });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    const arrivals: Array<[number, string]> = [];
+    let text = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+      for (const m of text.matchAll(/event: log\ndata: (.*)\n\n/g)) if (!arrivals.some(([, d]) => d === m[1])) arrivals.push([Date.now(), m[1]!]);
+    }
+    const lines = arrivals.map(([, d]) => JSON.parse(d) as string).join('');
+    expect(lines).toContain('line 1\nline 2\nline 3');
+    expect(text).toContain('event: end\ndata: "success"');
+    // Chunks came while the step ran, not all at the end.
+    expect(arrivals.length).toBeGreaterThan(1);
+  });
 });
