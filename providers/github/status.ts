@@ -24,6 +24,8 @@ export async function postGitHubStatus(repo: RepoAccess, sha: string, report: St
     auth: repo.token ?? undefined,
     baseUrl: repo.apiUrl.replace(/\/+$/, ''),
     userAgent: 'forgeline',
+    // Failures are the report job's to log, with their run and context; Octokit would print them bare.
+    log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
     // Retries belong to the report job (with backoff), not to a hidden loop here.
     request: { retries: 0 },
   });
