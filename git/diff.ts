@@ -33,3 +33,8 @@ export async function remoteBranchHead(url: string, authConfig: string[], branch
   const out = await git(['ls-remote', url, `refs/heads/${branch}`], { config: authConfig });
   return /^([0-9a-f]{40})\t/m.exec(out)?.[1] ?? null;
 }
+
+/** The patch between two commits, limited to some paths. */
+export async function diffOf(gitDir: string, from: string, to: string, paths: string[]): Promise<string> {
+  return git(['diff', '--no-color', '--no-ext-diff', from, to, '--', ...paths], { cwd: gitDir });
+}

@@ -94,6 +94,8 @@ export async function readBlobs(gitDir: string, blobs: string[]): Promise<Map<st
   if (blobs.length === 0) return contents;
   const result = await execa('git', ['-c', 'core.hooksPath=/dev/null', 'cat-file', '--batch'], {
     cwd: gitDir, input: `${blobs.join('\n')}\n`, encoding: 'buffer', extendEnv: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    // See run-git.ts: no signal-exit in a worker.
+    cleanup: false,
   });
   const out = Buffer.from(result.stdout as Uint8Array);
   let at = 0;

@@ -26,6 +26,10 @@ export async function git(args: string[], opts: GitOptions = {}): Promise<string
     input: opts.input,
     stripFinalNewline: false,
     reject: false,
+    // execa's cleanup loads signal-exit, which re-raises SIGTERM when its own
+    // callbacks outnumber the other listeners: that would kill a worker in
+    // the middle of its graceful shutdown.
+    cleanup: false,
   });
   if (result.exitCode !== 0) {
     throw new Error(`git ${args[0]} failed (${result.exitCode}): ${String(result.stderr).trim()}`);

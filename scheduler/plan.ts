@@ -1,4 +1,5 @@
-import { explainEvent, loadPipelines, type EventExplain, type Pipeline, type PipelineExplain } from '../pipelines/index.ts';
+import { diffOf, mergeBase } from '../git/index.ts';
+import { explainEvent, loadPipelines, PIPELINE_DIR, type EventExplain, type Pipeline, type PipelineExplain, type RepoView } from '../pipelines/index.ts';
 import { providerFor, type ForgeEvent } from '../providers/index.ts';
 import { deliveries, repos, runs, withTransaction, type Repo } from '../store/index.ts';
 import { startStages } from './advance.ts';
@@ -31,6 +32,18 @@ async function keepSchedules(deps: SchedulerDeps, repo: Repo, event: ForgeEvent,
   if (event.kind !== 'push') return;
   const branch = repo.defaultBranch ?? (await defaultBranch(deps, repo))?.branch;
   if (branch && event.branch === branch) await syncSchedules(deps, repo, pipelines);
+}
+
+/** What a fork's pull request changes in .forgeline/ against its base: the approver reads it first. */
+async function forkPipelineDiff(view: RepoView, event: ForgeEvent): Promise<string> {
+  try {
+    const baseHead = await view.branchHead(event.pullRequest!.baseRef);
+    const base = baseHead && (await mergeBase(view.gitDir, await view.ensureCommit(baseHead), event.sha!));
+    if (!base) return `(the base branch ${event.pullRequest!.baseRef} shares no history with the head: compare by hand)`;
+    return (await diffOf(view.gitDir, base, event.sha!, [PIPELINE_DIR])) || '(no change to .forgeline/)';
+  } catch (err) {
+    return `(the .forgeline/ diff could not be computed: ${(err as Error).message.split('\n')[0]})`;
+  }
 }
 
 /** The payload of a stored delivery, for CEL conditions. */
@@ -142,6 +155,9 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
         }
         return id;
       });
+      if (runId !== null && event.pullRequest?.fromFork && run.status === 'queued') {
+        await runs.setPipelineDiff(deps.pool, runId, await forkPipelineDiff(view, event));
+      }
       if (runId !== null) {
         line.run = runId;
         planned.push(runId);

@@ -19,6 +19,8 @@ export async function runView(db: Queryable, id: number) {
     delivery: run.deliveryId,
     createdAt: run.createdAt,
     approvedBy: run.approvedBy,
+    // For a fork's pull request: its changes to .forgeline/, shown before anyone approves it.
+    pipelineDiff: run.event.pullRequest?.fromFork ? await runs.pipelineDiff(db, run.id) : null,
     stages: stages.map((s) => ({
       name: s.name, status: s.status, needs: s.needs, attempt: s.attempt,
       startedAt: s.startedAt, finishedAt: s.finishedAt, reason: s.reason, waitingFor: s.waitingFor, approvedBy: s.approvedBy,

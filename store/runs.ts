@@ -253,3 +253,12 @@ export async function stagesWaitingFor(db: Queryable, runId: number, waitingFor:
     `SELECT name FROM stages WHERE run_id = $1 AND status = 'waiting' AND waiting_for = $2 ORDER BY position`, [runId, waitingFor]);
   return rows.map((r) => r.name);
 }
+
+export async function setPipelineDiff(db: Queryable, runId: number, diff: string): Promise<void> {
+  await db.query('UPDATE runs SET pipeline_diff = $2 WHERE id = $1', [runId, diff]);
+}
+
+export async function pipelineDiff(db: Queryable, runId: number): Promise<string | null> {
+  const { rows } = await db.query<{ pipeline_diff: string | null }>('SELECT pipeline_diff FROM runs WHERE id = $1', [runId]);
+  return rows[0]?.pipeline_diff ?? null;
+}

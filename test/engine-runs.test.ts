@@ -162,4 +162,53 @@ stages:
     // Chunks came while the step ran, not all at the end.
     expect(arrivals.length).toBeGreaterThan(1);
   });
+
+  it('kills the whole tree on a step timeout, and goes on past a step that may fail', async () => {
+    const pidFile = path.join(scratch, 'timeout.pid');
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }
+stages:
+  slow:
+    steps:
+      - name: may fail
+        run: exit 2
+        continue-on-error: true
+      - name: too long
+        run: "sleep 300 & echo $! > ${pidFile}; wait"
+        timeout: 2s
+      - run: echo never
+  whole:
+    timeout: 1s
+    steps: [{ run: "sleep 30" }]
+`,
+    });
+    const run = await b.finished(id!);
+    expect(Object.fromEntries(run.stages.map((s: any) => [s.name, [s.status, s.reason]]))).toEqual({
+      slow: ['failure', 'too long: timed out'],
+      whole: ['failure', 'step 1: stage timed out'],
+    });
+    const log = await b.log(id!, 'slow');
+    expect(log).toContain('forgeline: may fail: exited with 2 (continue-on-error)');
+    expect(log).not.toContain('never');
+    const sleeper = Number((await (await import('node:fs/promises')).readFile(pidFile, 'utf8')).trim());
+    await waitFor(async () => (alive(sleeper) ? undefined : true), 'the timed-out step\'s tree to die', 2000);
+  });
+
+  it('runs a concurrency group one at a time keeping the newest pending run, or cancels in progress', async () => {
+    const file = (cancel: boolean) => `on: { push: {} }\nconcurrency: { group: ship, cancel-in-progress: ${cancel} }\nstages:\n  s:\n    steps: [{ run: "sleep 1.5" }]\n`;
+    const first = await b.push({ '.forgeline/ci.yml': file(false), 'g.txt': '1' });
+    await b.stage(first.runs[0]!, 's', 'running');
+    const second = await b.push({ 'g.txt': '2' });
+    expect(await b.stage(second.runs[0]!, 's', 'waiting')).toMatchObject({ waitingFor: 'group' });
+    const third = await b.push({ 'g.txt': '3' });
+    expect(await b.stage(second.runs[0]!, 's', 'canceled')).toMatchObject({ reason: `superseded by run ${third.runs[0]}` });
+    expect((await b.finished(first.runs[0]!)).status).toBe('success');
+    expect((await b.finished(third.runs[0]!)).status).toBe('success');
+
+    const fourth = await b.push({ '.forgeline/ci.yml': file(true), 'g.txt': '4' });
+    await b.stage(fourth.runs[0]!, 's', 'running');
+    const fifth = await b.push({ 'g.txt': '5' });
+    expect(await b.stage(fourth.runs[0]!, 's', 'canceled')).toMatchObject({ reason: `canceled by run ${fifth.runs[0]} (concurrency group ship)` });
+    expect((await b.finished(fifth.runs[0]!)).status).toBe('success');
+  });
 });

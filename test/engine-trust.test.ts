@@ -67,6 +67,9 @@ describe('trust: environments, approvals, forks', () => {
     const ci = pipelines.find(([p]) => p === 'ci')![1];
     const waiting = await b.stage(ci, 'peek', 'waiting');
     expect(waiting).toMatchObject({ waitingFor: 'fork', reason: 'waiting for approval: a pull request from a fork' });
+    const before = await b.run(ci);
+    expect(before.pipelineDiff).toContain('+++ b/.forgeline/ci.yml');
+    expect(before.pipelineDiff).toContain('+    secrets: [DEPLOY_TOKEN]');
     expect((await b.api(`/runs/${ci}/stages/peek/approve`, { method: 'POST', token: approver })).body).toMatchObject({ approved: 'run' });
     expect((await b.finished(ci)).status).toBe('success');
     const log = await b.log(ci, 'peek');

@@ -107,4 +107,26 @@ stages:
     gpu.kill('SIGTERM');
     await Promise.all([linux, gpu]);
   }, 60_000);
+
+  it('shuts down on SIGTERM: running steps finish within the deadline, or fail cleanly and are retried', async () => {
+    const { child: patient } = await startWorker({ ...env(), FORGELINE_SHUTDOWN_SECONDS: '10' });
+    children.push(patient);
+    const { runs: [id] } = await b.push({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  short:\n    steps: [{ run: "sleep 1.5; echo finished" }]\n' });
+    await b.stage(id!, 'short', 'running');
+    patient.kill('SIGTERM');
+    expect((await patient).exitCode).toBe(0);
+    expect((await b.run(id!)).stages[0]).toMatchObject({ status: 'success' });
+
+    const { child: hasty } = await startWorker({ ...env(), FORGELINE_SHUTDOWN_SECONDS: '1' });
+    children.push(hasty);
+    const { runs: [long] } = await b.push({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  long:\n    retries: 1\n    steps: [{ run: "if [ $FORGELINE_ATTEMPT = 1 ]; then sleep 60; fi" }]\n' });
+    await b.stage(long!, 'long', 'running');
+    hasty.kill('SIGTERM');
+    expect((await hasty).exitCode).toBe(0);
+    const retrying = (await b.run(long!)).stages[0];
+    expect(retrying).toMatchObject({ status: 'queued', attempt: 2, reason: 'attempt 1 failed: worker stopped before the stage finished; retrying' });
+    const { child: next } = await startWorker(env());
+    children.push(next);
+    expect((await b.finished(long!)).status).toBe('success');
+  }, 60_000);
 });
