@@ -49,6 +49,8 @@ export async function ensureCommit(mirror: string, source: FetchSource, sha: str
         // Servers that refuse to serve an unadvertised sha: fetch the refs below instead.
       }
     }
+    // A full id fetched into its own ref is there: no need to ask git again (one process less on the hot path).
+    if (fetched) return sha;
     if (!fetched) {
       await fetch(['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']);
       for (const ref of source.refs ?? []) {

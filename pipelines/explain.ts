@@ -114,7 +114,10 @@ export async function explainEvent(repo: RepoView, event: ForgeEvent, payload: u
   const ctx = {
     payload,
     changedPaths: () => (changed ??= changedPathsOf(repo, event)),
-    commitMessage: () => (message ??= commitMessage(repo.gitDir, event.sha!).catch(() => event.message)),
+    // A push payload carries its head commit's message: git is asked only when it does not.
+    commitMessage: () => (message ??= event.kind === 'push' && event.message !== null
+      ? Promise.resolve(event.message)
+      : commitMessage(repo.gitDir, event.sha!).catch(() => event.message)),
   };
   for (const p of pipelines) {
     const match = await matchPipeline(p, event, ctx);

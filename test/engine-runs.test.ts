@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -195,20 +195,27 @@ stages:
   });
 
   it('runs a concurrency group one at a time keeping the newest pending run, or cancels in progress', async () => {
-    const file = (cancel: boolean) => `on: { push: {} }\nconcurrency: { group: ship, cancel-in-progress: ${cancel} }\nstages:\n  s:\n    steps: [{ run: "sleep 1.5" }]\n`;
+    // Each run's step waits until the test releases it: no race with the machine's speed.
+    const gate = (id: number) => writeFile(path.join(scratch, `release-${id}`), '');
+    const file = (cancel: boolean) => `on: { push: {} }\nconcurrency: { group: ship, cancel-in-progress: ${cancel} }\nstages:\n  s:\n    steps: [{ run: "while [ ! -e ${scratch}/release-$FORGELINE_RUN_ID ]; do sleep 0.05; done" }]\n`;
     const first = await b.push({ '.forgeline/ci.yml': file(false), 'g.txt': '1' });
     await b.stage(first.runs[0]!, 's', 'running');
     const second = await b.push({ 'g.txt': '2' });
     expect(await b.stage(second.runs[0]!, 's', 'waiting')).toMatchObject({ waitingFor: 'group' });
     const third = await b.push({ 'g.txt': '3' });
     expect(await b.stage(second.runs[0]!, 's', 'canceled')).toMatchObject({ reason: `superseded by run ${third.runs[0]}` });
+    expect((await b.run(third.runs[0]!)).stages[0]).toMatchObject({ status: 'waiting', waitingFor: 'group' });
+    await gate(first.runs[0]!);
     expect((await b.finished(first.runs[0]!)).status).toBe('success');
+    await b.stage(third.runs[0]!, 's', 'running');
+    await gate(third.runs[0]!);
     expect((await b.finished(third.runs[0]!)).status).toBe('success');
 
     const fourth = await b.push({ '.forgeline/ci.yml': file(true), 'g.txt': '4' });
     await b.stage(fourth.runs[0]!, 's', 'running');
     const fifth = await b.push({ 'g.txt': '5' });
     expect(await b.stage(fourth.runs[0]!, 's', 'canceled')).toMatchObject({ reason: `canceled by run ${fifth.runs[0]} (concurrency group ship)` });
+    await gate(fifth.runs[0]!);
     expect((await b.finished(fifth.runs[0]!)).status).toBe('success');
   });
 });

@@ -1,3 +1,6 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addToken, setEnvironment, setSecret } from '../scheduler/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
@@ -84,7 +87,10 @@ describe('trust: environments, approvals, forks', () => {
   it('runs one deployment per environment at a time and keeps only the newest waiting one', async () => {
     const pool = b.forgeline.runtime.db.pool;
     await setEnvironment(pool, { repo: b.name, name: 'staging', branches: null, approval: false, approvers: null }, 'test');
-    const file = (tag: string) => `name: stage-deploy\non: { push: { branches: [main] } }\nstages:\n  deploy:\n    environment: staging\n    steps: [{ run: "echo ${tag}; sleep 2" }]\n`;
+    // Each deployment waits until the test releases it: no race with the machine's speed.
+    const scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-lock-'));
+    const file = (tag: string) => `name: stage-deploy\non: { push: { branches: [main] } }\nstages:\n  deploy:\n    environment: staging\n    steps: [{ run: "echo ${tag}; while [ ! -e ${scratch}/release-$FORGELINE_RUN_ID ]; do sleep 0.05; done" }]\n`;
+    const release = (id: number) => writeFile(path.join(scratch, `release-${id}`), '');
     const first = await b.push({ '.forgeline/release.yml': 'on: { manual: {} }\nstages: { s: { steps: [{ run: "true" }] } }\n', '.forgeline/stage.yml': file('one') });
     await b.stage(first.runs[0]!, 'deploy', 'running');
     const second = await b.push({ '.forgeline/stage.yml': file('two') });
@@ -92,7 +98,10 @@ describe('trust: environments, approvals, forks', () => {
     const third = await b.push({ '.forgeline/stage.yml': file('three') });
     await b.stage(third.runs[0]!, 'deploy', 'waiting');
     expect(await b.stage(second.runs[0]!, 'deploy', 'canceled')).toMatchObject({ reason: `superseded by run ${third.runs[0]}` });
+    await release(first.runs[0]!);
     expect((await b.finished(first.runs[0]!)).status).toBe('success');
+    await b.stage(third.runs[0]!, 'deploy', 'running');
+    await release(third.runs[0]!);
     expect((await b.finished(third.runs[0]!)).status).toBe('success');
     const history = (await b.api(`/repos/${encodeURIComponent(b.name)}/environments/staging/deployments`)).body.items.map((d: any) => [d.runId, d.status]);
     expect(history).toEqual([[third.runs[0], 'success'], [first.runs[0], 'success']]);
