@@ -35,7 +35,7 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
     const stale = await workers.heartbeat(deps.pool, deps.workerName, [...tracked.values()].map((t) => t.stage));
     for (const s of stale) tracked.get(keyOf(s))?.controller.abort();
   };
-  const beatTimer = setInterval(() => { if (!stopped) beat().catch((err) => deps.log.warn({ err: (err as Error).message }, 'heartbeat failed')); }, Math.min(1000, opts.heartbeatSeconds * 1000 / 3));
+  const beatTimer = setInterval(() => { if (!stopped) beat().catch((err) => deps.log.warn({ err: (err as Error).message }, 'heartbeat failed')); }, Math.min(500, opts.heartbeatSeconds * 1000 / 3));
   // Spread the monitor passes of many workers over the interval.
   const reapEvery = (opts.heartbeatSeconds * 1000) / 2;
   const reapTimer = setInterval(() => {
