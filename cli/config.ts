@@ -21,6 +21,8 @@ export interface Config {
   heartbeatSeconds: number;
   /** FORGELINE_SHUTDOWN_SECONDS: how long SIGTERM waits for running stages. */
   shutdownSeconds: number;
+  /** FORGELINE_RECOVERY_SECONDS: how often missed deliveries are looked for. */
+  recoverySeconds: number;
 }
 
 const FORGE_ENV: Record<string, string> = {
@@ -49,5 +51,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
     unverifiedPerMinute: Number(env.FORGELINE_UNVERIFIED_PER_MINUTE ?? 60),
     heartbeatSeconds: Number(env.FORGELINE_HEARTBEAT_SECONDS ?? 30),
     shutdownSeconds: Number(env.FORGELINE_SHUTDOWN_SECONDS ?? 30),
+    recoverySeconds: Number(env.FORGELINE_RECOVERY_SECONDS ?? 300),
   };
 }

@@ -74,6 +74,9 @@ export interface RepoAccess {
   token: string | null;
 }
 
+export type { BranchHead, EnsuredHook, HookSpec } from './forge-api/types.ts';
+import type { BranchHead, EnsuredHook, HookSpec } from './forge-api/types.ts';
+
 /** A permanent rejection by the forge (4xx other than rate limits): not worth retrying. */
 export class PermanentReportError extends Error {}
 
@@ -96,10 +99,20 @@ export interface Provider {
   payloadOf(headers: Headers, rawBody: Buffer): unknown;
   parse(headers: Headers, payload: unknown): ParseResult;
   postStatus(repo: RepoAccess, sha: string, report: StatusReport): Promise<void>;
+  /** The forge's own name for a state (SPEC.md §6.2's table). */
+  statusState(state: StatusState): string;
+  /** False where the forge refuses a status equal to the current one (GitLab): then only a new state is posted. */
+  acceptsSameState: boolean;
   /** Extra `git -c` settings that authenticate a fetch from the clone URL. */
   gitAuthConfig(repo: RepoAccess): string[];
   /** Where a repository is cloned from when registration names no clone URL. */
   defaultCloneUrl(apiUrl: string, name: string): string;
   /** The ref a pull request's head can be fetched from, or null where the forge has none. */
   pullRequestRef(number: number): string | null;
+  /** Creates the repository's webhook, or updates the one with the same URL (SPEC.md §6.3). */
+  ensureHook(repo: RepoAccess, hook: HookSpec): Promise<EnsuredHook>;
+  /** Every branch and its head commit, to notice heads that moved without a delivery (SPEC.md §6.4). */
+  branchHeads(repo: RepoAccess): Promise<BranchHead[]>;
+  /** Where the forge can redeliver its failed deliveries itself (GitHub): asks it to, answers the ids redelivered. */
+  redeliverMissed?(repo: RepoAccess, hookId: string, since: Date, seen: (deliveryId: string) => Promise<boolean>): Promise<string[]>;
 }

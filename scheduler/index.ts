@@ -22,3 +22,4 @@ export { cancelRun } from './cancel.ts';
 export { triggerManual, TriggerError } from './trigger.ts';
 export { AdminError, addToken, listSecrets, removeSecret, revokeToken, setEnvironment, setSecret } from './admin.ts';
 export { execLocally, ExecError } from './local-exec.ts';
+export { recoverMissed, startRecovery } from './recovery.ts';

@@ -20,9 +20,9 @@ export interface Presence {
 const keyOf = (s: StageAttempt) => `${s.runId}\0${s.name}\0${s.attempt}`;
 
 /**
- * The worker's row in `workers`, kept fresh every second: the heartbeat also
+ * The worker's row in `workers`, kept fresh twice a second: the heartbeat also
  * tells it which of its stages were canceled (their process trees are
- * killed within the second), and a monitor pass reaps the stages of workers
+ * killed within half a second), and a monitor pass reaps the stages of workers
  * that went quiet.
  */
 export async function startPresence(deps: SchedulerDeps, opts: { labels: string[]; concurrency: number; heartbeatSeconds: number }): Promise<Presence> {

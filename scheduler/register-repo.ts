@@ -10,12 +10,16 @@ export interface RepoRegistration {
   token?: string | null;
   secret?: string;
   forkPrs?: string;
+  /** Also create (or update) the webhook on the forge through its API. */
+  register?: boolean;
 }
 
 export interface Registered {
   id: string;
   hookUrl: string;
   secret: string;
+  /** With `register`: the forge's hook, and whether it was created or an existing one updated. */
+  remoteHook?: { id: string; created: boolean };
 }
 
 const FORK_POLICIES = ['approve', 'run', 'ignore'];
@@ -42,9 +46,17 @@ export async function registerRepo(
   const id = newRepoId();
   const hookId = newHookId();
   const secret = input.secret ?? newSecret();
+  const hookUrl = `${deps.publicUrl.replace(/\/+$/, '')}/hooks/${hookId}`;
+  // The forge first: when it refuses, nothing is registered and the error says why.
+  let remoteHook: Registered['remoteHook'];
+  if (input.register) {
+    if (!input.token) throw new Error('--register needs an API token (--token-env) with the right to manage webhooks');
+    remoteHook = await provider.ensureHook({ name: input.name, apiUrl, token: input.token }, { url: hookUrl, secret });
+  }
   await withTransaction(deps.pool, async (tx) => {
     await repos.insertRepo(tx, deps.box, { id, forge: provider.name, name: input.name, cloneUrl, apiUrl, token: input.token ?? null, hookId, forkPrs, secret });
-    await audit(tx, { actor, action: 'repo.add', reason: `${provider.name} ${input.name}` });
+    if (remoteHook) await repos.setRemoteHook(tx, id, remoteHook.id);
+    await audit(tx, { actor, action: 'repo.add', reason: `${provider.name} ${input.name}${remoteHook ? ` (hook ${remoteHook.created ? 'created' : 'updated'})` : ''}` });
   });
-  return { id, hookUrl: `${deps.publicUrl.replace(/\/+$/, '')}/hooks/${hookId}`, secret };
+  return { id, hookUrl, secret, ...(remoteHook ? { remoteHook } : {}) };
 }

@@ -33,13 +33,16 @@ function runDescription(run: RunRow, stages: StageRow[]): string {
 
 /** What the forge should show for a run: its own context and one per stage (SPEC.md §6.2). */
 export function desiredStatuses(publicUrl: string, run: RunRow, stages: StageRow[]): StatusReport[] {
+  // Bitbucket Cloud shows a pull request's statuses only when they name its source branch.
+  const branch: string | null = run.event.pullRequest?.headRef ?? run.event.branch ?? null;
   const reports = stages.map((s) => ({
+    branch,
     context: stageContext(run.pipeline, run.event, s.name),
     state: s.status,
     description: describe(s.status, s.reason, seconds(s.startedAt, s.finishedAt)),
     targetUrl: runUrl(publicUrl, run.id, s.name),
   }));
-  const own = { context: runContext(run.pipeline, run.event), state: run.status, description: runDescription(run, stages), targetUrl: runUrl(publicUrl, run.id) };
+  const own = { context: runContext(run.pipeline, run.event), state: run.status, description: runDescription(run, stages), targetUrl: runUrl(publicUrl, run.id), branch };
   // A finished run is reported after its stages, a starting one before them.
   return isFinal(run.status) ? [...reports, own] : [own, ...reports];
 }
@@ -61,10 +64,12 @@ export async function reportRun(deps: SchedulerDeps, runId: number): Promise<voi
   const token = await repos.repoToken(deps.pool, deps.box, repo.id);
   for (const report of desired) {
     const last = posted.get(report.context);
-    if (last && last.state === report.state && last.description === report.description) continue;
+    const state = provider.statusState(report.state);
+    // Never the same state twice in a row; where the forge allows it, a new description is worth a post.
+    if (last && last.state === state && (!provider.acceptsSameState || last.description === report.description)) continue;
     try {
       await provider.postStatus({ name: repo.name, apiUrl: repo.apiUrl, token }, run.sha, report);
-      await statusReports.recordPosted(deps.pool, repo.id, run.sha, run.id, report);
+      await statusReports.recordPosted(deps.pool, repo.id, run.sha, run.id, { context: report.context, state, description: report.description });
     } catch (err) {
       if (!(err instanceof PermanentReportError)) throw err;
       deps.log.warn({ run: runId, context: report.context, err: err.message }, 'forge refused a status');

@@ -48,6 +48,7 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     try {
       ctx.body = await registerRepo({ pool, box: deps.box, publicUrl: deps.publicUrl, urls }, {
         forge: body.forge ?? '', name: body.name ?? '', cloneUrl: body.cloneUrl, apiUrl: body.apiUrl, token: body.token ?? null, secret: body.secret, forkPrs: body.forkPrs,
+        register: body.register === 'true' || (body.register as unknown) === true,
       }, ctx.state.actor as string);
       ctx.status = 201;
     } catch (err) {

@@ -240,3 +240,16 @@ export async function copyForReplay(db: Queryable, originalId: string, newId: st
     [originalId, newId, actor]);
   return rowCount === 1;
 }
+
+/** Whether a forge delivery id was ever received for the forge (any outcome). */
+export async function seenDeliveryId(db: Queryable, forge: string, forgeDeliveryId: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM deliveries WHERE forge = $1 AND forge_delivery_id = $2 LIMIT 1', [forge, forgeDeliveryId]);
+  return rows.length > 0;
+}
+
+/** The last commit planned for each branch of a repository (from the ref updates seen). */
+export async function lastSeenHeads(db: Queryable, repoId: string): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ ref: string; sha: string }>(
+    `SELECT DISTINCT ON (ref) ref, sha FROM ref_updates WHERE repo_id = $1 AND ref LIKE 'refs/heads/%' ORDER BY ref, created_at DESC`, [repoId]);
+  return new Map(rows.map((r) => [r.ref.slice('refs/heads/'.length), r.sha]));
+}

@@ -97,3 +97,18 @@ export async function retireOlderSecrets(db: Queryable, repoId: string): Promise
 export async function removeRepo(db: Queryable, repoId: string): Promise<void> {
   await db.query('DELETE FROM repos WHERE id = $1', [repoId]);
 }
+
+export async function setRemoteHook(db: Queryable, repoId: string, hookId: string): Promise<void> {
+  await db.query('UPDATE repos SET remote_hook_id = $2 WHERE id = $1', [repoId, hookId]);
+}
+
+/** Repositories with an API token, for the recovery of missed deliveries. */
+export async function reposWithToken(db: Queryable): Promise<Array<Repo & { remoteHookId: string | null; recoveredAt: Date | null }>> {
+  const { rows } = await db.query(
+    `SELECT ${COLUMNS}, remote_hook_id AS "remoteHookId", recovered_at AS "recoveredAt" FROM repos WHERE token IS NOT NULL ORDER BY id`);
+  return rows;
+}
+
+export async function markRecovered(db: Queryable, repoId: string, at: Date): Promise<void> {
+  await db.query('UPDATE repos SET recovered_at = $2 WHERE id = $1', [repoId, at]);
+}

@@ -28,8 +28,9 @@ export function repoCommand(program: Command): void {
     .option('--token-env <VAR>', 'read the API token from this environment variable')
     .option('--secret <secret>', 'the webhook secret (default: random)')
     .option('--fork-prs <policy>', 'approve, run or ignore', 'approve')
+    .option('--register', 'also create (or update) the webhook on the forge through its API, URL from FORGELINE_PUBLIC_URL')
     .option('--json', 'print JSON (the default)')
-    .action(async (opts: { forge: string; name: string; cloneUrl?: string; apiUrl?: string; tokenEnv?: string; secret?: string; forkPrs: string }) => {
+    .action(async (opts: { forge: string; name: string; cloneUrl?: string; apiUrl?: string; tokenEnv?: string; secret?: string; forkPrs: string; register?: boolean }) => {
       let token: string | null = null;
       if (opts.tokenEnv) {
         token = process.env[opts.tokenEnv] ?? null;
@@ -37,7 +38,7 @@ export function repoCommand(program: Command): void {
       }
       const result = await withDatabase(async ({ config, db, box }) => registerRepo(
         { pool: db.pool, box, publicUrl: config.publicUrl, urls: config.urls },
-        { forge: opts.forge, name: opts.name, cloneUrl: opts.cloneUrl, apiUrl: opts.apiUrl, token, secret: opts.secret, forkPrs: opts.forkPrs },
+        { forge: opts.forge, name: opts.name, cloneUrl: opts.cloneUrl, apiUrl: opts.apiUrl, token, secret: opts.secret, forkPrs: opts.forkPrs, register: opts.register === true },
         'cli'));
       printJson(result);
     });

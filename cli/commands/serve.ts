@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { startRecovery } from '../../scheduler/index.ts';
 import { listen } from '../../server/index.ts';
 import { readConfig } from '../config.ts';
 import { createLogger, openRuntime, openRuntimeWithWorkers } from '../runtime.ts';
@@ -19,7 +20,9 @@ export function serveCommand(program: Command): void {
       const { port } = server.address() as { port: number };
       log.info({ port, workers: opts.workers, embeddedDatabase: runtime.db.embedded }, 'forgeline serving');
       process.stdout.write(`Forgeline listening on http://localhost:${port} (hooks: ${config.publicUrl}/hooks/<hookId>)\n`);
+      const stopRecovery = startRecovery(runtime.deps, config.recoverySeconds);
       onShutdown(async () => {
+        stopRecovery();
         await new Promise((resolve) => server.close(resolve));
         await runtime.close();
       });

@@ -1,9 +1,11 @@
+import { ensureBitbucketServerHook } from './hooks.ts';
+import { bitbucketServerBranchHeads } from './branches.ts';
 import { verifyHubSignature } from '../bitbucket-common.ts';
 import { header } from '../http-headers.ts';
 import { jsonPayload } from '../payload.ts';
 import type { Provider } from '../types.ts';
 import { parseBitbucketServer } from './parse.ts';
-import { postBitbucketServerStatus } from './status.ts';
+import { postBitbucketServerStatus, STATES } from './status.ts';
 
 /** Bitbucket Data Center (formerly Server), self-hosted. */
 export const bitbucketServer: Provider = {
@@ -24,4 +26,8 @@ export const bitbucketServer: Provider = {
   // Data Center serves git over HTTP under /scm, with the project key in lower case.
   defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/scm/${name.toLowerCase()}.git`,
   pullRequestRef: (number) => `refs/pull-requests/${number}/from`,
+  ensureHook: ensureBitbucketServerHook,
+  branchHeads: bitbucketServerBranchHeads,
+  statusState: (state) => STATES[state],
+  acceptsSameState: true,
 };

@@ -1,7 +1,7 @@
 import { postBuildStatus, statusDescription, statusTarget } from '../bitbucket-common.ts';
 import type { RepoAccess, StatusReport, StatusState } from '../types.ts';
 
-const STATES: Record<StatusState, 'INPROGRESS' | 'SUCCESSFUL' | 'FAILED' | 'CANCELLED'> = {
+export const STATES: Record<StatusState, 'INPROGRESS' | 'SUCCESSFUL' | 'FAILED' | 'CANCELLED'> = {
   queued: 'INPROGRESS',
   waiting: 'INPROGRESS',
   running: 'INPROGRESS',

@@ -1,9 +1,11 @@
+import { ensureBitbucketHook } from './hooks.ts';
+import { bitbucketBranchHeads } from './branches.ts';
 import { verifyHubSignature } from '../bitbucket-common.ts';
 import { header } from '../http-headers.ts';
 import { jsonPayload } from '../payload.ts';
 import type { Provider } from '../types.ts';
 import { parseBitbucket } from './parse.ts';
-import { postBitbucketStatus } from './status.ts';
+import { postBitbucketStatus, STATES } from './status.ts';
 
 /** Bitbucket Cloud (bitbucket.org). */
 export const bitbucket: Provider = {
@@ -23,4 +25,8 @@ export const bitbucket: Provider = {
   // Bitbucket Cloud has no pull request refs: a fork's head is fetched from the fork's own URL.
   defaultCloneUrl: (_apiUrl, name) => `https://bitbucket.org/${name}.git`,
   pullRequestRef: () => null,
+  ensureHook: ensureBitbucketHook,
+  branchHeads: bitbucketBranchHeads,
+  statusState: (state) => STATES[state],
+  acceptsSameState: true,
 };

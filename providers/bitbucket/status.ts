@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { postBuildStatus, statusDescription, statusTarget } from '../bitbucket-common.ts';
 import type { RepoAccess, StatusReport, StatusState } from '../types.ts';
 
-const STATES: Record<StatusState, 'INPROGRESS' | 'SUCCESSFUL' | 'FAILED' | 'STOPPED'> = {
+export const STATES: Record<StatusState, 'INPROGRESS' | 'SUCCESSFUL' | 'FAILED' | 'STOPPED'> = {
   queued: 'INPROGRESS',
   waiting: 'INPROGRESS',
   running: 'INPROGRESS',

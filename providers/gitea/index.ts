@@ -1,8 +1,10 @@
+import { ensureGiteaHook } from './hooks.ts';
+import { giteaBranchHeads } from './branches.ts';
 import { header } from '../http-headers.ts';
 import { jsonPayload } from '../payload.ts';
 import type { Headers, Provider } from '../types.ts';
 import { parseGitea } from './parse.ts';
-import { postGiteaStatus } from './status.ts';
+import { postGiteaStatus, STATES } from './status.ts';
 import { verifyGitea } from './verify.ts';
 
 // Forgejo sends its own X-Forgejo-* headers and may leave out Gitea's.
@@ -25,4 +27,8 @@ export const gitea: Provider = {
     repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`forgeline:${repo.token}`).toString('base64')}`] : [],
   defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/${name}.git`,
   pullRequestRef: (number) => `refs/pull/${number}/head`,
+  ensureHook: ensureGiteaHook,
+  branchHeads: giteaBranchHeads,
+  statusState: (state) => STATES[state],
+  acceptsSameState: true,
 };

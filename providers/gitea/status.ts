@@ -1,6 +1,6 @@
 import { PermanentReportError, type RepoAccess, type StatusReport, type StatusState } from '../types.ts';
 
-const STATES: Record<StatusState, 'pending' | 'success' | 'failure' | 'error'> = {
+export const STATES: Record<StatusState, 'pending' | 'success' | 'failure' | 'error'> = {
   queued: 'pending',
   waiting: 'pending',
   running: 'pending',

@@ -1,8 +1,11 @@
+import { ensureGitHubHook } from './hooks.ts';
+import { gitHubBranchHeads } from './branches.ts';
+import { redeliverGitHubMissed } from './deliveries.ts';
 import { header } from '../http-headers.ts';
 import { jsonPayload } from '../payload.ts';
 import type { Provider } from '../types.ts';
 import { parseGitHub } from './parse.ts';
-import { postGitHubStatus } from './status.ts';
+import { postGitHubStatus, STATES } from './status.ts';
 import { verifyGitHub } from './verify.ts';
 
 export const github: Provider = {
@@ -22,4 +25,9 @@ export const github: Provider = {
   // https://api.github.com → github.com; Enterprise https://HOST/api/v3 → HOST.
   defaultCloneUrl: (apiUrl, name) => `${new URL(apiUrl).origin.replace('//api.', '//')}/${name}.git`,
   pullRequestRef: (number) => `refs/pull/${number}/head`,
+  ensureHook: ensureGitHubHook,
+  branchHeads: gitHubBranchHeads,
+  redeliverMissed: redeliverGitHubMissed,
+  statusState: (state) => STATES[state],
+  acceptsSameState: true,
 };

@@ -1,8 +1,10 @@
+import { ensureGitLabHook } from './hooks.ts';
+import { gitLabBranchHeads } from './branches.ts';
 import { header } from '../http-headers.ts';
 import { jsonPayload } from '../payload.ts';
 import type { Provider } from '../types.ts';
 import { parseGitLab } from './parse.ts';
-import { postGitLabStatus } from './status.ts';
+import { postGitLabStatus, STATES } from './status.ts';
 import { verifyGitLab } from './verify.ts';
 
 export const gitlab: Provider = {
@@ -22,4 +24,9 @@ export const gitlab: Provider = {
     repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`oauth2:${repo.token}`).toString('base64')}`] : [],
   defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/${name}.git`,
   pullRequestRef: (number) => `refs/merge-requests/${number}/head`,
+  ensureHook: ensureGitLabHook,
+  branchHeads: gitLabBranchHeads,
+  statusState: (state) => STATES[state],
+  // GitLab refuses a state equal to the current one.
+  acceptsSameState: false,
 };

@@ -3,7 +3,7 @@ import { PermanentReportError, type RepoAccess, type StatusReport, type StatusSt
 
 type GitLabState = 'pending' | 'running' | 'success' | 'failed' | 'canceled' | 'skipped';
 
-const STATES: Record<StatusState, GitLabState> = {
+export const STATES: Record<StatusState, GitLabState> = {
   queued: 'pending',
   waiting: 'pending',
   running: 'running',
