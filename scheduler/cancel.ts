@@ -1,6 +1,7 @@
 import { audit, runs, withTransaction, type Queryable, type StageStatus } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
+import { CANCEL_CHANNEL } from './presence.ts';
 import { releaseEnvironment } from './release.ts';
 import { deriveRunStatus } from './run-status.ts';
 
@@ -16,6 +17,8 @@ export async function cancelRunIn(deps: SchedulerDeps, tx: Queryable, runId: num
   // A canceled deployment gives its environment's lock to the next one.
   for (const name of canceled) await releaseEnvironment(deps, tx, run!, { name, attempt: (await runs.getStages(tx, runId)).find((s) => s.name === name)!.attempt, status: 'canceled' });
   if (canceled.length) {
+    // Workers running a canceled stage beat at once (delivered on commit).
+    await tx.query(`SELECT pg_notify('${CANCEL_CHANNEL}', $1)`, [String(runId)]);
     await runs.setRunStatus(tx, runId, deriveRunStatus(await runs.getStages(tx, runId)));
     await sendReport(deps, tx, runId);
   }

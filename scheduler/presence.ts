@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { PoolClient } from 'pg';
 import { workers } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { reapLostStages } from './reaper.ts';
@@ -15,6 +16,33 @@ export interface Presence {
   readonly stopping: boolean;
   /** Stop heartbeating and mark the worker stopped (its leftover stages are reaped at once). */
   stop(): Promise<void>;
+}
+
+export const CANCEL_CHANNEL = 'forgeline_cancel';
+
+/** LISTEN on a connection of its own, reconnecting after a failure; answers how to stop. */
+async function listenForCancels(deps: SchedulerDeps, onCancel: () => void): Promise<() => void> {
+  let client: PoolClient | null = null;
+  let stopped = false;
+  const connect = async () => {
+    try {
+      client = await deps.pool.connect();
+      client.on('notification', onCancel);
+      client.on('error', () => {
+        client?.release(true);
+        client = null;
+        if (!stopped) setTimeout(() => void connect(), 1000);
+      });
+      await client.query(`LISTEN ${CANCEL_CHANNEL}`);
+    } catch {
+      if (!stopped) setTimeout(() => void connect(), 1000);
+    }
+  };
+  await connect();
+  return () => {
+    stopped = true;
+    client?.release(true);
+  };
 }
 
 const keyOf = (s: StageAttempt) => `${s.runId}\0${s.name}\0${s.attempt}`;
@@ -35,6 +63,8 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
     const stale = await workers.heartbeat(deps.pool, deps.workerName, [...tracked.values()].map((t) => t.stage));
     for (const s of stale) tracked.get(keyOf(s))?.controller.abort();
   };
+  // A cancel is also announced with NOTIFY: the worker beats at once instead of at its next tick.
+  const stopListening = await listenForCancels(deps, () => { if (!stopped) beat().catch(() => {}); });
   const beatTimer = setInterval(() => { if (!stopped) beat().catch((err) => deps.log.warn({ err: (err as Error).message }, 'heartbeat failed')); }, Math.min(500, opts.heartbeatSeconds * 1000 / 3));
   // Spread the monitor passes of many workers over the interval.
   const reapEvery = (opts.heartbeatSeconds * 1000) / 2;
@@ -61,6 +91,7 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
     running: () => tracked.size,
     async stop() {
       stopped = true;
+      stopListening();
       clearInterval(beatTimer);
       clearInterval(reapTimer);
       await workers.stopWorker(deps.pool, deps.workerName).catch(() => {});

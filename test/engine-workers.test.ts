@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
+import { alive } from './helpers/process.ts';
 
 const bin = fileURLToPath(new URL('../bin/forgeline.js', import.meta.url));
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 /** A real `forgeline worker` process against the test database. */
 async function startWorker(env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ child: ResultPromise }> {
