@@ -54,7 +54,9 @@ export type ParseResult =
      */
     actionFromHead?: boolean;
   }
-  | { outcome: 'ignored'; reason: string; repoName?: string | null };
+  | { outcome: 'ignored'; reason: string; repoName?: string | null }
+  /** GitHub App mode: a check run (`externalId` names run and stage) or a whole suite (`headSha`) asked to run again. */
+  | { outcome: 'rerun'; repoName: string; externalId: string | null; headSha: string | null };
 
 /** One commit status to post: SPEC.md §6.2. */
 export type StatusState = 'queued' | 'waiting' | 'running' | 'success' | 'failure' | 'canceled' | 'skipped';

@@ -88,10 +88,12 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<H
   const events = parsed.outcome === 'events' ? parsed.events : [];
   const named = parsed.outcome === 'events' ? events[0]?.repo.name ?? null : parsed.repoName ?? null;
   let repo = target.repo;
-  let status: deliveries.DeliveryStatus = parsed.outcome === 'events' ? 'accepted' : 'ignored';
-  let reason = parsed.outcome === 'ignored' ? parsed.reason : null;
+  // A rerequested check is stored and planned like an event: the plan job reruns what it names.
+  let status: deliveries.DeliveryStatus = parsed.outcome === 'ignored' ? 'ignored' : 'accepted';
+  let reason = parsed.outcome === 'ignored' ? parsed.reason : parsed.outcome === 'rerun' ? 'rerequested' : null;
   if (repo) {
-    const foreign = events.find((e) => e.repo.name.toLowerCase() !== repo!.name.toLowerCase());
+    const foreign = events.find((e) => e.repo.name.toLowerCase() !== repo!.name.toLowerCase())
+      ?? (named && named.toLowerCase() !== repo.name.toLowerCase() && parsed.outcome === 'rerun' ? { repo: { name: named } } : undefined);
     if (foreign) return refuse(deps, req, provider.name, 403, `payload names repository ${foreign.repo.name}; this hook belongs to ${repo.name}`);
   } else if (named) {
     repo = (await deps.directory.byName(provider.name, named))?.repo ?? null;

@@ -27,7 +27,7 @@ export async function explainPayload(opts: { forge: string; eventHeader: string;
   const headers = { [provider.eventHeader]: opts.eventHeader, 'content-type': 'application/json' };
   const payload = provider.payloadOf(headers, opts.payload);
   const parsed = provider.parse(headers, payload);
-  if (parsed.outcome === 'ignored') return { events: [], ignored: parsed.reason };
+  if (parsed.outcome !== 'events') return { events: [], ignored: parsed.outcome === 'ignored' ? parsed.reason : 'a rerequested check starts no pipeline of its own' };
   const repo = await localRepoView(opts.dir);
   const events: EventExplain[] = [];
   for (const event of parsed.events as ForgeEvent[]) {

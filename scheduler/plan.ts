@@ -8,6 +8,7 @@ import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
 import { fetchCommit } from './mirrors.ts';
 import { repoView } from './repo-view.ts';
+import { handleRerequest } from './rerequest.ts';
 import { defaultBranch, syncSchedules } from './schedules.ts';
 
 export type { EventExplain, PipelineExplain };
@@ -96,6 +97,7 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
   let fetchError: Error | undefined;
   const log = deps.log.child({ delivery: deliveryId, repo: repo.name });
   const events = delivery.events as ForgeEvent[];
+  if (events.length === 0 && delivery.reason === 'rerequested') return handleRerequest(deps, repo, delivery);
   const payload = await payloadOf(deps, delivery);
   const explain: EventExplain[] = [];
 

@@ -1,5 +1,5 @@
-import { providerFor, PermanentReportError, type StatusReport } from '../providers/index.ts';
-import { repos, runs, statusReports, type RunRow, type StageRow, type StageStatus } from '../store/index.ts';
+import { checkState, postCheckRun, providerFor, PermanentReportError, type StatusReport } from '../providers/index.ts';
+import { logs, repos, runs, statusReports, type RunRow, type StageRow, type StageStatus } from '../store/index.ts';
 import { runContext, runUrl, stageContext } from './contexts.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { isFinal } from './run-status.ts';
@@ -62,14 +62,24 @@ export async function reportRun(deps: SchedulerDeps, runId: number): Promise<voi
   const desired = desiredStatuses(deps.publicUrl, run, stages);
   const posted = await statusReports.postedStatuses(deps.pool, repo.id, run.sha, desired.map((d) => d.context));
   const token = await repos.repoToken(deps.pool, deps.box, repo.id);
+  const app = repo.forge === 'github' ? await repos.gitHubApp(deps.pool, deps.box, repo.id) : null;
   for (const report of desired) {
     const last = posted.get(report.context);
-    const state = provider.statusState(report.state);
+    const state = app ? checkState(report.state) : provider.statusState(report.state);
     // Never the same state twice in a row; where the forge allows it, a new description is worth a post.
     if (last && last.state === state && (!provider.acceptsSameState || last.description === report.description)) continue;
     try {
-      await provider.postStatus({ name: repo.name, apiUrl: repo.apiUrl, token }, run.sha, report);
-      await statusReports.recordPosted(deps.pool, repo.id, run.sha, run.id, { context: report.context, state, description: report.description });
+      let externalId: string | null = null;
+      if (app) {
+        // GitHub App mode: a check run per context, its log's tail once the stage is done.
+        const stage = stages.find((st) => stageContext(run.pipeline, run.event, st.name) === report.context);
+        const logTail = stage && isFinal(stage.status) ? await logs.logTail(deps.pool, run.id, stage.name, stage.attempt) : undefined;
+        externalId = await postCheckRun({ name: repo.name, apiUrl: repo.apiUrl, token }, app, run.sha,
+          { ...report, externalId: `${run.id}:${stage?.name ?? ''}`, logTail }, last?.externalId ?? null);
+      } else {
+        await provider.postStatus({ name: repo.name, apiUrl: repo.apiUrl, token }, run.sha, report);
+      }
+      await statusReports.recordPosted(deps.pool, repo.id, run.sha, run.id, { context: report.context, state, description: report.description, externalId });
     } catch (err) {
       if (!(err instanceof PermanentReportError)) throw err;
       deps.log.warn({ run: runId, context: report.context, err: err.message }, 'forge refused a status');

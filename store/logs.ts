@@ -16,3 +16,10 @@ export async function readLogSince(db: Queryable, runId: number, stage: string, 
     'SELECT id, chunk FROM stage_logs WHERE run_id = $1 AND stage = $2 AND attempt = $3 AND id > $4 ORDER BY id', [runId, stage, attempt, afterId]);
   return rows;
 }
+
+/** The last `lines` lines of a stage's current log (a check run's text). */
+export async function logTail(db: Queryable, runId: number, stage: string, attempt: number, lines = 60): Promise<string> {
+  const { rows } = await db.query<{ chunk: string }>(
+    'SELECT chunk FROM stage_logs WHERE run_id = $1 AND stage = $2 AND attempt = $3 ORDER BY id DESC LIMIT 200', [runId, stage, attempt]);
+  return rows.reverse().map((r) => r.chunk).join('').split('\n').slice(-lines).join('\n');
+}

@@ -112,3 +112,14 @@ export async function reposWithToken(db: Queryable): Promise<Array<Repo & { remo
 export async function markRecovered(db: Queryable, repoId: string, at: Date): Promise<void> {
   await db.query('UPDATE repos SET recovered_at = $2 WHERE id = $1', [repoId, at]);
 }
+
+export async function setGitHubApp(db: Queryable, box: SecretBox, repoId: string, appId: string, privateKey: string): Promise<void> {
+  await db.query('UPDATE repos SET app_id = $2, app_key = $3 WHERE id = $1', [repoId, appId, box.seal(privateKey)]);
+}
+
+/** The GitHub App a repository reports through, or null (commit statuses). */
+export async function gitHubApp(db: Queryable, box: SecretBox, repoId: string): Promise<{ appId: string; privateKey: string } | null> {
+  const { rows } = await db.query<{ app_id: string | null; app_key: string | null }>('SELECT app_id, app_key FROM repos WHERE id = $1', [repoId]);
+  const row = rows[0];
+  return row?.app_id && row.app_key ? { appId: row.app_id, privateKey: box.open(row.app_key) } : null;
+}

@@ -70,6 +70,16 @@ export function parseGitHub(eventName: string, payload: unknown): ParseResult {
       return parsePush(payload);
     case 'pull_request':
       return parsePullRequest(payload);
+    case 'check_run':
+    case 'check_suite': {
+      const repoName = str(payload, 'repository.full_name');
+      if (str(payload, 'action') !== 'rerequested' || !repoName) {
+        return { outcome: 'ignored', reason: `${eventName} '${str(payload, 'action')}' is not acted on`, repoName };
+      }
+      return eventName === 'check_run'
+        ? { outcome: 'rerun', repoName, externalId: str(payload, 'check_run.external_id'), headSha: null }
+        : { outcome: 'rerun', repoName, externalId: null, headSha: str(payload, 'check_suite.head_sha') };
+    }
     case 'ping':
       return { outcome: 'ignored', reason: 'ping', repoName: str(payload, 'repository.full_name') };
     default:
