@@ -12,6 +12,8 @@ export interface RepoRegistration {
   forkPrs?: string;
   /** Also create (or update) the webhook on the forge through its API. */
   register?: boolean;
+  /** GitHub App mode: stages are reported as check runs by this App. */
+  app?: { appId: string; privateKey: string } | null;
 }
 
 export interface Registered {
@@ -56,6 +58,10 @@ export async function registerRepo(
   await withTransaction(deps.pool, async (tx) => {
     await repos.insertRepo(tx, deps.box, { id, forge: provider.name, name: input.name, cloneUrl, apiUrl, token: input.token ?? null, hookId, forkPrs, secret });
     if (remoteHook) await repos.setRemoteHook(tx, id, remoteHook.id);
+    if (input.app) {
+      if (provider.name !== 'github') throw new Error('GitHub App mode is for GitHub repositories');
+      await repos.setGitHubApp(tx, deps.box, id, input.app.appId, input.app.privateKey);
+    }
     await audit(tx, { actor, action: 'repo.add', reason: `${provider.name} ${input.name}${remoteHook ? ` (hook ${remoteHook.created ? 'created' : 'updated'})` : ''}` });
   });
   return { id, hookUrl, secret, ...(remoteHook ? { remoteHook } : {}) };

@@ -12,7 +12,19 @@ export interface PostedStatus {
   authorization: string | null;
 }
 
+export interface CheckRunCall {
+  method: 'POST' | 'PATCH';
+  id: number;
+  name: string;
+  status: string;
+  conclusion: string | null;
+  text: string | null;
+  authorization: string | null;
+}
+
 export interface FakeGitHub {
+  /** GitHub App mode: every check run create and update, in order. */
+  checks: CheckRunCall[];
   /** The GitHub Enterprise style API base: http://127.0.0.1:PORT/api/v3 */
   apiUrl: string;
   statuses: PostedStatus[];
@@ -30,6 +42,8 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
   sharedCheck ??= new OpenApiCheck();
   const check = sharedCheck;
   const statuses: PostedStatus[] = [];
+  const checks: CheckRunCall[] = [];
+  let nextCheck = 1000;
   const violations: string[] = [];
   let failures: { count: number; status: number } = { count: 0, status: 500 };
   const server: Server = createServer((req, res) => {
@@ -49,6 +63,20 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
       try {
         body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : null;
         const checked = check.check(req.method ?? 'GET', url.pathname.slice('/api/v3'.length), body);
+        const authorization = req.headers.authorization ?? null;
+        // GitHub App mode: the installation, its token, and check runs.
+        if (checked.route === 'GET /repos/{owner}/{repo}/installation') {
+          if (!authorization?.startsWith('bearer ') && !authorization?.startsWith('Bearer ')) throw new Error('an installation lookup needs the App\'s JWT');
+          return answer(200, { id: 99, app_id: 1, account: { login: checked.params.owner }, target_type: 'Organization' });
+        }
+        if (checked.route === 'POST /app/installations/{installation_id}/access_tokens') {
+          return answer(201, { token: 'ghs_installationtoken', expires_at: new Date(Date.now() + 3600_000).toISOString() });
+        }
+        if (checked.route === 'POST /repos/{owner}/{repo}/check-runs' || checked.route === 'PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}') {
+          const id = req.method === 'POST' ? nextCheck++ : Number(checked.params.check_run_id);
+          checks.push({ method: req.method as 'POST', id, name: body.name, status: body.status, conclusion: body.conclusion ?? null, text: body.output?.text ?? null, authorization });
+          return answer(req.method === 'POST' ? 201 : 200, { id, name: body.name, status: body.status });
+        }
         if (checked.route !== 'POST /repos/{owner}/{repo}/statuses/{sha}') throw new Error(`unexpected call ${checked.route}`);
         if (!/^[0-9a-f]{40}$/.test(checked.params.sha!)) throw new Error(`sha ${checked.params.sha} is not a full commit id`);
         if (failures.count > 0) {
@@ -72,6 +100,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
   return {
     apiUrl: `http://127.0.0.1:${port}/api/v3`,
     statuses,
+    checks,
     violations,
     failNext(n, status) { failures = { count: n, status }; },
     close: () => new Promise((resolve) => server.close(() => resolve())),
