@@ -1,4 +1,5 @@
 import { header } from './http-headers.ts';
+import { RateLimitedError, retryAfterSeconds } from './retry-after.ts';
 import { matchesHexHmac } from './signature.ts';
 import { PermanentReportError, type Headers, type StatusReport } from './types.ts';
 
@@ -68,6 +69,8 @@ export async function postBuildStatus(forge: string, url: string, token: string 
   if (res.status >= 400 && res.status < 500 && res.status !== 429) {
     throw Object.assign(new PermanentReportError(message), { status: res.status });
   }
+  const wait = retryAfterSeconds(res.headers);
+  if (res.status === 429 && wait !== null) throw new RateLimitedError(`${forge} rate limit: ${message}`, wait);
   throw new StatusHttpError(message, res.status);
 }
 

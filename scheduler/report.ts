@@ -1,4 +1,5 @@
-import { checkState, postCheckRun, providerFor, PermanentReportError, type StatusReport } from '../providers/index.ts';
+import { checkState, postCheckRun, providerFor, PermanentReportError, RateLimitedError, type StatusReport } from '../providers/index.ts';
+import { QUEUES } from './queues.ts';
 import { logs, repos, runs, statusReports, type RunRow, type StageRow, type StageStatus } from '../store/index.ts';
 import { runContext, runUrl, stageContext } from './contexts.ts';
 import type { SchedulerDeps } from './deps.ts';
@@ -81,6 +82,12 @@ export async function reportRun(deps: SchedulerDeps, runId: number): Promise<voi
       }
       await statusReports.recordPosted(deps.pool, repo.id, run.sha, run.id, { context: report.context, state, description: report.description, externalId });
     } catch (err) {
+      if (err instanceof RateLimitedError) {
+        // The forge said when: this report comes back then (the stately queue keeps one waiting per run).
+        deps.log.warn({ run: runId, context: report.context, retryAfter: err.retryAfter }, 'forge rate limit: report postponed');
+        await deps.boss.send(QUEUES.report, { runId }, { singletonKey: `run:${runId}`, startAfter: err.retryAfter });
+        return;
+      }
       if (!(err instanceof PermanentReportError)) throw err;
       deps.log.warn({ run: runId, context: report.context, err: err.message }, 'forge refused a status');
       await statusReports.recordReportError(deps.pool, repo.id, run.sha, run.id, report.context, err.message);

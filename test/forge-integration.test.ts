@@ -30,7 +30,8 @@ describe('status reports when the forge fails and rate-limits', () => {
     github.failNext(4, 500);
     await sendGitHubHook(hook.hookUrl, hook.secret, 'push', pushPayload({ name: 'acme/flaky-forge', cloneUrl: repo.cloneUrl }, sha));
     await new Promise((r) => setTimeout(r, 300));
-    github.failNext(2, 429);
+    // A rate limit with Retry-After: the report comes back after it, not sooner.
+    github.failNext(2, 429, { 'retry-after': '1' });
     await waitFor(async () => (github.statuses.some((s) => s.context === 'forgeline/ci/push' && s.state === 'failure') ? true : undefined), 'the final run status', 60_000);
     const final: Record<string, string> = { 'forgeline/ci/push': 'failure', 'forgeline/ci/push/a': 'success', 'forgeline/ci/push/b': 'failure' };
     for (const [context, state] of Object.entries(final)) {

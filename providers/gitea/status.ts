@@ -1,3 +1,4 @@
+import { RateLimitedError, retryAfterSeconds } from '../retry-after.ts';
 import { PermanentReportError, type RepoAccess, type StatusReport, type StatusState } from '../types.ts';
 
 export const STATES: Record<StatusState, 'pending' | 'success' | 'failure' | 'error'> = {
@@ -52,5 +53,7 @@ export async function postGiteaStatus(repo: RepoAccess, sha: string, report: Sta
   }
   const message = `Gitea answered ${response.status}: ${await errorMessage(response)}`;
   if (response.status >= 400 && response.status < 500 && response.status !== 429) throw new PermanentReportError(message);
+  const wait = retryAfterSeconds(response.headers);
+  if (response.status === 429 && wait !== null) throw new RateLimitedError(`Gitea rate limit: ${message}`, wait);
   throw Object.assign(new Error(message), { status: response.status });
 }

@@ -1,4 +1,5 @@
 import { Octokit } from '@octokit/rest';
+import { RateLimitedError, retryAfterSeconds } from '../retry-after.ts';
 import { PermanentReportError, type RepoAccess, type StatusReport, type StatusState } from '../types.ts';
 
 export const STATES: Record<StatusState, 'pending' | 'success' | 'failure' | 'error'> = {
@@ -41,6 +42,8 @@ export async function postGitHubStatus(repo: RepoAccess, sha: string, report: St
     });
   } catch (err) {
     const status = (err as { status?: number }).status;
+    const wait = retryAfterSeconds((err as { response?: { headers?: Record<string, string> } }).response?.headers);
+    if (wait !== null && (status === 403 || status === 429)) throw new RateLimitedError(`GitHub rate limit: ${(err as Error).message}`, wait);
     // 403 can be GitHub's secondary rate limit and 429 a primary one: both are worth retrying.
     if (status && status >= 400 && status < 500 && status !== 403 && status !== 429) {
       throw new PermanentReportError(`GitHub answered ${status}: ${(err as Error).message}`);

@@ -31,7 +31,7 @@ export interface FakeGitHub {
   /** Requests that did not match GitHub's OpenAPI description; a test expects none. */
   violations: string[];
   /** Answers the next `n` status posts with this HTTP status (injected failures). */
-  failNext(n: number, status: number): void;
+  failNext(n: number, status: number, headers?: Record<string, string>): void;
   close(): Promise<void>;
 }
 
@@ -45,14 +45,14 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
   const checks: CheckRunCall[] = [];
   let nextCheck = 1000;
   const violations: string[] = [];
-  let failures: { count: number; status: number } = { count: 0, status: 500 };
+  let failures: { count: number; status: number; headers?: Record<string, string> } = { count: 0, status: 500 };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      const answer = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
+      const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
         res.end(JSON.stringify(body));
       };
       if (!url.pathname.startsWith('/api/v3/')) {
@@ -81,7 +81,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
         if (!/^[0-9a-f]{40}$/.test(checked.params.sha!)) throw new Error(`sha ${checked.params.sha} is not a full commit id`);
         if (failures.count > 0) {
           failures.count--;
-          return answer(failures.status, { message: 'injected failure' });
+          return answer(failures.status, { message: 'injected failure' }, failures.headers);
         }
         statuses.push({
           owner: checked.params.owner!, repo: checked.params.repo!, sha: checked.params.sha!,
@@ -102,7 +102,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     statuses,
     checks,
     violations,
-    failNext(n, status) { failures = { count: n, status }; },
+    failNext(n, status, headers) { failures = { count: n, status, headers }; },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
