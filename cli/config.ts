@@ -23,6 +23,20 @@ export interface Config {
   shutdownSeconds: number;
   /** FORGELINE_RECOVERY_SECONDS: how often missed deliveries are looked for. */
   recoverySeconds: number;
+  transport: TransportConfig;
+}
+
+/** SPEC.md §3 "Transport". */
+export interface TransportConfig {
+  /** FORGELINE_TLS_CERT / FORGELINE_TLS_KEY (PEM files): serve HTTPS directly. */
+  tlsCert: string | null;
+  tlsKey: string | null;
+  /** FORGELINE_TLS_CLIENT_CA: hooks need a client certificate signed by it (mutual TLS). */
+  tlsClientCa: string | null;
+  /** FORGELINE_REQUIRE_HTTPS=true: hooks that did not arrive over TLS are refused (403), never redirected. */
+  requireHttps: boolean;
+  /** FORGELINE_TRUSTED_PROXIES: CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed. */
+  trustedProxies: string[];
 }
 
 const FORGE_ENV: Record<string, string> = {
@@ -52,5 +66,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
     heartbeatSeconds: Number(env.FORGELINE_HEARTBEAT_SECONDS ?? 30),
     shutdownSeconds: Number(env.FORGELINE_SHUTDOWN_SECONDS ?? 30),
     recoverySeconds: Number(env.FORGELINE_RECOVERY_SECONDS ?? 300),
+    transport: {
+      tlsCert: env.FORGELINE_TLS_CERT || null,
+      tlsKey: env.FORGELINE_TLS_KEY || null,
+      tlsClientCa: env.FORGELINE_TLS_CLIENT_CA || null,
+      requireHttps: env.FORGELINE_REQUIRE_HTTPS === 'true',
+      trustedProxies: (env.FORGELINE_TRUSTED_PROXIES ?? '').split(',').map((c) => c.trim()).filter(Boolean),
+    },
   };
 }

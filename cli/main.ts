@@ -5,6 +5,7 @@ import { explainCommand } from './commands/explain.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { repoCommand } from './commands/repo.ts';
 import { runCommands } from './commands/runs.ts';
+import { sourceCommands } from './commands/sources.ts';
 import { serveCommand } from './commands/serve.ts';
 import { validateCommand } from './commands/validate.ts';
 import { workerCommand } from './commands/worker.ts';
@@ -23,6 +24,7 @@ explainCommand(program);
 runCommands(program);
 execCommand(program);
 adminCommands(program);
+sourceCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,4 +1,4 @@
-import { repos, type Pool, type Repo, type SecretBox } from '../store/index.ts';
+import { repos, sources, type Pool, type Repo, type SecretBox } from '../store/index.ts';
 
 export interface HookTarget {
   repo: Repo;
@@ -27,10 +27,25 @@ export function hookDirectory(pool: Pool, box: SecretBox, ttlMs = 2000) {
     return value;
   }
 
+  const sourceCache = new Map<string, { at: number; value: Promise<{ source: sources.Source; secrets: string[] } | null> }>();
+  function cachedSource(hookId: string) {
+    const hit = sourceCache.get(hookId);
+    if (hit && Date.now() - hit.at < ttlMs) return hit.value;
+    const value = (async () => {
+      const source = await sources.findSourceByHook(pool, hookId);
+      return source ? { source, secrets: await sources.activeSourceSecrets(pool, box, source.id) } : null;
+    })();
+    sourceCache.set(hookId, { at: Date.now(), value });
+    value.catch(() => sourceCache.delete(hookId));
+    if (sourceCache.size > 10_000) sourceCache.delete(sourceCache.keys().next().value!);
+    return value;
+  }
+
   return {
+    bySourceHook: cachedSource,
     byHook: (hookId: string) => cached(`hook:${hookId}`, () => repos.findRepoByHook(pool, hookId)),
     byName: (forge: string, name: string) => cached(`name:${forge}:${name.toLowerCase()}`, () => repos.findRepoByName(pool, forge, name)),
-    forget: () => cache.clear(),
+    forget: () => { cache.clear(); sourceCache.clear(); },
   };
 }
 

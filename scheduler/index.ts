@@ -23,3 +23,4 @@ export { triggerManual, TriggerError } from './trigger.ts';
 export { AdminError, addToken, listSecrets, removeSecret, revokeToken, setEnvironment, setSecret } from './admin.ts';
 export { execLocally, ExecError } from './local-exec.ts';
 export { recoverMissed, startRecovery } from './recovery.ts';
+export { addSource, removeSource, rotateSourceSecret } from './sources-admin.ts';

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
-import { PayloadError, providerFor, type ForgeEvent, type Headers, type Provider } from '../providers/index.ts';
-import { audit, deliveries, newDeliveryId, type Pool, type Repo } from '../store/index.ts';
+import { PayloadError, providerFor, type ForgeEvent, type ForgeName, type Headers, type Provider } from '../providers/index.ts';
+import { blankEvent } from '../providers/event.ts';
+import { jsonPayload } from '../providers/payload.ts';
+import { audit, deliveries, newDeliveryId, repos, type Pool, type Repo, type sources } from '../store/index.ts';
+import { allowed, cidrList } from './cidr.ts';
+import { pick, sourceDeliveryId, verifySource } from './source-hook.ts';
 import type { DeliveryBatcher } from './delivery-batcher.ts';
 import type { HookDirectory } from './hook-directory.ts';
 import type { UnverifiedLimiter } from './rate-limit.ts';
@@ -35,6 +39,8 @@ interface Target {
   /** The repository whose own hook this is; null on a forge-wide hook. */
   repo: Repo | null;
   secrets: string[];
+  /** A generic webhook source's hook (SPEC.md §3). */
+  source?: sources.Source;
 }
 
 async function findTarget(deps: IngestDeps, hook: string): Promise<Target | null> {
@@ -42,7 +48,11 @@ async function findTarget(deps: IngestDeps, hook: string): Promise<Target | null
   if (forgeWide) return { provider: forgeWide, repo: null, secrets: deps.forgeSecrets[forgeWide.name] ?? [] };
   const found = await deps.directory.byHook(hook);
   const provider = found && providerFor(found.repo.forge);
-  return provider ? { provider, repo: found.repo, secrets: found.secrets } : null;
+  if (provider) return { provider, repo: found.repo, secrets: found.secrets };
+  const source = await deps.directory.bySourceHook(hook);
+  const repo = source && (await repos.getRepo(deps.pool, source.source.repoId));
+  const sourceProvider = repo && providerFor(repo.forge);
+  return sourceProvider ? { provider: sourceProvider, repo, secrets: source.secrets, source: source.source } : null;
 }
 
 async function refuse(deps: IngestDeps, req: HookRequest, forge: string, status: number, reason: string): Promise<HookAnswer> {
@@ -61,6 +71,31 @@ function refUpdates(events: ForgeEvent[]): Array<{ ref: string; sha: string }> {
   return events.filter((e) => (e.kind === 'push' || e.kind === 'tag') && e.ref && e.sha && !e.deleted).map((e) => ({ ref: e.ref!, sha: e.sha! }));
 }
 
+/** A generic source's delivery: a `webhook` event whose branch and commit are the default branch's, found when planned. */
+async function receiveSourceDelivery(deps: IngestDeps, req: HookRequest, source: sources.Source, repo: Repo): Promise<HookAnswer> {
+  let payload: unknown;
+  try {
+    payload = jsonPayload(req.headers, req.rawBody);
+  } catch (err) {
+    if (!(err instanceof PayloadError)) throw err;
+    return { status: 400, body: { error: err.message } };
+  }
+  const event = blankEvent(repo.forge as ForgeName, 'webhook', repo.name, repo.cloneUrl);
+  event.source = source.name;
+  event.type = pick(source.typeFrom, req.headers, payload);
+  const bodySha256 = createHash('sha256').update(req.rawBody).digest('hex');
+  const stored = await deps.batcher.store({
+    id: newDeliveryId(), hook: req.hook, forge: repo.forge, repoId: repo.id, forgeDeliveryId: sourceDeliveryId(source, req.headers, payload, req.rawBody),
+    eventHeader: `source:${source.name}`, sourceAddress: req.sourceAddress, receivedAt: new Date(), headers: redactHeaders(req.headers),
+    body: redactBody(payload, req.rawBody), bodySha256, status: 'accepted', reason: null, events: [event], refUpdates: [], actionFromHead: false,
+  });
+  hookMetrics.requests.inc({ forge: `source:${source.name}`, outcome: stored.status });
+  deps.log.info({ delivery: stored.id, source: source.name, repo: repo.name, type: event.type, status: stored.status }, 'delivery received');
+  return stored.status === 'accepted'
+    ? { status: 202, body: { delivery: stored.id, status: 'accepted' } }
+    : { status: 200, body: { delivery: stored.id, status: 'duplicate' } };
+}
+
 /**
  * The front door (SPEC.md §3): verify on the raw bytes, parse, and store
  * the delivery with its plan job before answering, so a 2xx means nothing
@@ -71,9 +106,17 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<H
   const target = await findTarget(deps, req.hook);
   if (!target) return refuse(deps, req, 'unknown', 404, 'unknown hook');
   const { provider } = target;
-  if (target.secrets.length === 0 || !provider.verify(req.headers, req.rawBody, target.secrets)) {
+  const cidrs = target.source ? target.source.allowCidrs : target.repo?.allowCidrs;
+  if (cidrs?.length && !allowed(cidrList(cidrs), req.sourceAddress)) {
+    return refuse(deps, req, provider.name, 403, `source address ${req.sourceAddress} is not allowed on this hook`);
+  }
+  const verified = target.source
+    ? verifySource(target.source, req.headers, req.rawBody, target.secrets)
+    : target.secrets.length > 0 && provider.verify(req.headers, req.rawBody, target.secrets);
+  if (!verified) {
     return refuse(deps, req, provider.name, 401, target.secrets.length ? 'missing or invalid signature' : `no secret is configured for this hook`);
   }
+  if (target.source) return receiveSourceDelivery(deps, req, target.source, target.repo!);
 
   let payload: unknown;
   try {

@@ -102,6 +102,16 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
   const explain: EventExplain[] = [];
 
   for (const [index, event] of events.entries()) {
+    if (event.kind === 'webhook' && !event.sha) {
+      // A generic source's event runs on the default branch's head, as it is when planned.
+      const head = await defaultBranch(deps, repo);
+      if (!head) {
+        explain.push({ event, reason: `the default branch of ${repo.name} could not be read from ${repo.cloneUrl}`, pipelines: [] });
+        fetchError ??= new Error(`the default branch of ${repo.name} could not be read`);
+        continue;
+      }
+      Object.assign(event, { ref: `refs/heads/${head.branch}`, branch: head.branch, sha: head.sha });
+    }
     if (event.deleted || !event.sha) {
       await withTransaction(deps.pool, (tx) => cancelEndedPullRequests(deps, tx, repo.id, event));
       explain.push({ event, reason: 'deletions start no run', pipelines: [] });

@@ -1,6 +1,7 @@
 import { providerFor } from '../providers/index.ts';
 import { audit, newHookId, newRepoId, newSecret, repos, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
 import { assertUrlAllowed, type UrlPolicy } from './allowed-urls.ts';
+import { validateCidrs } from './cidr.ts';
 
 export interface RepoRegistration {
   forge: string;
@@ -14,6 +15,8 @@ export interface RepoRegistration {
   register?: boolean;
   /** GitHub App mode: stages are reported as check runs by this App. */
   app?: { appId: string; privateKey: string } | null;
+  /** Only these source addresses may call the hook (403 and an audit entry otherwise). */
+  allowCidrs?: string[];
 }
 
 export interface Registered {
@@ -37,6 +40,7 @@ export async function registerRepo(
   if (!/^[^/\s]+(\/[^/\s]+)+$/.test(input.name)) throw new Error(`repository name '${input.name}' must be OWNER/REPO`);
   const forkPrs = input.forkPrs ?? 'approve';
   if (!FORK_POLICIES.includes(forkPrs)) throw new Error(`--fork-prs must be one of ${FORK_POLICIES.join(', ')}`);
+  if (input.allowCidrs?.length) validateCidrs(input.allowCidrs);
   const apiUrl = (input.apiUrl ?? provider.defaultApiUrl).replace(/\/+$/, '');
   if (!apiUrl) throw new Error(`${provider.name} has no public instance: give --api-url (the instance's URL)`);
   const cloneUrl = input.cloneUrl ?? provider.defaultCloneUrl(apiUrl, input.name);
@@ -58,6 +62,7 @@ export async function registerRepo(
   await withTransaction(deps.pool, async (tx) => {
     await repos.insertRepo(tx, deps.box, { id, forge: provider.name, name: input.name, cloneUrl, apiUrl, token: input.token ?? null, hookId, forkPrs, secret });
     if (remoteHook) await repos.setRemoteHook(tx, id, remoteHook.id);
+    if (input.allowCidrs?.length) await repos.setAllowCidrs(tx, id, input.allowCidrs);
     if (input.app) {
       if (provider.name !== 'github') throw new Error('GitHub App mode is for GitHub repositories');
       await repos.setGitHubApp(tx, deps.box, id, input.app.appId, input.app.privateKey);

@@ -1,6 +1,8 @@
 import Koa from 'koa';
 import type { IngestDeps, SchedulerDeps, UrlPolicy } from '../scheduler/index.ts';
 import { jsonBody } from './json-body.ts';
+import type { TransportConfig } from '../cli/config.ts';
+import { cidrList } from '../scheduler/cidr.ts';
 import { apiRoutes, type ApiAuth } from './api.ts';
 import { isDatabaseUnavailable } from './db-errors.ts';
 import { healthRoutes } from './health.ts';
@@ -10,6 +12,7 @@ export interface AppOptions {
   auth: ApiAuth;
   bodyLimitBytes: number;
   urls: UrlPolicy;
+  transport?: TransportConfig;
 }
 
 export function createApp(deps: SchedulerDeps, ingest: IngestDeps, opts: AppOptions): Koa {
@@ -29,7 +32,11 @@ export function createApp(deps: SchedulerDeps, ingest: IngestDeps, opts: AppOpti
     }
   });
   app.use(jsonBody);
-  for (const router of [healthRoutes(deps.pool), hookRoutes(ingest, opts.bodyLimitBytes), apiRoutes(deps, opts.auth, opts.urls)]) {
+  for (const router of [healthRoutes(deps.pool), hookRoutes(ingest, opts.bodyLimitBytes, {
+    requireHttps: opts.transport?.requireHttps ?? false,
+    requireClientCert: Boolean(opts.transport?.tlsClientCa),
+    trustedProxies: opts.transport?.trustedProxies.length ? cidrList(opts.transport.trustedProxies) : null,
+  }), apiRoutes(deps, opts.auth, opts.urls)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -1,4 +1,6 @@
-import type { Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { IngestDeps, SchedulerDeps } from '../scheduler/index.ts';
 import { createApp, type AppOptions } from './app.ts';
 
@@ -7,8 +9,16 @@ export { createApp, type AppOptions };
 /** Serves the app on `port` (0: any free port) and resolves once it listens. */
 export async function listen(deps: SchedulerDeps, ingest: IngestDeps, opts: AppOptions, port: number, host = '0.0.0.0'): Promise<Server> {
   const app = createApp(deps, ingest, opts);
+  const t = opts.transport;
+  // HTTPS served directly; with a client CA, certificates are asked for and checked per route (hooks need one, the UI not).
+  const server: Server = t?.tlsCert && t.tlsKey
+    ? createHttpsServer({
+      cert: await readFile(t.tlsCert), key: await readFile(t.tlsKey),
+      ...(t.tlsClientCa ? { ca: await readFile(t.tlsClientCa), requestCert: true, rejectUnauthorized: false } : {}),
+    }, app.callback())
+    : createHttpServer(app.callback());
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, () => resolve(server));
     server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
   });
 }

@@ -13,6 +13,7 @@ export * as environments from './environments.ts';
 export * as secrets from './secrets.ts';
 export * as tokens from './tokens.ts';
 export * as artifacts from './artifacts.ts';
+export * as sources from './sources.ts';
 export { audit, recentAudit, type AuditEntry } from './audit.ts';
 export type { Repo } from './repos.ts';
 export type { Delivery, DeliveryStatus } from './deliveries.ts';

@@ -10,11 +10,12 @@ export interface Repo {
   hookId: string;
   forkPrs: string;
   defaultBranch: string | null;
+  allowCidrs: string[] | null;
   createdAt: Date;
 }
 
 const COLUMNS = `id, forge, name, clone_url AS "cloneUrl", api_url AS "apiUrl", hook_id AS "hookId",
-  fork_prs AS "forkPrs", default_branch AS "defaultBranch", created_at AS "createdAt"`;
+  fork_prs AS "forkPrs", default_branch AS "defaultBranch", allow_cidrs AS "allowCidrs", created_at AS "createdAt"`;
 
 export interface NewRepo {
   id: string;
@@ -122,4 +123,8 @@ export async function gitHubApp(db: Queryable, box: SecretBox, repoId: string): 
   const { rows } = await db.query<{ app_id: string | null; app_key: string | null }>('SELECT app_id, app_key FROM repos WHERE id = $1', [repoId]);
   const row = rows[0];
   return row?.app_id && row.app_key ? { appId: row.app_id, privateKey: box.open(row.app_key) } : null;
+}
+
+export async function setAllowCidrs(db: Queryable, repoId: string, cidrs: string[] | null): Promise<void> {
+  await db.query('UPDATE repos SET allow_cidrs = $2 WHERE id = $1', [repoId, cidrs]);
 }

@@ -30,10 +30,11 @@ export function repoCommand(program: Command): void {
     .option('--secret <secret>', 'the webhook secret (default: random)')
     .option('--fork-prs <policy>', 'approve, run or ignore', 'approve')
     .option('--register', 'also create (or update) the webhook on the forge through its API, URL from FORGELINE_PUBLIC_URL')
+    .option('--allow-cidr <cidr>', 'only these source addresses may call the hook (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
     .option('--github-app-id <id>', 'GitHub App mode: report stages as check runs of this App')
     .option('--github-app-key-file <file>', 'the App\'s private key (PEM), stored encrypted')
     .option('--json', 'print JSON (the default)')
-    .action(async (opts: { forge: string; name: string; cloneUrl?: string; apiUrl?: string; tokenEnv?: string; secret?: string; forkPrs: string; register?: boolean; githubAppId?: string; githubAppKeyFile?: string }) => {
+    .action(async (opts: { forge: string; name: string; cloneUrl?: string; apiUrl?: string; tokenEnv?: string; secret?: string; forkPrs: string; register?: boolean; githubAppId?: string; githubAppKeyFile?: string; allowCidr: string[] }) => {
       if (Boolean(opts.githubAppId) !== Boolean(opts.githubAppKeyFile)) throw new Error('GitHub App mode needs both --github-app-id and --github-app-key-file');
       const app = opts.githubAppId ? { appId: opts.githubAppId, privateKey: await readFile(opts.githubAppKeyFile!, 'utf8') } : null;
       let token: string | null = null;
@@ -43,7 +44,7 @@ export function repoCommand(program: Command): void {
       }
       const result = await withDatabase(async ({ config, db, box }) => registerRepo(
         { pool: db.pool, box, publicUrl: config.publicUrl, urls: config.urls },
-        { forge: opts.forge, name: opts.name, cloneUrl: opts.cloneUrl, apiUrl: opts.apiUrl, token, secret: opts.secret, forkPrs: opts.forkPrs, register: opts.register === true, app },
+        { forge: opts.forge, name: opts.name, cloneUrl: opts.cloneUrl, apiUrl: opts.apiUrl, token, secret: opts.secret, forkPrs: opts.forkPrs, register: opts.register === true, app, allowCidrs: opts.allowCidr },
         'cli'));
       printJson(result);
     });

@@ -16,10 +16,10 @@ export function serveCommand(program: Command): void {
       const config = readConfig(process.env, { port: opts.port });
       const log = createLogger(config.logLevel);
       const runtime = opts.workers > 0 ? await openRuntimeWithWorkers(config, { concurrency: opts.workers, runAs: opts.runAs }, log) : await openRuntime(config, log);
-      const server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: config.apiToken, publicRead: config.publicRead }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls }, config.port);
+      const server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: config.apiToken, publicRead: config.publicRead }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls, transport: config.transport }, config.port);
       const { port } = server.address() as { port: number };
       log.info({ port, workers: opts.workers, embeddedDatabase: runtime.db.embedded }, 'forgeline serving');
-      process.stdout.write(`Forgeline listening on http://localhost:${port} (hooks: ${config.publicUrl}/hooks/<hookId>)\n`);
+      process.stdout.write(`Forgeline listening on ${config.transport.tlsCert ? 'https' : 'http'}://localhost:${port} (hooks: ${config.publicUrl}/hooks/<hookId>)\n`);
       const stopRecovery = startRecovery(runtime.deps, config.recoverySeconds);
       onShutdown(async () => {
         stopRecovery();

@@ -49,7 +49,7 @@ export async function startForgeline(opts: TestForgelineOptions = {}): Promise<T
   const runtime = workers > 0
     ? await openRuntimeWithWorkers(config, { concurrency: workers, backstopPollSeconds: opts.backstopPollSeconds, runAs: opts.runAs }, log)
     : await openRuntime(config, log);
-  const server: Server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: config.apiToken, publicRead: config.publicRead }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls }, 0, '127.0.0.1');
+  const server: Server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: config.apiToken, publicRead: config.publicRead }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls, transport: config.transport }, 0, '127.0.0.1');
   const { port } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}`,
