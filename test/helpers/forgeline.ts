@@ -52,7 +52,7 @@ export async function startForgeline(opts: TestForgelineOptions = {}): Promise<T
   const server: Server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: config.apiToken, publicRead: config.publicRead }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls, transport: config.transport }, 0, '127.0.0.1');
   const { port } = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${config.transport.tlsCert ? 'https' : 'http'}://127.0.0.1:${port}`,
     config, runtime, database, env,
     async stop() {
       server.closeAllConnections();
