@@ -1,10 +1,10 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import {
-  AdminError, ApprovalError, approveStage, cancelRun, deliveryList, deliveryView, registerRepo, replayDelivery, rerunRun, RerunError,
+  addSource, AdminError, ApprovalError, approveStage, removeSource, cancelRun, deliveryList, deliveryView, registerRepo, replayDelivery, rerunRun, RerunError,
   runList, runView, stageLog, triggerManual, TriggerError, type SchedulerDeps, type UrlPolicy,
 } from '../scheduler/index.ts';
-import { environments, repos } from '../store/index.ts';
+import { environments, repos, sources } from '../store/index.ts';
 import { requireRole, type ApiAuth } from './auth.ts';
 import { streamLog } from './log-stream.ts';
 
@@ -67,6 +67,25 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     const limit = limitOf(ctx.query.limit);
     const items = await environments.listDeployments(pool, repo.id, ctx.params.name!, limit, ctx.query.cursor ? Number(ctx.query.cursor) : null);
     ctx.body = { items, next: items.length === limit ? String(items.at(-1)!.id) : null };
+  });
+
+  router.get('/repos/:id/sources', read, async (ctx) => {
+    const repo = await repos.findRepo(pool, ctx.params.id!);
+    if (!repo) return notFound(ctx, `repository ${ctx.params.id}`);
+    ctx.body = { items: (await sources.listSources(pool, repo.id)).map(({ hookId: _hook, ...s }) => s), next: null };
+  });
+  router.post('/repos/:id/sources', admin, async (ctx) => {
+    const body = (ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {};
+    ctx.status = 201;
+    ctx.body = await addSource({ pool, box: deps.box, publicUrl: deps.publicUrl }, {
+      repo: ctx.params.id!, name: String(body.name ?? ''), auth: String(body.auth ?? ''), secret: body.secret as string | undefined,
+      signatureHeader: body.signatureHeader as string | undefined, typeFrom: body.typeFrom as string | undefined, idFrom: body.idFrom as string | undefined,
+      allowCidrs: body.allowCidrs as string[] | undefined,
+    }, ctx.state.actor as string);
+  });
+  router.delete('/repos/:id/sources/:name', admin, async (ctx) => {
+    if (!(await removeSource(pool, ctx.params.id!, ctx.params.name!, ctx.state.actor as string))) return notFound(ctx, `source ${ctx.params.name}`);
+    ctx.status = 204;
   });
 
   router.get('/runs', read, async (ctx) => {

@@ -75,6 +75,18 @@ describe('generic webhook sources', () => {
     expect((await post(hooks.helpdesk!.hookUrl, other, { 'x-helpdesk-signature': sign(other).slice(7) })).status).toBe(202);
   });
 
+  it('manages sources through the API with the admin role', async () => {
+    const { token } = await (await import('../scheduler/index.ts')).addToken(b.forgeline.runtime.db.pool, 'ops', 'admin', 'test');
+    const created = await b.api(`/repos/${encodeURIComponent(b.name)}/sources`, { token, body: { name: 'orders', auth: 'bearer', typeFrom: '$.event' } });
+    expect(created.status).toBe(201);
+    expect(created.body.hookUrl).toMatch(/\/hooks\/[A-Za-z0-9_-]{32}$/);
+    const listed = await b.api(`/repos/${encodeURIComponent(b.name)}/sources`);
+    expect(listed.body.items.map((s: any) => s.name).sort()).toEqual(['helpdesk', 'orders', 'payments', 'storage']);
+    expect(JSON.stringify(listed.body)).not.toContain(created.body.secret);
+    expect((await b.api(`/repos/${encodeURIComponent(b.name)}/sources/orders`, { method: 'DELETE', token })).status).toBe(204);
+    expect((await fetch(created.body.hookUrl.replace(b.forgeline.config.publicUrl, b.forgeline.url), { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', authorization: `Bearer ${created.body.secret}` } })).status).toBe(404);
+  });
+
   it('verifies Standard Webhooks signatures within five minutes, and bearer tokens', async () => {
     const body = ticket('critical');
     const id = `msg_${randomUUID()}`;
