@@ -68,9 +68,12 @@ describe('a GitHub push, end to end', () => {
     // The final report is posted after the run is marked done: wait for it.
     await waitFor(async () => (github.statuses.some((s) => s.context === 'forgeline/ci/push' && s.state === 'success') ? true : undefined), 'the run status');
     expect(github.violations).toEqual([]);
+    // A report reads the state when it runs, so a late one may skip straight to the end;
+    // what must hold is that something was pending first and nothing goes back.
+    expect(github.statuses[0]!.state).toBe('pending');
     for (const context of ['forgeline/ci/push', 'forgeline/ci/push/build', 'forgeline/ci/push/test']) {
       const states = github.statuses.filter((s) => s.context === context).map((s) => s.state);
-      expect(states[0], context).toBe('pending');
+      expect(['pending', 'success'], context).toContain(states[0]);
       expect(states.at(-1), context).toBe('success');
       // Never back to pending once it succeeded.
       expect(states.slice(states.indexOf('success')).every((s) => s === 'success'), context).toBe(true);

@@ -5,7 +5,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSource } from '../scheduler/index.ts';
+import { addSource, addToken, rotateSourceSecret } from '../scheduler/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
 
@@ -85,6 +85,30 @@ describe('generic webhook sources', () => {
     expect(JSON.stringify(listed.body)).not.toContain(created.body.secret);
     expect((await b.api(`/repos/${encodeURIComponent(b.name)}/sources/orders`, { method: 'DELETE', token })).status).toBe(204);
     expect((await fetch(created.body.hookUrl.replace(b.forgeline.config.publicUrl, b.forgeline.url), { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', authorization: `Bearer ${created.body.secret}` } })).status).toBe(404);
+  });
+
+  it('rotates a source\'s secret like a repository\'s, and replays a source delivery past the duplicate rules', async () => {
+    const deps = { pool: b.forgeline.runtime.db.pool, box: b.forgeline.runtime.deps.box };
+    const rotated = await rotateSourceSecret(deps, b.name, 'storage', { retireOld: false }, 'test');
+    b.forgeline.runtime.ingest.directory.forget();
+    const send = (secret: string) => fetch(hooks.storage!.hookUrl, { method: 'POST', body: JSON.stringify({ key: randomUUID() }), headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}`, 'x-event-type': 'object.created' } });
+    expect((await send(hooks.storage!.secret)).status).toBe(202);
+    expect((await send(rotated.secret!)).status).toBe(202);
+    await rotateSourceSecret(deps, b.name, 'storage', { retireOld: true }, 'test');
+    b.forgeline.runtime.ingest.directory.forget();
+    expect((await send(hooks.storage!.secret)).status).toBe(401);
+    hooks.storage!.secret = rotated.secret!;
+
+    const sign = (body: string) => `sha256=${createHmac('sha256', hooks.helpdesk!.secret).update(body).digest('hex')}`;
+    const urgent = ticket('critical');
+    const first = await (await post(hooks.helpdesk!.hookUrl, urgent, { 'x-helpdesk-signature': sign(urgent) })).json() as { delivery: string };
+    const planned = await waitFor(async () => ((await b.api(`/deliveries/${first.delivery}`)).body.runs?.[0]), 'the first run');
+    await b.finished(planned);
+    const { token } = await addToken(b.forgeline.runtime.db.pool, 'replayer', 'write', 'test');
+    const replayed = await b.api(`/deliveries/${first.delivery}/replay`, { method: 'POST', token });
+    expect(replayed.status).toBe(201);
+    expect(replayed.body.runs).toHaveLength(1);
+    expect((await b.finished(replayed.body.runs[0])).status).toBe('success');
   });
 
   it('verifies Standard Webhooks signatures within five minutes, and bearer tokens', async () => {
