@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import {
-  addSource, AdminError, ApprovalError, approveStage, removeSource, cancelRun, deliveryList, deliveryView, registerRepo, replayDelivery, rerunRun, RerunError,
+  addSource, AdminError, ApprovalError, approveStage, removeSource, rotateSecret, cancelRun, deliveryList, deliveryView, registerRepo, replayDelivery, rerunRun, RerunError,
   runList, runView, stageLog, triggerManual, TriggerError, type SchedulerDeps, type UrlPolicy,
 } from '../scheduler/index.ts';
 import { environments, repos, sources } from '../store/index.ts';
@@ -69,6 +69,9 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     ctx.body = { items, next: items.length === limit ? String(items.at(-1)!.id) : null };
   });
 
+  router.post('/repos/:id/rotate-secret', admin, async (ctx) => {
+    ctx.body = await rotateSecret(deps, ctx.params.id!, { retireOld: ctx.query.retireOld === 'true' }, ctx.state.actor as string);
+  });
   router.get('/repos/:id/sources', read, async (ctx) => {
     const repo = await repos.findRepo(pool, ctx.params.id!);
     if (!repo) return notFound(ctx, `repository ${ctx.params.id}`);

@@ -1,6 +1,7 @@
 import Koa from 'koa';
 import type { IngestDeps, SchedulerDeps, UrlPolicy } from '../scheduler/index.ts';
 import { jsonBody } from './json-body.ts';
+import { uiRoutes } from './ui.ts';
 import type { TransportConfig } from '../cli/config.ts';
 import { cidrList } from '../scheduler/cidr.ts';
 import { apiRoutes, type ApiAuth } from './api.ts';
@@ -36,7 +37,7 @@ export function createApp(deps: SchedulerDeps, ingest: IngestDeps, opts: AppOpti
     requireHttps: opts.transport?.requireHttps ?? false,
     requireClientCert: Boolean(opts.transport?.tlsClientCa),
     trustedProxies: opts.transport?.trustedProxies.length ? cidrList(opts.transport.trustedProxies) : null,
-  }), apiRoutes(deps, opts.auth, opts.urls)]) {
+  }), apiRoutes(deps, opts.auth, opts.urls), uiRoutes(deps, opts.auth)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { tokens, type Pool } from '../store/index.ts';
 
@@ -17,12 +18,32 @@ export interface ApiAuth {
  * tokens, repositories and environments `admin`. The token's name is the
  * actor recorded in the audit log.
  */
+/** The UI's session: the token in an HttpOnly, SameSite=Strict cookie. */
+export const SESSION_COOKIE = 'forgeline_token';
+
+/** A page's CSRF token: derived from the session's secret, so a page of ours can send it and another site cannot. */
+export function csrfToken(token: string): string {
+  return createHash('sha256').update(`csrf:${token}`).digest('hex');
+}
+
+/** Who a token is: the bootstrap admin, a named token, or nobody. */
+export async function resolveToken(pool: Pool, auth: ApiAuth, given: string | undefined): Promise<{ name: string; role: Role } | null> {
+  if (!given) return null;
+  if (auth.apiToken && given === auth.apiToken) return { name: 'admin', role: 'admin' };
+  return tokens.findToken(pool, given);
+}
+
 export function requireRole(pool: Pool, auth: ApiAuth, role: Role) {
   return async (ctx: Context, next: Next) => {
-    const given = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization'))?.[1]?.trim();
-    let actor: { name: string; role: Role } | null = null;
-    if (given && auth.apiToken && given === auth.apiToken) actor = { name: 'admin', role: 'admin' };
-    else if (given) actor = await tokens.findToken(pool, given);
+    const bearer = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization'))?.[1]?.trim();
+    const cookie = bearer ? undefined : ctx.cookies.get(SESSION_COOKIE);
+    // A write with the cookie must carry the page's CSRF token: a cookie alone proves nothing about who asked.
+    if (cookie && ctx.method !== 'GET' && ctx.get('x-forgeline-csrf') !== csrfToken(cookie)) {
+      ctx.status = 403;
+      ctx.body = { error: 'missing or wrong CSRF token' };
+      return;
+    }
+    const actor = await resolveToken(pool, auth, bearer ?? cookie);
     if (!actor && role === 'read' && auth.publicRead) return next();
     if (!actor) {
       ctx.status = 401;

@@ -28,10 +28,13 @@ export async function startBench(name: string, opts: TestForgelineOptions & { fo
     { pool: forgeline.runtime.db.pool, box: forgeline.runtime.deps.box, publicUrl: forgeline.url, urls: forgeline.config.urls },
     { forge: 'github', name, cloneUrl: repo.cloneUrl, apiUrl: github.apiUrl, forkPrs: opts.forkPrs }, 'test');
 
+  // Reads use the bootstrap token when the instance has one (FORGELINE_PUBLIC_READ off).
+  const readToken = forgeline.env.FORGELINE_API_TOKEN;
   const api: Bench['api'] = async (path, init = {}) => {
+    const token = init.token ?? (!init.method && !init.body ? readToken : undefined);
     const res = await fetch(`${forgeline.url}/api${path}`, {
       method: init.method ?? (init.body ? 'POST' : 'GET'),
-      headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.body ? { 'content-type': 'application/json' } : {}) },
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.body ? { 'content-type': 'application/json' } : {}) },
       body: init.body ? JSON.stringify(init.body) : undefined,
     });
     const type = res.headers.get('content-type') ?? '';

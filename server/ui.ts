@@ -1,0 +1,163 @@
+import Router from '@koa/router';
+import { readFileSync } from 'node:fs';
+import type { Context, Next } from 'koa';
+import { deliveryList, deliveryView, runList, runView, type SchedulerDeps } from '../scheduler/index.ts';
+import { deliveries, environments, repos } from '../store/index.ts';
+import { csrfToken, resolveToken, SESSION_COOKIE, type ApiAuth } from './auth.ts';
+import { esc, layout, statusBadge, when, type PageUser } from './ui-html.ts';
+
+const ASSETS: Record<string, { type: string; body: string }> = {
+  'style.css': { type: 'text/css', body: readFileSync(new URL('../ui/style.css', import.meta.url), 'utf8') },
+  'app.js': { type: 'text/javascript', body: readFileSync(new URL('../ui/app.js', import.meta.url), 'utf8') },
+};
+
+/** The web UI (SPEC.md §7): server-rendered pages over the same views as the API; writes go through the API. */
+export function uiRoutes(deps: SchedulerDeps, auth: ApiAuth): Router {
+  const { pool } = deps;
+  const router = new Router();
+
+  const userOf = async (ctx: Context): Promise<PageUser | null> => {
+    const token = ctx.cookies.get(SESSION_COOKIE);
+    const who = await resolveToken(pool, auth, token);
+    return who && token ? { ...who, csrf: csrfToken(token) } : null;
+  };
+  // Pages read like the API: a token (here the session cookie) unless FORGELINE_PUBLIC_READ.
+  const page = async (ctx: Context, next: Next) => {
+    ctx.state.user = await userOf(ctx);
+    if (!ctx.state.user && !auth.publicRead) return ctx.redirect(`/login?next=${encodeURIComponent(ctx.url)}`);
+    return next();
+  };
+  const can = (ctx: Context, role: 'write' | 'approve' | 'admin') => {
+    const rank = { read: 0, write: 1, approve: 2, admin: 3 } as Record<string, number>;
+    const user = ctx.state.user as PageUser | null;
+    return Boolean(user && rank[user.role]! >= rank[role]!);
+  };
+  const html = (ctx: Context, title: string, body: string) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = layout(title, body, ctx.state.user as PageUser | null);
+  };
+
+  router.get('/ui/:asset', (ctx) => {
+    const asset = ASSETS[ctx.params.asset!];
+    if (!asset) return;
+    ctx.type = asset.type;
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = asset.body;
+  });
+
+  router.get('/login', async (ctx) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = layout('Log in', `<form method="post" action="/login"><input type="hidden" name="next" value="${esc(ctx.query.next ?? '/')}">
+<p><label>API token <input type="password" name="token" autocomplete="current-password" required size="48"></label></p>
+${ctx.query.error ? '<p class="failure">That token is not valid.</p>' : ''}<p><button class="primary">Log in</button></p></form>`, null);
+  });
+  router.post('/login', async (ctx) => {
+    const form = new URLSearchParams(await new Promise<string>((resolve) => {
+      let body = '';
+      ctx.req.on('data', (c: Buffer) => { body += c.toString(); if (body.length > 10_000) ctx.req.destroy(); });
+      ctx.req.on('end', () => resolve(body));
+    }));
+    const token = form.get('token') ?? '';
+    const next = (form.get('next') ?? '/').startsWith('/') ? form.get('next')! : '/';
+    if (!(await resolveToken(pool, auth, token))) return ctx.redirect(`/login?error=1&next=${encodeURIComponent(next)}`);
+    ctx.cookies.set(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: ctx.secure, overwrite: true });
+    ctx.redirect(next);
+  });
+  router.get('/logout', (ctx) => {
+    ctx.cookies.set(SESSION_COOKIE, null);
+    ctx.redirect('/login');
+  });
+
+  router.get('/', page, async (ctx) => {
+    const repo = ctx.query.repo ? await repos.findRepo(pool, String(ctx.query.repo)) : null;
+    const list = await runList(pool, {
+      repoId: repo?.id ?? null, sha: null, ref: ctx.query.branch ? String(ctx.query.branch) : null,
+      status: ctx.query.status ? String(ctx.query.status) : null, limit: 50, cursor: ctx.query.cursor ? String(ctx.query.cursor) : null,
+    });
+    const names = new Map((await repos.listRepos(pool)).map((r) => [r.id, r.name]));
+    const rows = list.items.map((r) => `<tr><td><a href="/runs/${r.id}">#${r.id}</a></td><td>${esc(r.pipeline)}</td><td>${esc(names.get(r.repo) ?? r.repo)}</td>
+<td>${esc(r.branch ?? '')}</td><td>${esc(r.event)}</td><td>${statusBadge(r.status)}</td><td>${when(r.createdAt)}</td></tr>`).join('');
+    const q = (extra: Record<string, string>) => new URLSearchParams({ ...Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, String(v)])), ...extra }).toString();
+    html(ctx, 'Runs', `<form class="filters"><input name="repo" placeholder="repository" value="${esc(ctx.query.repo ?? '')}">
+<input name="branch" placeholder="branch" value="${esc(ctx.query.branch ?? '')}"><select name="status"><option value="">any status</option>
+${['queued', 'waiting', 'running', 'success', 'failure', 'canceled', 'skipped'].map((s) => `<option${ctx.query.status === s ? ' selected' : ''}>${s}</option>`).join('')}</select><button>Filter</button></form>
+<table><thead><tr><th>Run</th><th>Pipeline</th><th>Repository</th><th>Branch</th><th>Event</th><th>Status</th><th>Created</th></tr></thead><tbody>${rows || '<tr><td colspan="7" class="muted">No runs.</td></tr>'}</tbody></table>
+${list.next ? `<p><a href="/?${esc(q({ cursor: list.next }))}">Older runs →</a></p>` : ''}`);
+  });
+
+  router.get('/runs/:id', page, async (ctx) => {
+    const run = await runView(pool, Number(ctx.params.id));
+    if (!run) return;
+    const repo = await repos.getRepo(pool, run.repo);
+    const e = run.event;
+    const pr = e.pullRequest ? `pull request #${esc(e.pullRequest.number)} ${esc(e.pullRequest.title)} (${esc(e.pullRequest.headRef)} → ${esc(e.pullRequest.baseRef)}${e.pullRequest.fromFork ? ', from a fork' : ''})` : '';
+    const stages = run.stages.map((s) => {
+      const approve = s.status === 'waiting' && (s.waitingFor === 'approval' || s.waitingFor === 'fork') && can(ctx, 'approve')
+        ? `<p><button class="primary" data-post="/api/runs/${run.id}/stages/${encodeURIComponent(s.name)}/approve">Approve</button></p>` : '';
+      return `<div class="stage" id="${esc(s.name)}"><strong>${esc(s.name)}</strong> ${statusBadge(s.status, ` data-stage-status="${esc(s.name)}"`)}
+<div class="muted">attempt ${s.attempt}${s.needs.length ? ` · needs ${esc(s.needs.join(', '))}` : ''}${s.environment ? ` · deploys to ${esc(s.environment)}` : ''}</div>
+${s.reason ? `<div>${esc(s.reason)}</div>` : ''}<div class="muted">${when(s.startedAt)}${s.finishedAt ? ` → ${when(s.finishedAt)}` : ''}</div>${approve}</div>`;
+    }).join('');
+    const logs = run.stages.map((s) => `<h3>${esc(s.name)} <a class="muted" href="/api/runs/${run.id}/stages/${encodeURIComponent(s.name)}/log">raw log</a></h3>
+<pre class="log" data-stage="${esc(s.name)}" data-src="/api/runs/${run.id}/stages/${encodeURIComponent(s.name)}/log"></pre>`).join('');
+    const actions = can(ctx, 'write')
+      ? `<p><button data-post="/api/runs/${run.id}/cancel">Cancel</button> <button data-post="/api/runs/${run.id}/rerun">Rerun</button></p>` : '';
+    html(ctx, `Run #${run.id} · ${run.pipeline}`, `<p>${statusBadge(run.status)} ${esc(run.reason ?? '')}</p>
+<p>${esc(e.kind)}${e.action ? ` (${esc(e.action)})` : ''} on <strong>${esc(repo?.name ?? run.repo)}</strong> ${e.branch ? `branch <code>${esc(e.branch)}</code>` : ''}${e.tag ? `tag <code>${esc(e.tag)}</code>` : ''}
+at <code>${esc(run.sha)}</code>${e.sender ? ` by ${esc(e.sender)}` : ''}${e.message ? ` — ${esc(e.message.split('\n')[0])}` : ''}</p>${pr ? `<p>${pr}</p>` : ''}
+<p class="muted">attempt ${run.attempt} · ${esc(run.file)}${run.delivery ? ` · <a href="/deliveries/${esc(run.delivery)}">delivery</a>` : ''}</p>
+${run.problems.length ? `<pre class="json">${esc(run.problems.join('\n'))}</pre>` : ''}
+${run.pipelineDiff ? `<h2>Changes to .forgeline/ (read before approving)</h2><pre class="json">${esc(run.pipelineDiff)}</pre>` : ''}
+${actions}<div class="stages">${stages}</div>${logs}`);
+  });
+
+  router.get('/deliveries', page, async (ctx) => {
+    const list = await deliveryList(pool, { repoId: null, limit: 50, cursor: ctx.query.cursor ? String(ctx.query.cursor) : null });
+    html(ctx, 'Deliveries', `<table><thead><tr><th>Delivery</th><th>Repository</th><th>Event</th><th>Status</th><th>Reason</th><th>Received</th></tr></thead><tbody>
+${list.items.map((d) => `<tr><td><a href="/deliveries/${esc(d.id)}">${esc(d.id.slice(0, 8))}</a></td><td>${esc(d.repo ?? '')}</td><td>${esc(d.event ?? '')}</td><td>${statusBadge(d.status)}</td><td>${esc(d.reason ?? '')}</td><td>${when(d.receivedAt)}</td></tr>`).join('')}
+</tbody></table>${list.next ? `<p><a href="/deliveries?cursor=${esc(list.next)}">Older deliveries →</a></p>` : ''}`);
+  });
+
+  router.get('/deliveries/:id', page, async (ctx) => {
+    const d = await deliveryView(pool, ctx.params.id!);
+    if (!d) return;
+    const body = (await deliveries.deliveryBody(pool, d.id))?.toString('utf8') ?? '';
+    let pretty = body;
+    try { pretty = JSON.stringify(JSON.parse(body), null, 2); } catch { /* shown as sent */ }
+    const explain = (d.explain as Array<{ event: { kind: string }; reason?: string; pipelines: Array<{ name: string; triggered: boolean; reason: string; run?: number }> }>)
+      .map((x) => `<li>${esc(x.event.kind)}${x.reason ? `: ${esc(x.reason)}` : ''}<ul>${x.pipelines.map((p) => `<li>${p.triggered ? '✓' : '✗'} <strong>${esc(p.name)}</strong>: ${esc(p.reason)}${p.run ? ` → <a href="/runs/${p.run}">run #${p.run}</a>` : ''}</li>`).join('')}</ul></li>`).join('');
+    html(ctx, `Delivery ${d.id.slice(0, 8)}`, `<p>${statusBadge(d.status)} ${esc(d.reason ?? '')} · ${esc(d.forge)} · ${esc(d.repo ?? '')} · ${when(d.receivedAt)}</p>
+${can(ctx, 'write') ? `<p><button data-post="/api/deliveries/${esc(d.id)}/replay" data-reload="false">Replay</button></p>` : ''}
+<h2>Why did it run (or not)?</h2><ul class="explain">${explain || '<li class="muted">Not planned yet.</li>'}</ul>
+<h2>Runs</h2><p>${d.runs.map((r) => `<a href="/runs/${r}">#${r}</a>`).join(' ') || '<span class="muted">none</span>'}</p>
+<h2>Headers</h2><pre class="json">${esc(JSON.stringify(d.headers, null, 2))}</pre><h2>Body</h2><pre class="json">${esc(pretty)}</pre>`);
+  });
+
+  router.get('/repos', page, async (ctx) => {
+    const list = await repos.listRepos(pool);
+    html(ctx, 'Repositories', `<table><thead><tr><th>Repository</th><th>Forge</th><th>Hook URL</th><th></th></tr></thead><tbody>
+${list.map((r) => `<tr><td><a href="/repos/${esc(r.id)}/environments">${esc(r.name)}</a></td><td>${esc(r.forge)}</td><td><code>${esc(deps.publicUrl)}/hooks/${esc(r.hookId)}</code></td>
+<td>${can(ctx, 'admin') ? `<button data-post="/api/repos/${esc(r.id)}/rotate-secret" data-reload="false">Rotate secret</button>` : ''}</td></tr>`).join('')}</tbody></table>`);
+  });
+
+  router.get('/repos/:id/environments', page, async (ctx) => {
+    const repo = await repos.findRepo(pool, ctx.params.id!);
+    if (!repo) return;
+    const envs = await environments.listEnvironments(pool, repo.id);
+    const sections = await Promise.all(envs.map(async (env) => {
+      const history = await environments.listDeployments(pool, repo.id, env.name, 20, null);
+      const { rows: waiting } = await pool.query(
+        `SELECT s.run_id, s.name, s.reason, s.waiting_for FROM stages s JOIN runs r ON r.id = s.run_id
+         WHERE r.repo_id = $1 AND s.status = 'waiting' AND (r.definition->'stages') @> jsonb_build_array(jsonb_build_object('name', s.name, 'environment', $2::text))
+         ORDER BY s.queued_at`, [repo.id, env.name]);
+      return `<h2>${esc(env.name)}</h2><p>${env.deployed ? `deployed: <code>${esc(env.deployed.sha.slice(0, 12))}</code> by <a href="/runs/${env.deployed.runId}">run #${env.deployed.runId}</a>` : '<span class="muted">nothing deployed yet</span>'}
+· branches ${esc(env.branches?.join(', ') ?? 'any')} · approval ${env.approval ? 'required' : 'none'}${env.approvers ? ` by ${esc(env.approvers.join(', '))}` : ''}</p>
+${waiting.length ? `<h3>Waiting</h3><ul>${waiting.map((w) => `<li><a href="/runs/${w.run_id}">run #${w.run_id}</a> ${esc(w.name)}: ${esc(w.reason)}
+${w.waiting_for === 'approval' && can(ctx, 'approve') ? `<button class="primary" data-post="/api/runs/${w.run_id}/stages/${encodeURIComponent(w.name)}/approve">Approve</button>` : ''}</li>`).join('')}</ul>` : ''}
+<table><thead><tr><th>Run</th><th>Commit</th><th>Status</th><th>Approved by</th><th>Finished</th></tr></thead><tbody>
+${history.map((h: any) => `<tr><td><a href="/runs/${h.runId}">#${h.runId}</a> ${esc(h.stage)}</td><td><code>${esc(String(h.sha).slice(0, 12))}</code></td><td>${statusBadge(h.status)}</td><td>${esc(h.approvedBy ?? '')}</td><td>${when(h.finishedAt)}</td></tr>`).join('')}</tbody></table>`;
+    }));
+    html(ctx, `Environments of ${repo.name}`, sections.join('') || '<p class="muted">No environments: set one with <code>forgeline env set</code>.</p>');
+  });
+  return router;
+}

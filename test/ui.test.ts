@@ -1,0 +1,84 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addToken, setEnvironment } from '../scheduler/index.ts';
+import { startBench, type Bench } from './helpers/engine.ts';
+
+const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
+
+describe('the web UI in a real browser', () => {
+  let b: Bench;
+  let browser: Browser;
+  let page: Page;
+  let scratch: string;
+  let admin: string;
+
+  beforeAll(async () => {
+    b = await startBench('acme/ui', { workers: 2, env: { FORGELINE_PUBLIC_READ: 'false', FORGELINE_API_TOKEN: 'bootstrap-reader' } });
+    scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-ui-'));
+    admin = (await addToken(b.forgeline.runtime.db.pool, 'release-manager', 'admin', 'test')).token;
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage();
+    await page.goto(`${b.forgeline.url}/`);
+    expect(page.url()).toContain('/login');
+    await page.fill('input[name=token]', admin);
+    await page.click('button.primary');
+    await page.waitForURL(`${b.forgeline.url}/`);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await b?.stop();
+  });
+
+  it('follows a stage\'s log live while it prints, colours and all', async () => {
+    const gate = path.join(scratch, 'go');
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  chatty:\n    steps: [{ run: "printf '\\\\033[32mline one in green\\\\033[0m\\\\n'; while [ ! -e ${gate} ]; do sleep 0.05; done; echo line $((1+1))" }]\n`,
+    });
+    await b.stage(id!, 'chatty', 'running');
+    await page.goto(`${b.forgeline.url}/runs/${id}`);
+    await page.waitForSelector('pre.log[data-stage=chatty] .ansi-32');
+    expect(await page.textContent('pre.log[data-stage=chatty]')).toContain('line one in green');
+    expect(await page.textContent('pre.log[data-stage=chatty]')).not.toContain('line 2');
+    await writeFile(gate, '');
+    await page.waitForFunction(() => document.querySelector('pre.log[data-stage=chatty]')?.textContent?.includes('line 2'), undefined, { timeout: 15_000 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ui-live-log.png'), fullPage: true });
+    await b.finished(id!);
+  });
+
+  it('approves a waiting deployment from the environment page and sees it run', async () => {
+    await setEnvironment(b.forgeline.runtime.db.pool, { repo: b.name, name: 'production', branches: ['main'], approval: true, approvers: null }, 'test');
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  deploy:\n    environment: production\n    steps: [{ run: "echo shipped" }]\n',
+    });
+    await b.stage(id!, 'deploy', 'waiting');
+    await page.goto(`${b.forgeline.url}/repos/${b.hook.id}/environments`);
+    await page.click(`button[data-post="/api/runs/${id}/stages/deploy/approve"]`);
+    await page.waitForSelector('#action-result:has-text("done")');
+    expect((await b.finished(id!)).status).toBe('success');
+    await page.goto(`${b.forgeline.url}/repos/${b.hook.id}/environments`);
+    expect(await page.textContent('main')).toContain('release-manager');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ui-environment.png'), fullPage: true });
+  });
+
+  it('replays a delivery from its page, which explains what it ran', async () => {
+    const { delivery } = await b.push({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  s: { steps: [{ run: "true" }] }\n', 'r.txt': '1' });
+    await page.goto(`${b.forgeline.url}/deliveries/${delivery.id}`);
+    expect(await page.textContent('ul.explain')).toContain('ci');
+    await page.click('button[data-post$="/replay"]');
+    await page.waitForSelector('#action-result:has-text("done")');
+    const replayed = JSON.parse((await page.textContent('#action-result'))!.replace(/^done: /, ''));
+    expect(replayed.runs).toHaveLength(1);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ui-delivery.png'), fullPage: true });
+  });
+
+  it('refuses a cookie-authenticated write without the page\'s CSRF token', async () => {
+    const status = await page.evaluate(async () => (await fetch('/api/runs/1/rerun', { method: 'POST' })).status);
+    expect(status).toBe(403);
+  });
+});
