@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { readFileSync } from 'node:fs';
 import { schemaPath } from '../pipelines/index.ts';
 import { metricsRegistry } from '../scheduler/index.ts';
+import { openApiDocument } from './openapi.ts';
 import type { Pool } from '../store/index.ts';
 
 export function healthRoutes(pool: Pool): Router {
@@ -20,6 +21,9 @@ export function healthRoutes(pool: Pool): Router {
   router.get('/metrics', async (ctx) => {
     ctx.type = metricsRegistry.contentType;
     ctx.body = await metricsRegistry.metrics();
+  });
+  router.get('/api/openapi.json', (ctx) => {
+    ctx.body = openApiDocument;
   });
   router.get('/pipeline.schema.json', (ctx) => {
     ctx.type = 'application/schema+json';

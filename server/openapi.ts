@@ -1,0 +1,86 @@
+/** GET /api/openapi.json: OpenAPI 3.1 of the REST API (SPEC.md §7); its schemas are JSON Schema 2020-12. */
+const id = { type: 'integer' };
+const text = { type: 'string' };
+const nullableText = { type: ['string', 'null'] };
+const when = { type: ['string', 'null'], format: 'date-time' };
+const status = { enum: ['queued', 'waiting', 'running', 'success', 'failure', 'canceled', 'skipped'] };
+const page = (item: object) => ({
+  type: 'object', required: ['items', 'next'], properties: { items: { type: 'array', items: item }, next: nullableText },
+});
+const error = { type: 'object', required: ['error'], properties: { error: text } };
+
+const event = {
+  type: 'object',
+  required: ['forge', 'kind', 'action', 'repo', 'ref', 'branch', 'tag', 'sha', 'before', 'created', 'deleted', 'forced', 'message', 'pullRequest', 'sender', 'source', 'type'],
+  properties: {
+    forge: { enum: ['github', 'gitlab', 'bitbucket', 'bitbucket-server', 'gitea'] },
+    kind: { enum: ['push', 'tag', 'pull_request', 'manual', 'schedule', 'webhook', 'ping'] },
+    action: { type: ['string', 'null'] },
+    repo: { type: 'object', required: ['name', 'cloneUrl'], properties: { name: text, cloneUrl: nullableText } },
+    ref: nullableText, branch: nullableText, tag: nullableText, sha: nullableText, before: nullableText,
+    created: { type: 'boolean' }, deleted: { type: 'boolean' }, forced: { type: 'boolean' },
+    message: nullableText, pullRequest: { type: ['object', 'null'] }, sender: nullableText, source: nullableText, type: nullableText,
+  },
+};
+
+const stage = {
+  type: 'object',
+  required: ['name', 'status', 'needs', 'attempt', 'startedAt', 'finishedAt', 'reason'],
+  properties: { name: text, status, needs: { type: 'array', items: text }, attempt: id, startedAt: when, finishedAt: when, reason: nullableText, waitingFor: nullableText, approvedBy: nullableText, environment: nullableText },
+};
+
+const run = {
+  type: 'object',
+  required: ['id', 'pipeline', 'repo', 'sha', 'event', 'status', 'attempt', 'stages'],
+  properties: { id, pipeline: text, repo: text, sha: text, event, status, attempt: id, reason: nullableText, problems: { type: 'array', items: text }, stages: { type: 'array', items: stage } },
+};
+
+const runItem = { type: 'object', required: ['id', 'pipeline', 'repo', 'sha', 'status'], properties: { id, pipeline: text, repo: text, sha: text, status, attempt: id } };
+
+const delivery = {
+  type: 'object',
+  required: ['id', 'forge', 'repo', 'receivedAt', 'status', 'reason', 'headers', 'events', 'runs', 'explain'],
+  properties: {
+    id: text, forge: text, repo: nullableText, receivedAt: { type: 'string' }, status: { enum: ['accepted', 'duplicate', 'ignored'] }, reason: nullableText,
+    headers: { type: 'object', additionalProperties: text }, events: { type: 'array', items: event }, runs: { type: 'array', items: id }, explain: { type: 'array' },
+  },
+};
+
+const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+const ok = (schema: object, description = 'OK') => ({ 200: { description, ...json(schema) }, 401: { description: 'a token is required', ...json(error) }, 404: { description: 'not found', ...json(error) } });
+const repoParam = { name: 'id', in: 'path', required: true, description: 'a repository\'s id, or its full name URL-encoded', schema: text };
+const runParam = { name: 'id', in: 'path', required: true, schema: id };
+const stageParam = { name: 'name', in: 'path', required: true, schema: text };
+const pageParams = [{ name: 'limit', in: 'query', schema: { type: 'integer', maximum: 200 } }, { name: 'cursor', in: 'query', schema: text }];
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: { title: 'Forgeline API', version: '1', description: 'Runs, deliveries, environments and actions of a Forgeline server (SPEC.md §7). Tokens go in `Authorization: Bearer …`.' },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    schemas: { Event: event, Run: run, Stage: stage, Delivery: delivery, Error: error },
+  },
+  security: [{ bearer: [] }],
+  paths: {
+    '/api/repos': {
+      get: { summary: 'Registered repositories', responses: ok(page({ type: 'object', required: ['id', 'forge', 'name'], properties: { id: text, forge: text, name: text, hookUrl: text } })) },
+      post: { summary: 'Register a repository (admin)', responses: { 201: { description: 'registered', ...json({ type: 'object', required: ['id', 'hookUrl', 'secret'], properties: { id: text, hookUrl: text, secret: text } }) } } },
+    },
+    '/api/repos/{id}/environments': { get: { parameters: [repoParam], summary: 'What is deployed where', responses: ok(page({ type: 'object', required: ['name'], properties: { name: text, deployed: { type: ['object', 'null'] } } })) } },
+    '/api/repos/{id}/environments/{name}/deployments': {
+      get: { parameters: [repoParam, stageParam, ...pageParams], summary: 'Deployment history, newest first', responses: ok(page({ type: 'object', required: ['runId', 'sha', 'status'], properties: { runId: id, stage: text, sha: text, status: text, approvedBy: nullableText } })) },
+    },
+    '/api/repos/{id}/sources': { get: { parameters: [repoParam], summary: 'Generic webhook sources', responses: ok(page({ type: 'object', required: ['name', 'auth'], properties: { name: text, auth: text } })) } },
+    '/api/deliveries': { get: { parameters: [{ name: 'repo', in: 'query', schema: text }, ...pageParams], summary: 'Deliveries, newest first', responses: ok(page({ type: 'object', required: ['id', 'status'], properties: { id: text, status: text } })) } },
+    '/api/deliveries/{id}': { get: { parameters: [{ name: 'id', in: 'path', required: true, schema: text }], summary: 'One delivery', responses: ok(delivery) } },
+    '/api/deliveries/{id}/replay': { post: { parameters: [{ name: 'id', in: 'path', required: true, schema: text }], summary: 'Process a stored delivery again (write)', responses: { 201: { description: 'replayed', ...json({ type: 'object', required: ['delivery', 'runs'], properties: { delivery: text, runs: { type: 'array', items: id } } }) } } } },
+    '/api/runs': { get: { parameters: [{ name: 'repo', in: 'query', schema: text }, { name: 'sha', in: 'query', schema: text }, { name: 'ref', in: 'query', schema: text }, { name: 'status', in: 'query', schema: text }, ...pageParams], summary: 'Runs, newest first', responses: ok(page(runItem)) } },
+    '/api/runs/{id}': { get: { parameters: [runParam], summary: 'One run with its stages', responses: ok(run) } },
+    '/api/runs/{id}/stages/{name}/log': { get: { parameters: [runParam, stageParam], summary: 'A stage\'s log; Accept: text/event-stream follows it live', responses: { 200: { description: 'the log', content: { 'text/plain': { schema: text }, 'text/event-stream': { schema: text } } } } } },
+    '/api/runs/{id}/cancel': { post: { parameters: [runParam], summary: 'Cancel (write)', responses: ok({ type: 'object', required: ['id', 'canceled'], properties: { id, canceled: { type: 'array', items: text } } }) } },
+    '/api/runs/{id}/rerun': { post: { parameters: [runParam], summary: 'Rerun (write)', responses: ok({ type: 'object', required: ['id', 'attempt', 'stages'], properties: { id, attempt: id, stages: { type: 'array', items: text } } }) } },
+    '/api/runs/{id}/stages/{name}/rerun': { post: { parameters: [runParam, stageParam], summary: 'Rerun a stage and its dependents (write)', responses: ok({ type: 'object', required: ['id', 'attempt', 'stages'] }) } },
+    '/api/runs/{id}/stages/{name}/approve': { post: { parameters: [runParam, stageParam], summary: 'Approve a waiting stage (approve)', responses: ok({ type: 'object', required: ['run', 'stage', 'approved'], properties: { run: id, stage: text, approved: { enum: ['run', 'stage'] } } }) } },
+    '/api/trigger': { post: { summary: 'A manual event (write)', requestBody: json({ type: 'object', required: ['repo', 'ref'], properties: { repo: text, ref: text, pipeline: text, inputs: { type: 'object' } } }), responses: { 201: { description: 'triggered', ...json({ type: 'object', required: ['delivery', 'runs'] }) } } } },
+  },
+};
