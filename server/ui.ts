@@ -90,6 +90,10 @@ ${list.next ? `<p><a href="/?${esc(q({ cursor: list.next }))}">Older runs →</a
     if (!run) return;
     const repo = await repos.getRepo(pool, run.repo);
     const e = run.event;
+    // The commit on the forge, from the clone URL (forges serve the repository's page at it without .git).
+    const web = repo?.cloneUrl.startsWith('http') ? repo.cloneUrl.replace(/\.git$/, '') : null;
+    const commitPath = repo?.forge === 'gitlab' ? '-/commit' : repo?.forge?.startsWith('bitbucket') ? 'commits' : 'commit';
+    const commit = web ? `<a href="${esc(`${web}/${commitPath}/${run.sha}`)}"><code>${esc(run.sha)}</code></a>` : `<code>${esc(run.sha)}</code>`;
     const pr = e.pullRequest ? `pull request #${esc(e.pullRequest.number)} ${esc(e.pullRequest.title)} (${esc(e.pullRequest.headRef)} → ${esc(e.pullRequest.baseRef)}${e.pullRequest.fromFork ? ', from a fork' : ''})` : '';
     const stages = run.stages.map((s) => {
       const approve = s.status === 'waiting' && (s.waitingFor === 'approval' || s.waitingFor === 'fork') && can(ctx, 'approve')
@@ -104,7 +108,7 @@ ${s.reason ? `<div>${esc(s.reason)}</div>` : ''}<div class="muted">${when(s.star
       ? `<p><button data-post="/api/runs/${run.id}/cancel">Cancel</button> <button data-post="/api/runs/${run.id}/rerun">Rerun</button></p>` : '';
     html(ctx, `Run #${run.id} · ${run.pipeline}`, `<p>${statusBadge(run.status)} ${esc(run.reason ?? '')}</p>
 <p>${esc(e.kind)}${e.action ? ` (${esc(e.action)})` : ''} on <strong>${esc(repo?.name ?? run.repo)}</strong> ${e.branch ? `branch <code>${esc(e.branch)}</code>` : ''}${e.tag ? `tag <code>${esc(e.tag)}</code>` : ''}
-at <code>${esc(run.sha)}</code>${e.sender ? ` by ${esc(e.sender)}` : ''}${e.message ? ` — ${esc(e.message.split('\n')[0])}` : ''}</p>${pr ? `<p>${pr}</p>` : ''}
+at ${commit}${e.sender ? ` by ${esc(e.sender)}` : ''}${e.message ? ` — ${esc(e.message.split('\n')[0])}` : ''}</p>${pr ? `<p>${pr}</p>` : ''}
 <p class="muted">attempt ${run.attempt} · ${esc(run.file)}${run.delivery ? ` · <a href="/deliveries/${esc(run.delivery)}">delivery</a>` : ''}</p>
 ${run.problems.length ? `<pre class="json">${esc(run.problems.join('\n'))}</pre>` : ''}
 ${run.pipelineDiff ? `<h2>Changes to .forgeline/ (read before approving)</h2><pre class="json">${esc(run.pipelineDiff)}</pre>` : ''}

@@ -77,6 +77,18 @@ describe('the web UI in a real browser', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'ui-delivery.png'), fullPage: true });
   });
 
+  it('renders a 100,000-line log incrementally, the tab staying responsive, with the raw log to download', async () => {
+    const { runs: [id] } = await b.push({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  big:\n    steps: [{ run: "seq 1 100000" }]\n', 'big.txt': '1' });
+    await b.finished(id!);
+    await page.goto(`${b.forgeline.url}/runs/${id}`);
+    // While the lines are appended frame by frame, the page still answers.
+    expect(await page.evaluate(() => document.title)).toContain(`Run #${id}`);
+    await page.waitForFunction(() => document.querySelector('pre.log[data-stage=big]')?.textContent?.includes('\n100000\n'), undefined, { timeout: 60_000 });
+    const raw = await page.evaluate(async (href) => (await fetch(href)).text(), `/api/runs/${id}/stages/big/log`);
+    expect(raw.trim().split('\n')).toHaveLength(100_001);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ui-big-log.png') });
+  }, 90_000);
+
   it('refuses a cookie-authenticated write without the page\'s CSRF token', async () => {
     const status = await page.evaluate(async () => (await fetch('/api/runs/1/rerun', { method: 'POST' })).status);
     expect(status).toBe(403);
