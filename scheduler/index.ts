@@ -8,6 +8,7 @@ export { unverifiedLimiter } from './rate-limit.ts';
 export { replayDelivery } from './replay.ts';
 export { rotateSecret, removeRepository } from './repo-secrets.ts';
 export { registry as metricsRegistry } from './metrics.ts';
+export { refreshQueueDepth } from './queue-depth.ts';
 export { registerRepo, type RepoRegistration, type Registered } from './register-repo.ts';
 export { runView, runList, deliveryView, deliveryList, stageLog } from './views.ts';
 export { PUBLIC_FORGE_HOSTS, type UrlPolicy } from './allowed-urls.ts';

@@ -1,4 +1,4 @@
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Forgeline's Prometheus metrics, served at /metrics. */
 export const registry = new Registry();
@@ -11,3 +11,36 @@ export const hookMetrics = {
     registers: [registry],
   }),
 };
+
+export const stageMetrics = {
+  finished: new Counter({
+    name: 'forgeline_stages_finished_total',
+    help: 'Stages that reached a final state, by outcome',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  }),
+  duration: new Histogram({
+    name: 'forgeline_stage_duration_seconds',
+    help: 'Time from a stage starting on a worker to its outcome',
+    labelNames: ['status'] as const,
+    buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+    registers: [registry],
+  }),
+};
+
+export const reportMetrics = {
+  failures: new Counter({
+    name: 'forgeline_status_report_failures_total',
+    help: 'Status reports the forge refused or failed, by forge and kind (permanent, rate_limited, error)',
+    labelNames: ['forge', 'kind'] as const,
+    registers: [registry],
+  }),
+};
+
+/** Queue depths, read from pg-boss when /metrics is scraped. */
+export const queueDepth = new Gauge({
+  name: 'forgeline_queue_jobs',
+  help: 'Jobs waiting (queued) and running (active) per queue',
+  labelNames: ['queue', 'state'] as const,
+  registers: [registry],
+});

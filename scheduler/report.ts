@@ -1,4 +1,5 @@
 import { checkState, postCheckRun, providerFor, PermanentReportError, RateLimitedError, type StatusReport } from '../providers/index.ts';
+import { reportMetrics } from './metrics.ts';
 import { QUEUES } from './queues.ts';
 import { logs, repos, runs, statusReports, type RunRow, type StageRow, type StageStatus } from '../store/index.ts';
 import { runContext, runUrl, stageContext } from './contexts.ts';
@@ -82,6 +83,7 @@ export async function reportRun(deps: SchedulerDeps, runId: number): Promise<voi
       }
       await statusReports.recordPosted(deps.pool, repo.id, run.sha, run.id, { context: report.context, state, description: report.description, externalId });
     } catch (err) {
+      reportMetrics.failures.inc({ forge: repo.forge, kind: err instanceof RateLimitedError ? 'rate_limited' : err instanceof PermanentReportError ? 'permanent' : 'error' });
       if (err instanceof RateLimitedError) {
         // The forge said when: this report comes back then (the stately queue keeps one waiting per run).
         deps.log.warn({ run: runId, context: report.context, retryAfter: err.retryAfter }, 'forge rate limit: report postponed');

@@ -9,6 +9,7 @@ import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
 import { finishStage } from './finish-stage.ts';
 import { logSink } from './log-sink.ts';
+import { stageMetrics } from './metrics.ts';
 import { fetchCommit, mirrorPath } from './mirrors.ts';
 import type { Presence } from './presence.ts';
 import type { StageJob } from './queues.ts';
@@ -67,6 +68,7 @@ async function stageSecrets(deps: SchedulerDeps, run: RunRow, stage: StageDefini
 export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?: Presence): Promise<void> {
   if (!(await claim(deps, job))) return;
   const attempt = { runId: job.runId, name: job.stage, attempt: job.attempt };
+  const started = performance.now();
   const signal = presence?.track(attempt);
   const log = deps.log.child({ run: job.runId, stage: job.stage, attempt: job.attempt });
   const sink = logSink(deps.pool, job.runId, job.stage, job.attempt);
@@ -121,6 +123,8 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   // Aborted but not canceled: this worker is shutting down, and the stage is worth another attempt.
   if (outcome.status === 'canceled' && presence?.stopping) outcome = { status: 'failure', reason: 'worker stopped before the stage finished' };
   log.info({ status: outcome.status, reason: outcome.reason }, 'stage finished');
+  stageMetrics.finished.inc({ status: outcome.status });
+  stageMetrics.duration.observe({ status: outcome.status }, (performance.now() - started) / 1000);
   // A stage canceled meanwhile is already final: finishStage then changes nothing.
   await withTransaction(deps.pool, (tx) => finishStage(deps, tx, attempt, ['running'], outcome));
 }

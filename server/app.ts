@@ -1,5 +1,5 @@
 import Koa from 'koa';
-import type { IngestDeps, SchedulerDeps, UrlPolicy } from '../scheduler/index.ts';
+import { refreshQueueDepth, type IngestDeps, type SchedulerDeps, type UrlPolicy } from '../scheduler/index.ts';
 import { jsonBody } from './json-body.ts';
 import { uiRoutes } from './ui.ts';
 import type { TransportConfig } from '../cli/config.ts';
@@ -33,7 +33,7 @@ export function createApp(deps: SchedulerDeps, ingest: IngestDeps, opts: AppOpti
     }
   });
   app.use(jsonBody);
-  for (const router of [healthRoutes(deps.pool), hookRoutes(ingest, opts.bodyLimitBytes, {
+  for (const router of [healthRoutes(deps.pool, () => refreshQueueDepth(deps.boss)), hookRoutes(ingest, opts.bodyLimitBytes, {
     requireHttps: opts.transport?.requireHttps ?? false,
     requireClientCert: Boolean(opts.transport?.tlsClientCa),
     trustedProxies: opts.transport?.trustedProxies.length ? cidrList(opts.transport.trustedProxies) : null,

@@ -5,7 +5,7 @@ import { metricsRegistry } from '../scheduler/index.ts';
 import { openApiDocument } from './openapi.ts';
 import type { Pool } from '../store/index.ts';
 
-export function healthRoutes(pool: Pool): Router {
+export function healthRoutes(pool: Pool, refreshQueueDepth: () => Promise<void> = async () => {}): Router {
   const router = new Router();
   const schema = readFileSync(schemaPath, 'utf8');
   router.get('/healthz', (ctx) => { ctx.body = { status: 'ok' }; });
@@ -19,6 +19,7 @@ export function healthRoutes(pool: Pool): Router {
     }
   });
   router.get('/metrics', async (ctx) => {
+    await refreshQueueDepth();
     ctx.type = metricsRegistry.contentType;
     ctx.body = await metricsRegistry.metrics();
   });

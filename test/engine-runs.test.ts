@@ -218,4 +218,12 @@ stages:
     await gate(fifth.runs[0]!);
     expect((await b.finished(fifth.runs[0]!)).status).toBe('success');
   });
+
+  it('exposes stage outcomes, durations and queue depths at /metrics', async () => {
+    const metrics = await (await fetch(`${b.forgeline.url}/metrics`)).text();
+    expect(metrics).toMatch(/forgeline_stages_finished_total\{status="success"\} [1-9]/);
+    expect(metrics).toMatch(/forgeline_stages_finished_total\{status="canceled"\} [1-9]/);
+    expect(metrics).toMatch(/forgeline_stage_duration_seconds_count\{status="success"\} [1-9]/);
+    expect(metrics).toMatch(/forgeline_queue_jobs\{queue="stage",state="queued"\} \d+/);
+  });
 });
