@@ -25,7 +25,7 @@ const known = new Set<string>([QUEUES.stage]);
 export async function ensureStageQueue(boss: PgBoss, name: string): Promise<void> {
   if (known.has(name)) return;
   if (!(await boss.getQueue(name))) {
-    await boss.createQueue(name, { notify: true, retryLimit: 0, expireInSeconds: 24 * 3600 }).catch(async (err) => {
+    await boss.createQueue(name, { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 30, expireInSeconds: 24 * 3600, heartbeatSeconds: 10 }).catch(async (err) => {
       if (!(await boss.getQueue(name))) throw err;
     });
   }

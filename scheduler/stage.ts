@@ -125,6 +125,17 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   log.info({ status: outcome.status, reason: outcome.reason }, 'stage finished');
   stageMetrics.finished.inc({ status: outcome.status });
   stageMetrics.duration.observe({ status: outcome.status }, (performance.now() - started) / 1000);
+  // The outcome is known: record it even if the database is away for a while,
+  // or the stage would stay `running` under a worker that is still alive.
   // A stage canceled meanwhile is already final: finishStage then changes nothing.
-  await withTransaction(deps.pool, (tx) => finishStage(deps, tx, attempt, ['running'], outcome));
+  for (let wait = 500; ; wait = Math.min(wait * 2, 10_000)) {
+    try {
+      await withTransaction(deps.pool, (tx) => finishStage(deps, tx, attempt, ['running'], outcome));
+      return;
+    } catch (err) {
+      log.warn({ err: (err as Error).message, retryInMs: wait }, 'recording the stage result failed; trying again');
+      if (presence?.stopping && wait >= 10_000) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
 }

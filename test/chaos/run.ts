@@ -1,0 +1,144 @@
+// npm run test:chaos — real processes, a PostgreSQL the run owns, loopback
+// only, bounded in time. Under a steady load of signed webhooks: kill -9 the
+// server and restart it, kill -9 a worker mid-stage, stop and restart
+// PostgreSQL, and let the forge's status API fail and rate-limit for a while.
+// Then: every delivery answered 2xx is processed exactly once, nothing stays
+// running, and every status context ends on its run's final state.
+import { execa, type ResultPromise } from 'execa';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../store/embedded.ts';
+import { startFakeGitHub } from '../helpers/fake-github.ts';
+import { createTestRepo } from '../helpers/git-repo.ts';
+import { pushPayload, signGitHub } from '../helpers/github-webhook.ts';
+
+const LOAD_SECONDS = Number(process.env.CHAOS_SECONDS ?? 45);
+const bin = fileURLToPath(new URL('../../bin/forgeline.js', import.meta.url));
+const freePort = () => new Promise<number>((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); }); });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (line: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+const pgDir = await mkdtemp(path.join(tmpdir(), 'forgeline-chaos-pg-'));
+await chmod(pgDir, 0o755);
+let cluster = await startEmbeddedPostgres(pgDir);
+const dataDir = await mkdtemp(path.join(tmpdir(), 'forgeline-chaos-data-'));
+await chmod(dataDir, 0o755);
+const github = await startFakeGitHub();
+const repo = await createTestRepo();
+const sha = await repo.commit({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  work:\n    steps: [{ run: "sleep 0.3" }]\n' });
+const port = await freePort();
+const env = {
+  PATH: process.env.PATH, DATABASE_URL: cluster.url, FORGELINE_DATA_DIR: dataDir, FORGELINE_ALLOW_LOCAL: 'true', FORGELINE_SECRET_KEY: 'chaos',
+  FORGELINE_PUBLIC_URL: `http://127.0.0.1:${port}`, FORGELINE_HEARTBEAT_SECONDS: '3', LOG_LEVEL: 'error', GH_TOKEN: 'chaos-token',
+};
+const cli = await execa(process.execPath, [bin, 'repo', 'add', '--forge', 'github', '--name', 'acme/chaos', '--clone-url', repo.cloneUrl, '--api-url', github.apiUrl, '--token-env', 'GH_TOKEN'], { env, extendEnv: false });
+const hook = JSON.parse(cli.stdout) as { hookUrl: string; secret: string };
+
+function start(args: string[], ready: string): Promise<{ child: ResultPromise }> {
+  const child = execa(process.execPath, [bin, ...args], { env, extendEnv: false, reject: false });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes(ready)) resolve({ child }); });
+    child.then((r) => reject(new Error(`${args[0]} exited: ${r.stderr}`)));
+  });
+}
+let server = (await start(['serve', '--port', String(port), '--workers', '0'], 'listening')).child;
+const workers = [(await start(['worker', '--concurrency', '2'], 'started')).child, (await start(['worker', '--concurrency', '2'], 'started')).child];
+
+// The forge's status API fails, then rate-limits, for the first part of the run.
+github.failNext(150, 500);
+
+const sent: Array<{ id: string; status: number }> = [];
+let stop = false;
+const load = (async () => {
+  for (let i = 0; !stop; i++) {
+    const payload = pushPayload({ name: 'acme/chaos', cloneUrl: repo.cloneUrl }, sha, { branch: `b${i}` });
+    const body = JSON.stringify(payload);
+    const id = `chaos-${i}`;
+    let status = 0;
+    try {
+      const res = await fetch(hook.hookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': id, 'x-hub-signature-256': signGitHub(hook.secret, body) }, signal: AbortSignal.timeout(5000) });
+      status = res.status;
+      await res.arrayBuffer();
+    } catch {
+      status = 0;
+    }
+    sent.push({ id, status });
+    await sleep(100);
+  }
+})();
+
+const chaos = async () => {
+  await sleep(8000);
+  log('kill -9 the server'); server.kill('SIGKILL'); await server; await sleep(1000);
+  server = (await start(['serve', '--port', String(port), '--workers', '0'], 'listening')).child; log('server back');
+  github.failNext(100, 429, { 'retry-after': '2' });
+  await sleep(6000);
+  log('kill -9 a worker mid-stage'); workers[0]!.kill('SIGKILL'); await workers[0]; await sleep(1000);
+  workers[0] = (await start(['worker', '--concurrency', '2'], 'started')).child; log('worker back');
+  await sleep(6000);
+  log('stop PostgreSQL'); await cluster.stop(); await sleep(3000);
+  cluster = await startEmbeddedPostgres(pgDir); log('PostgreSQL back');
+  await sleep(6000);
+  log('kill -9 the server again'); server.kill('SIGKILL'); await server; await sleep(500);
+  server = (await start(['serve', '--port', String(port), '--workers', '0'], 'listening')).child; log('server back');
+};
+await Promise.all([chaos(), sleep(LOAD_SECONDS * 1000).then(() => { stop = true; })]);
+await load;
+log(`load over: ${sent.length} sent`);
+
+// Let the system settle: every run final within a bounded wait.
+const db = new pg.Client({ connectionString: cluster.url });
+await db.connect();
+const deadline = Date.now() + 120_000;
+let unfinished = -1;
+while (Date.now() < deadline) {
+  unfinished = (await db.query(`SELECT count(*)::int AS n FROM stages WHERE status IN ('queued', 'waiting', 'running')`)).rows[0].n;
+  const planned = (await db.query(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'accepted' AND explain = '[]'`)).rows[0].n;
+  if (unfinished === 0 && planned === 0) break;
+  await sleep(1000);
+}
+const acked = sent.filter((s) => s.status >= 200 && s.status < 300).map((s) => s.id);
+const rows = (await db.query(
+  `SELECT d.forge_delivery_id AS id, count(r.id)::int AS runs FROM deliveries d LEFT JOIN runs r ON r.delivery_id = d.id
+   WHERE d.status = 'accepted' GROUP BY d.forge_delivery_id`)).rows as Array<{ id: string; runs: number }>;
+const runsOf = new Map(rows.map((r) => [r.id, r.runs]));
+const processed = acked.filter((id) => runsOf.get(id) === 1).length;
+const duplicated = acked.filter((id) => (runsOf.get(id) ?? 0) > 1).length;
+const lost = acked.filter((id) => !runsOf.get(id)).length;
+const stuck = (await db.query(`SELECT count(*)::int AS n FROM stages WHERE status IN ('queued', 'waiting', 'running')`)).rows[0].n;
+const finals = (await db.query(`SELECT id, pipeline, status FROM runs`)).rows as Array<{ id: number; status: string }>;
+await sleep(15_000);
+const expected: Record<string, string> = { success: 'success', failure: 'failure', canceled: 'error', skipped: 'success' };
+const latest = new Map<string, string>();
+for (const s of github.statuses) if (s.context === 'forgeline/ci/push') latest.set(s.target_url!, s.state);
+const wrongStatus = finals.filter((r) => latest.get(`${env.FORGELINE_PUBLIC_URL}/runs/${r.id}`) !== expected[r.status]).length;
+
+console.log('\n| deliveries sent | acknowledged (2xx) | refused (503 / no answer) | processed once | duplicated | lost | stages stuck | runs whose status is not final on the forge |');
+console.log('|---|---|---|---|---|---|---|---|');
+console.log(`| ${sent.length} | ${acked.length} | ${sent.length - acked.length} | ${processed} | ${duplicated} | ${lost} | ${stuck} | ${wrongStatus} |`);
+
+if (lost || stuck || wrongStatus) {
+  // What the missing ones look like, for whoever debugs this.
+  const missing = acked.filter((id) => !runsOf.get(id)).slice(0, 5);
+  console.log('deliveries without a run:', JSON.stringify((await db.query(
+    `SELECT forge_delivery_id, status, reason, explain::text FROM deliveries WHERE forge_delivery_id = ANY($1::text[])`, [missing])).rows));
+  console.log('pg-boss jobs by queue and state:', JSON.stringify((await db.query(
+    `SELECT name, state, count(*)::int AS n FROM pgboss.job GROUP BY 1, 2 ORDER BY 1, 2`)).rows));
+  console.log('failed and active jobs:', JSON.stringify((await db.query(
+    `SELECT name, state, retry_count, left(output::text, 200) AS output, started_on FROM pgboss.job WHERE state IN ('failed', 'active') ORDER BY name LIMIT 8`)).rows));
+  console.log('stuck stages by status:', JSON.stringify((await db.query(
+    `SELECT status, waiting_for, count(*)::int AS n FROM stages WHERE status IN ('queued', 'waiting', 'running') GROUP BY 1, 2`)).rows));
+}
+await db.end();
+server.kill('SIGTERM');
+for (const w of workers) w.kill('SIGTERM');
+await Promise.allSettled([server, ...workers]);
+await cluster.stop();
+await github.close();
+await rm(pgDir, { recursive: true, force: true });
+await rm(dataDir, { recursive: true, force: true });
+process.exit(lost || duplicated || stuck || wrongStatus ? 1 : 0);
