@@ -88,9 +88,11 @@ function runFor(p: PipelineExplain, pipeline: Pipeline | undefined, event: Forge
  * queued, all in one transaction. Planning the same delivery again creates
  * nothing new. The explain trace is kept on the delivery.
  */
-export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts: { replay?: boolean; only?: string } = {}): Promise<number[]> {
+export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts: { replay?: boolean; only?: string; unlessPlanned?: boolean } = {}): Promise<number[]> {
   const delivery = await deliveries.getDelivery(deps.pool, deliveryId);
   if (!delivery || !delivery.repoId) return [];
+  // A planned delivery has an explain entry per event.
+  if (opts.unlessPlanned && delivery.explain.length > 0) return [];
   const repo = await repos.getRepo(deps.pool, delivery.repoId);
   if (!repo) return [];
   const planned: number[] = [];

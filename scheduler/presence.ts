@@ -3,6 +3,7 @@ import type { PoolClient } from 'pg';
 import { workers } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { reapLostStages } from './reaper.ts';
+import { replanLostDeliveries } from './replan.ts';
 import type { StageAttempt } from './finish-stage.ts';
 
 export interface Presence {
@@ -69,7 +70,10 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
   // Spread the monitor passes of many workers over the interval.
   const reapEvery = (opts.heartbeatSeconds * 1000) / 2;
   const reapTimer = setInterval(() => {
-    if (!stopped) reapLostStages(deps, opts.heartbeatSeconds).catch((err) => deps.log.warn({ err: (err as Error).message }, 'monitor pass failed'));
+    if (stopped) return;
+    const failed = (err: Error) => deps.log.warn({ err: err.message }, 'monitor pass failed');
+    reapLostStages(deps, opts.heartbeatSeconds).catch(failed);
+    replanLostDeliveries(deps, opts.heartbeatSeconds * 2).catch(failed);
   }, reapEvery * (0.75 + Math.random() / 2));
 
   return {

@@ -9,8 +9,11 @@ export const QUEUES = {
   schedule: 'schedule',
 } as const;
 
-/** One plan job per committed batch of deliveries, planned in arrival order. */
-export interface PlanJob { deliveryIds: string[] }
+/**
+ * One plan job per committed batch of deliveries, planned in arrival order.
+ * `unlessPlanned`: sent by the monitor pass for a delivery whose first job was lost.
+ */
+export interface PlanJob { deliveryIds: string[]; unlessPlanned?: boolean }
 export interface StageJob { runId: number; stage: string; attempt: number }
 export interface ReportJob { runId: number }
 /** Sent by a pg-boss schedule: one per `on.schedule` entry of a pipeline on the default branch. */

@@ -76,7 +76,7 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
     handle(deps, QUEUES.plan, async (d: PlanJob) => {
       // Every delivery of the batch gets planned; a failure retries the job, and planning is idempotent.
       let failure: unknown;
-      for (const id of d.deliveryIds) await planDelivery(deps, id).catch((err) => { failure ??= err; });
+      for (const id of d.deliveryIds) await planDelivery(deps, id, { unlessPlanned: d.unlessPlanned }).catch((err) => { failure ??= err; });
       if (failure) throw failure;
     }, job!.data));
   const stageQueues = opts.concurrency > 0 ? queuesServedBy(opts.labels ?? []) : [];

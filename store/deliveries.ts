@@ -218,6 +218,20 @@ export async function setDeliveryExplain(db: Queryable, id: string, events: unkn
   await db.query('UPDATE deliveries SET events = $2, explain = $3 WHERE id = $1', [id, JSON.stringify(events), JSON.stringify(explain)]);
 }
 
+/**
+ * Accepted deliveries with events that were received between a day and
+ * `olderThanSeconds` ago and never planned, oldest first.
+ */
+export async function unplannedDeliveries(db: Queryable, olderThanSeconds: number, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM deliveries
+     WHERE status = 'accepted' AND explain = '[]' AND repo_id IS NOT NULL AND jsonb_array_length(events) > 0
+       AND received_at < now() - make_interval(secs => $1) AND received_at > now() - interval '1 day'
+     ORDER BY received_at LIMIT $2`,
+    [olderThanSeconds, limit]);
+  return rows.map((r) => r.id);
+}
+
 /** Newest first; `before` is the cursor (the received_at and id of the last item seen). */
 export async function listDeliveries(db: Queryable, opts: { repoId?: string | null; limit: number; before?: { at: Date; id: string } | null }): Promise<Delivery[]> {
   const { rows } = await db.query<Delivery>(

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
+import { pushPayload, sendGitHubHook } from './helpers/github-webhook.ts';
 import { alive } from './helpers/process.ts';
 
 const bin = fileURLToPath(new URL('../bin/forgeline.js', import.meta.url));
@@ -38,6 +39,29 @@ describe('workers on other processes', () => {
   });
 
   const env = () => ({ ...b.forgeline.env, FORGELINE_HEARTBEAT_SECONDS: '2' });
+
+  // First in the file: no worker process runs yet, so the delivery's plan job waits for the test to lose it.
+  it('plans a delivery whose plan job was lost: the monitor pass sends it back to planning', async () => {
+    const sha = await b.repo.commit({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  build:\n    steps: [{ run: "echo built" }]\n' }, 'change', 'main');
+    const res = await sendGitHubHook(b.hook.hookUrl, b.hook.secret, 'push', pushPayload({ name: b.name, cloneUrl: b.repo.cloneUrl }, sha));
+    expect(res.status).toBe(202);
+    const pool = b.forgeline.runtime.db.pool;
+    // As if a process fetched the job and died with it: the job is gone, the delivery stored and unplanned.
+    expect((await pool.query(`DELETE FROM pgboss.job WHERE name = 'plan'`)).rowCount).toBe(1);
+    await pool.query(`UPDATE deliveries SET received_at = now() - interval '1 minute' WHERE id = $1`, [res.body.delivery]);
+    const { child } = await startWorker(env());
+    children.push(child);
+    const delivery = await waitFor(async () => {
+      const d = (await b.api(`/deliveries/${res.body.delivery}`)).body;
+      return d.explain?.length ? d : undefined;
+    }, 'the lost delivery to be planned');
+    expect(delivery.runs).toHaveLength(1);
+    expect((await b.finished(delivery.runs[0])).status).toBe('success');
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM runs WHERE delivery_id = $1`, [res.body.delivery]);
+    expect(rows[0].n).toBe(1);
+    child.kill('SIGTERM');
+    await child;
+  }, 60_000);
 
   it('detects a worker killed with SIGKILL, kills its steps, retries the stage elsewhere or fails it "worker lost"', async () => {
     const { child: victim } = await startWorker(env(), ['--concurrency', '2']);
