@@ -16,6 +16,10 @@ export function createPool(url: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
+  // Nor a checked-out one between two queries (a transaction awaiting other
+  // work): pg emits the error on the client, where nothing listens. Its next
+  // query fails, the caller handles that, and the pool drops it on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

@@ -24,3 +24,16 @@ it('applies each migration once when several processes start at the same moment'
   expect(rows.map((r) => r.name)).toEqual([...new Set(applied)].sort());
   expect(await migrate(pools[0]!)).toEqual([]);
 });
+
+it('keeps the process up when the database ends a connection checked out between two queries', async () => {
+  const [pool, admin] = [pools[1]!, pools[2]!];
+  const client = await pool.connect();
+  const { rows: [{ pid }] } = await client.query('SELECT pg_backend_pid() AS pid');
+  // What a database restart does to every open connection (57P01 and friends).
+  await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The error reaches the next query on that client, not the process (an unhandled 'error' event fails this file).
+  await expect(client.query('SELECT 1')).rejects.toThrow();
+  client.release();
+  expect((await pool.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+});

@@ -38,11 +38,16 @@ const env = {
 const cli = await execa(process.execPath, [bin, 'repo', 'add', '--forge', 'github', '--name', 'acme/chaos', '--clone-url', repo.cloneUrl, '--api-url', github.apiUrl, '--token-env', 'GH_TOKEN'], { env, extendEnv: false });
 const hook = JSON.parse(cli.stdout) as { hookUrl: string; secret: string };
 
+let settled = false;
 function start(args: string[], ready: string): Promise<{ child: ResultPromise }> {
   const child = execa(process.execPath, [bin, ...args], { env, extendEnv: false, reject: false });
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes(ready)) resolve({ child }); });
-    child.then((r) => reject(new Error(`${args[0]} exited: ${r.stderr}`)));
+    child.then((r) => {
+      reject(new Error(`${args[0]} exited: ${r.stderr}`));
+      // A process that dies on its own (not killed by the harness) explains whatever stops moving after it.
+      if (r.signal !== 'SIGKILL' && !settled) log(`${args[0]} exited by itself (code ${r.exitCode}): ${r.stderr.slice(-800)}`);
+    });
   });
 }
 let server = (await start(['serve', '--port', String(port), '--workers', '0'], 'listening')).child;
@@ -134,6 +139,7 @@ if (lost || stuck || wrongStatus) {
     `SELECT status, waiting_for, count(*)::int AS n FROM stages WHERE status IN ('queued', 'waiting', 'running') GROUP BY 1, 2`)).rows));
 }
 await db.end();
+settled = true;
 server.kill('SIGTERM');
 for (const w of workers) w.kill('SIGTERM');
 await Promise.allSettled([server, ...workers]);
