@@ -4,6 +4,7 @@ import { workers } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { reapLostStages } from './reaper.ts';
 import { replanLostDeliveries } from './replan.ts';
+import { resendOverdueReports } from './resend-reports.ts';
 import type { StageAttempt } from './finish-stage.ts';
 
 export interface Presence {
@@ -74,6 +75,7 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
     const failed = (err: Error) => deps.log.warn({ err: err.message }, 'monitor pass failed');
     reapLostStages(deps, opts.heartbeatSeconds).catch(failed);
     replanLostDeliveries(deps, opts.heartbeatSeconds * 2).catch(failed);
+    resendOverdueReports(deps, opts.heartbeatSeconds * 2).catch(failed);
   }, reapEvery * (0.75 + Math.random() / 2));
 
   return {

@@ -52,14 +52,21 @@ export function desiredStatuses(publicUrl: string, run: RunRow, stages: StageRow
 /**
  * The report job: posts every context whose state differs from the last one
  * posted. It reads the state when it runs, so a late or retried job never
- * brings back an older state; a state is never posted twice in a row.
+ * brings back an older state; a state is never posted twice in a row. One
+ * process at a time reports a run; a job that finds another at work fails and
+ * is retried, since the other may have read an older state.
  */
 export async function reportRun(deps: SchedulerDeps, runId: number): Promise<void> {
+  const ran = await statusReports.withReportLock(deps.pool, runId, () => postStatuses(deps, runId));
+  if (!ran) throw new Error(`run ${runId} is being reported by another process`);
+}
+
+async function postStatuses(deps: SchedulerDeps, runId: number): Promise<void> {
   const run = await runs.getRun(deps.pool, runId);
   if (!run) return;
   const repo = await repos.getRepo(deps.pool, run.repoId);
   const provider = repo && providerFor(repo.forge);
-  if (!repo || !provider) return;
+  if (!repo || !provider) return statusReports.settleReport(deps.pool, runId, run.updatedAt);
   const stages = await runs.getStages(deps.pool, runId);
   const desired = desiredStatuses(deps.publicUrl, run, stages);
   const posted = await statusReports.postedStatuses(deps.pool, repo.id, run.sha, desired.map((d) => d.context));
@@ -88,6 +95,7 @@ export async function reportRun(deps: SchedulerDeps, runId: number): Promise<voi
         // The forge said when: this report comes back then (the stately queue keeps one waiting per run).
         deps.log.warn({ run: runId, context: report.context, retryAfter: err.retryAfter }, 'forge rate limit: report postponed');
         await deps.boss.send(QUEUES.report, { runId }, { singletonKey: `run:${runId}`, startAfter: err.retryAfter });
+        await statusReports.postponeReport(deps.pool, runId, err.retryAfter);
         return;
       }
       if (!(err instanceof PermanentReportError)) throw err;
@@ -95,4 +103,6 @@ export async function reportRun(deps: SchedulerDeps, runId: number): Promise<voi
       await statusReports.recordReportError(deps.pool, repo.id, run.sha, run.id, report.context, err.message);
     }
   }
+  // Every context was posted or refused for good: nothing is due until the state changes.
+  await statusReports.settleReport(deps.pool, runId, run.updatedAt);
 }

@@ -119,7 +119,7 @@ export async function transitionStage(db: Queryable, t: {
 }
 
 export async function setRunStatus(db: Queryable, runId: number, status: StageStatus): Promise<void> {
-  await db.query('UPDATE runs SET status = $2, updated_at = now() WHERE id = $1 AND status <> $2', [runId, status]);
+  await db.query('UPDATE runs SET status = $2, updated_at = now(), report_due = now() WHERE id = $1 AND status <> $2', [runId, status]);
 }
 
 export interface RunFilter {
@@ -181,7 +181,7 @@ export async function resetStages(db: Queryable, runId: number, names: string[])
        finished_at = NULL, waiting_for = NULL, approved_by = NULL, queued_at = now()
      WHERE run_id = $1 AND name = ANY($2::text[])`,
     [runId, names]);
-  await db.query(`UPDATE runs SET attempt = attempt + 1, status = 'queued', reason = NULL, updated_at = now() WHERE id = $1`, [runId]);
+  await db.query(`UPDATE runs SET attempt = attempt + 1, status = 'queued', reason = NULL, updated_at = now(), report_due = now() WHERE id = $1`, [runId]);
 }
 
 export async function setWaiting(db: Queryable, runId: number, name: string, attempt: number, waitingFor: string, reason: string): Promise<void> {

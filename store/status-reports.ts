@@ -1,4 +1,4 @@
-import type { Queryable } from './db.ts';
+import type { Pool, Queryable } from './db.ts';
 
 export interface PostedStatus {
   context: string;
@@ -32,4 +32,57 @@ export async function recordReportError(db: Queryable, repoId: string, sha: stri
      VALUES ($1, $2, $3, '', '', $4, $5)
      ON CONFLICT (repo_id, sha, context) DO UPDATE SET error = EXCLUDED.error`,
     [repoId, sha, context, runId, error]);
+}
+
+/**
+ * The run's report posted every context of the state read at `asOf` (its
+ * updated_at): nothing is due unless the state changed meanwhile.
+ */
+export async function settleReport(db: Queryable, runId: number, asOf: Date): Promise<void> {
+  // updated_at only grows; a Date holds milliseconds where PostgreSQL keeps microseconds.
+  await db.query(`UPDATE runs SET report_due = NULL WHERE id = $1 AND updated_at < $2::timestamptz + interval '1 millisecond'`, [runId, asOf]);
+}
+
+/** The forge asked to wait: the report is due again then, not before. */
+export async function postponeReport(db: Queryable, runId: number, seconds: number): Promise<void> {
+  await db.query('UPDATE runs SET report_due = greatest(report_due, now() + make_interval(secs => $2)) WHERE id = $1 AND report_due IS NOT NULL',
+    [runId, seconds]);
+}
+
+/** Finished runs whose report has been due longer than `olderThanSeconds` (and less than a day). */
+export async function overdueReports(db: Queryable, olderThanSeconds: number, limit: number): Promise<number[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM runs
+     WHERE report_due IS NOT NULL AND report_due < now() - make_interval(secs => $1) AND report_due > now() - interval '1 day'
+       AND status IN ('success', 'failure', 'canceled', 'skipped')
+     ORDER BY report_due LIMIT $2`,
+    [olderThanSeconds, limit]);
+  return rows.map((r) => Number(r.id));
+}
+
+/**
+ * Runs `report` while holding the run's report lock, so two processes never
+ * post one run's statuses at once (GitLab refuses a state posted twice).
+ * Answers false, without running it, when another process holds the lock. A
+ * session lock on a connection of its own: a process that dies releases it.
+ */
+export async function withReportLock(pool: Pool, runId: number, report: () => Promise<void>): Promise<boolean> {
+  const client = await pool.connect();
+  const key = `forgeline-report:${runId}`;
+  // A connection whose unlock failed may still hold the lock: it is closed, not pooled.
+  let unlocked = true;
+  try {
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [key]);
+    if (!rows[0]!.locked) return false;
+    unlocked = false;
+    try {
+      await report();
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
+      unlocked = true;
+    }
+    return true;
+  } finally {
+    client.release(!unlocked);
+  }
 }

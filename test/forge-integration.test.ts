@@ -45,6 +45,47 @@ describe('status reports when the forge fails and rate-limits', () => {
   }, 90_000);
 });
 
+describe('a final status whose report jobs all failed', () => {
+  let forgeline: TestForgeline;
+  let github: FakeGitHub;
+  let repo: TestRepo;
+
+  beforeAll(async () => {
+    // A short heartbeat: the monitor pass runs every half second and resends reports due for 2 s.
+    [forgeline, github, repo] = await Promise.all([startForgeline({ workers: 1, env: { FORGELINE_HEARTBEAT_SECONDS: '1' } }), startFakeGitHub(), createTestRepo()]);
+  });
+  afterAll(async () => {
+    await forgeline?.stop();
+    await github?.close();
+  });
+
+  it('reaches the forge once it is back: the monitor pass sends the overdue report again', async () => {
+    const pool = forgeline.runtime.db.pool;
+    const hook = await registerRepo(
+      { pool, box: forgeline.runtime.deps.box, publicUrl: forgeline.url, urls: forgeline.config.urls },
+      { forge: 'github', name: 'acme/forge-down', cloneUrl: repo.cloneUrl, apiUrl: github.apiUrl, token: 't' }, 'test');
+    const sha = await repo.commit({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  a: { steps: [{ run: "true" }] }\n' });
+    github.failNext(1_000_000, 500);
+    await sendGitHubHook(hook.hookUrl, hook.secret, 'push', pushPayload({ name: 'acme/forge-down', cloneUrl: repo.cloneUrl }, sha));
+    const runId = await waitFor(async () => (await pool.query(`SELECT id FROM runs WHERE sha = $1 AND status = 'success'`, [sha])).rows[0]?.id, 'the run to finish');
+    // As if every retry had failed (or the process holding the job died): no report job is left to run.
+    await waitFor(async () => {
+      await pool.query(`UPDATE pgboss.job SET state = 'failed' WHERE name = 'report' AND state < 'active'`);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'report' AND state <= 'active'`);
+      return rows[0].n === 0 ? true : undefined;
+    }, 'the report jobs to fail');
+    expect(github.statuses.some((s) => s.state === 'success')).toBe(false);
+    expect((await pool.query('SELECT report_due FROM runs WHERE id = $1', [runId])).rows[0].report_due).not.toBeNull();
+
+    github.failNext(0, 500);
+    await waitFor(async () => (github.statuses.some((s) => s.context === 'forgeline/ci/push' && s.state === 'success') ? true : undefined), 'the final status', 20_000);
+    expect(github.statuses.filter((s) => s.context === 'forgeline/ci/push/a').at(-1)?.state).toBe('success');
+    // Reported: nothing is due any more, so the pass stops sending it.
+    await waitFor(async () => ((await pool.query('SELECT report_due FROM runs WHERE id = $1', [runId])).rows[0].report_due === null ? true : undefined), 'the report to settle');
+    expect(github.violations).toEqual([]);
+  }, 60_000);
+});
+
 describe('forge integration: registration and missed deliveries', () => {
   let forgeline: TestForgeline;
   let fake: FakeForge;

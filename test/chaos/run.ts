@@ -29,7 +29,15 @@ const dataDir = await mkdtemp(path.join(tmpdir(), 'forgeline-chaos-data-'));
 await chmod(dataDir, 0o755);
 const github = await startFakeGitHub();
 const repo = await createTestRepo();
-const sha = await repo.commit({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  work:\n    steps: [{ run: "sleep 0.3" }]\n' });
+const base = await repo.commit({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  work:\n    steps: [{ run: "sleep 0.3" }]\n' });
+// A commit of its own for every delivery (branch b<i>): a status context is per commit, so
+// each run's final state must reach the forge on its own commit. One fast-import makes them all.
+const commits = LOAD_SECONDS * 12 + 100;
+const stream = Array.from({ length: commits }, (_, i) =>
+  `commit refs/heads/b${i}\ncommitter Chaos <chaos@forgeline.invalid> 1700000000 +0000\ndata ${String(i).length}\n${i}\nfrom ${base}\n\n`).join('');
+await execa('git', ['fast-import', '--quiet'], { cwd: repo.bare, input: stream });
+const shaOf = new Map((await execa('git', ['for-each-ref', '--format=%(refname:short) %(objectname)', 'refs/heads/'], { cwd: repo.bare })).stdout
+  .split('\n').map((line) => line.split(' ') as [string, string]));
 const port = await freePort();
 const env = {
   PATH: process.env.PATH, DATABASE_URL: cluster.url, FORGELINE_DATA_DIR: dataDir, FORGELINE_ALLOW_LOCAL: 'true', FORGELINE_SECRET_KEY: 'chaos',
@@ -59,8 +67,8 @@ github.failNext(150, 500);
 const sent: Array<{ id: string; status: number }> = [];
 let stop = false;
 const load = (async () => {
-  for (let i = 0; !stop; i++) {
-    const payload = pushPayload({ name: 'acme/chaos', cloneUrl: repo.cloneUrl }, sha, { branch: `b${i}` });
+  for (let i = 0; !stop && i < commits; i++) {
+    const payload = pushPayload({ name: 'acme/chaos', cloneUrl: repo.cloneUrl }, shaOf.get(`b${i}`)!, { branch: `b${i}`, before: base });
     const body = JSON.stringify(payload);
     const id = `chaos-${i}`;
     let status = 0;
@@ -135,6 +143,14 @@ if (lost || stuck || wrongStatus) {
     `SELECT name, state, count(*)::int AS n FROM pgboss.job GROUP BY 1, 2 ORDER BY 1, 2`)).rows));
   console.log('failed and active jobs:', JSON.stringify((await db.query(
     `SELECT name, state, retry_count, left(output::text, 200) AS output, started_on FROM pgboss.job WHERE state IN ('failed', 'active') ORDER BY name LIMIT 8`)).rows));
+  const wrong = finals.filter((r) => latest.get(`${env.FORGELINE_PUBLIC_URL}/runs/${r.id}`) !== expected[r.status]).slice(0, 3).map((r) => r.id);
+  console.log('runs whose status is not final, with their report records:', JSON.stringify((await db.query(
+    `SELECT r.id, r.status, r.report_due, r.updated_at, s.state, s.posted_at, s.error FROM runs r
+     LEFT JOIN status_reports s ON s.run_id = r.id AND s.context = 'forgeline/ci/push' WHERE r.id = ANY($1::bigint[])`, [wrong])).rows));
+  console.log('runs with a report due:', JSON.stringify((await db.query(
+    `SELECT status, count(*)::int AS n, min(report_due) AS oldest FROM runs WHERE report_due IS NOT NULL GROUP BY 1`)).rows));
+  console.log('report jobs by retry limit and state:', JSON.stringify((await db.query(
+    `SELECT state, retry_limit, left(singleton_key, 7) AS key, count(*)::int AS n FROM pgboss.job WHERE name = 'report' GROUP BY 1, 2, 3`)).rows));
   console.log('stuck stages by status:', JSON.stringify((await db.query(
     `SELECT status, waiting_for, count(*)::int AS n FROM stages WHERE status IN ('queued', 'waiting', 'running') GROUP BY 1, 2`)).rows));
 }
