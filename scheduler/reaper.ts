@@ -12,14 +12,15 @@ import { finishStage } from './finish-stage.ts';
 export async function reapLostStages(deps: SchedulerDeps, heartbeatSeconds: number): Promise<number> {
   let reaped = 0;
   for (const lost of await workers.lostStages(deps.pool, heartbeatSeconds)) {
-    const done = await withTransaction(deps.pool, async (tx) => {
+    const { done, delivery } = await withTransaction(deps.pool, async (tx) => {
       const run = await runs.getRun(tx, lost.runId);
       const def = (run?.definition as Pipeline | null)?.stages.find((s) => s.name === lost.name);
-      return finishStage(deps, tx, lost, ['running'], { status: 'failure', reason: 'worker lost' }, { retryable: !def?.environment });
+      const finished = await finishStage(deps, tx, lost, ['running'], { status: 'failure', reason: 'worker lost' }, { retryable: !def?.environment });
+      return { done: finished, delivery: run?.deliveryId ?? null };
     });
     if (done) {
       reaped++;
-      deps.log.warn({ run: lost.runId, stage: lost.name, attempt: lost.attempt, worker: lost.worker }, 'worker lost');
+      deps.log.warn({ delivery, run: lost.runId, stage: lost.name, attempt: lost.attempt, worker: lost.worker }, 'worker lost');
     }
   }
   return reaped;

@@ -93,13 +93,13 @@ async function postStatuses(deps: SchedulerDeps, runId: number): Promise<void> {
       reportMetrics.failures.inc({ forge: repo.forge, kind: err instanceof RateLimitedError ? 'rate_limited' : err instanceof PermanentReportError ? 'permanent' : 'error' });
       if (err instanceof RateLimitedError) {
         // The forge said when: this report comes back then (the stately queue keeps one waiting per run).
-        deps.log.warn({ run: runId, context: report.context, retryAfter: err.retryAfter }, 'forge rate limit: report postponed');
+        deps.log.warn({ delivery: run.deliveryId, run: runId, context: report.context, retryAfter: err.retryAfter }, 'forge rate limit: report postponed');
         await deps.boss.send(QUEUES.report, { runId }, { singletonKey: `run:${runId}`, startAfter: err.retryAfter });
         await statusReports.postponeReport(deps.pool, runId, err.retryAfter);
         return;
       }
       if (!(err instanceof PermanentReportError)) throw err;
-      deps.log.warn({ run: runId, context: report.context, err: err.message }, 'forge refused a status');
+      deps.log.warn({ delivery: run.deliveryId, run: runId, context: report.context, err: err.message }, 'forge refused a status');
       await statusReports.recordReportError(deps.pool, repo.id, run.sha, run.id, report.context, err.message);
     }
   }

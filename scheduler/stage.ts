@@ -70,7 +70,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   const attempt = { runId: job.runId, name: job.stage, attempt: job.attempt };
   const started = performance.now();
   const signal = presence?.track(attempt);
-  const log = deps.log.child({ run: job.runId, stage: job.stage, attempt: job.attempt });
+  let log = deps.log.child({ run: job.runId, stage: job.stage, attempt: job.attempt });
   const sink = logSink(deps.pool, job.runId, job.stage, job.attempt);
   let masker = secretMasker([]);
   const write = (chunk: string) => sink.write(masker.write(chunk));
@@ -79,6 +79,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   try {
     const run = (await runs.getRun(deps.pool, job.runId))!;
     const repo = (await repos.getRepo(deps.pool, run.repoId))!;
+    log = log.child({ delivery: run.deliveryId });
     const pipeline = run.definition as Pipeline;
     const stage = pipeline.stages.find((s) => s.name === job.stage);
     if (!stage) throw new Error(`stage '${job.stage}' is not in the run's pipeline`);

@@ -24,7 +24,8 @@ async function handle<T>(deps: SchedulerDeps, queue: string, fn: (data: T) => Pr
     await fn(data);
   } catch (err) {
     // pg-boss retries the job; the log says why it failed.
-    deps.log.error({ queue, job: data, err: (err as Error).message }, 'job failed');
+    const ids = data as { runId?: number; deliveryIds?: string[] };
+    deps.log.error({ queue, run: ids.runId, deliveries: ids.deliveryIds, job: data, err: (err as Error).message }, 'job failed');
     throw err;
   } finally {
     wakeQueue(deps.boss, queue);

@@ -24,6 +24,8 @@ export interface TestForgelineOptions {
   /** `--run-as`: steps run as this user. */
   runAs?: string;
   env?: Record<string, string>;
+  /** Where the process's log goes (silent unless TEST_LOG_LEVEL is set). */
+  log?: pino.Logger;
   /** Connect through something else than the test database's own URL (a proxy). */
   mapDatabaseUrl?: (url: string) => Promise<string> | string;
 }
@@ -44,7 +46,7 @@ export async function startForgeline(opts: TestForgelineOptions = {}): Promise<T
     ...opts.env,
   };
   const config = readConfig(env, { port: 0 });
-  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const log = opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const workers = opts.workers ?? 2;
   const runtime = workers > 0
     ? await openRuntimeWithWorkers(config, { concurrency: workers, backstopPollSeconds: opts.backstopPollSeconds, runAs: opts.runAs }, log)
