@@ -55,7 +55,7 @@ const pageParams = [{ name: 'limit', in: 'query', schema: { type: 'integer', max
 
 export const openApiDocument = {
   openapi: '3.1.0',
-  info: { title: 'Forgeline API', version: '1', description: 'Runs, deliveries, environments and actions of a Forgeline server (SPEC.md §7). Tokens go in `Authorization: Bearer …`.' },
+  info: { title: 'Forgeline API', version: '1', description: 'Runs, deliveries, environments and actions of a Forgeline server (SPEC.md §7). Tokens go in `Authorization: Bearer …`; `x-forgeline-role` is the least role an operation needs (read < write < approve < admin).' },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     schemas: { Event: event, Run: run, Stage: stage, Delivery: delivery, Error: error },
@@ -63,24 +63,33 @@ export const openApiDocument = {
   security: [{ bearer: [] }],
   paths: {
     '/api/repos': {
-      get: { summary: 'Registered repositories', responses: ok(page({ type: 'object', required: ['id', 'forge', 'name'], properties: { id: text, forge: text, name: text, hookUrl: text } })) },
-      post: { summary: 'Register a repository (admin)', responses: { 201: { description: 'registered', ...json({ type: 'object', required: ['id', 'hookUrl', 'secret'], properties: { id: text, hookUrl: text, secret: text } }) } } },
+      get: { 'x-forgeline-role': 'read', summary: 'Registered repositories', responses: ok(page({ type: 'object', required: ['id', 'forge', 'name'], properties: { id: text, forge: text, name: text, hookUrl: text } })) },
+      post: { 'x-forgeline-role': 'admin', summary: 'Register a repository (admin)', responses: { 201: { description: 'registered', ...json({ type: 'object', required: ['id', 'hookUrl', 'secret'], properties: { id: text, hookUrl: text, secret: text } }) } } },
     },
-    '/api/repos/{id}/environments': { get: { parameters: [repoParam], summary: 'What is deployed where', responses: ok(page({ type: 'object', required: ['name'], properties: { name: text, deployed: { type: ['object', 'null'] } } })) } },
+    '/api/repos/{id}/environments': { get: { 'x-forgeline-role': 'read', parameters: [repoParam], summary: 'What is deployed where', responses: ok(page({ type: 'object', required: ['name'], properties: { name: text, deployed: { type: ['object', 'null'] } } })) } },
     '/api/repos/{id}/environments/{name}/deployments': {
-      get: { parameters: [repoParam, stageParam, ...pageParams], summary: 'Deployment history, newest first', responses: ok(page({ type: 'object', required: ['runId', 'sha', 'status'], properties: { runId: id, stage: text, sha: text, status: text, approvedBy: nullableText } })) },
+      get: { 'x-forgeline-role': 'read', parameters: [repoParam, stageParam, ...pageParams], summary: 'Deployment history, newest first', responses: ok(page({ type: 'object', required: ['runId', 'sha', 'status'], properties: { runId: id, stage: text, sha: text, status: text, approvedBy: nullableText } })) },
     },
-    '/api/repos/{id}/sources': { get: { parameters: [repoParam], summary: 'Generic webhook sources', responses: ok(page({ type: 'object', required: ['name', 'auth'], properties: { name: text, auth: text } })) } },
-    '/api/deliveries': { get: { parameters: [{ name: 'repo', in: 'query', schema: text }, ...pageParams], summary: 'Deliveries, newest first', responses: ok(page({ type: 'object', required: ['id', 'status'], properties: { id: text, status: text } })) } },
-    '/api/deliveries/{id}': { get: { parameters: [{ name: 'id', in: 'path', required: true, schema: text }], summary: 'One delivery', responses: ok(delivery) } },
-    '/api/deliveries/{id}/replay': { post: { parameters: [{ name: 'id', in: 'path', required: true, schema: text }], summary: 'Process a stored delivery again (write)', responses: { 201: { description: 'replayed', ...json({ type: 'object', required: ['delivery', 'runs'], properties: { delivery: text, runs: { type: 'array', items: id } } }) } } } },
-    '/api/runs': { get: { parameters: [{ name: 'repo', in: 'query', schema: text }, { name: 'sha', in: 'query', schema: text }, { name: 'ref', in: 'query', schema: text }, { name: 'status', in: 'query', schema: text }, ...pageParams], summary: 'Runs, newest first', responses: ok(page(runItem)) } },
-    '/api/runs/{id}': { get: { parameters: [runParam], summary: 'One run with its stages', responses: ok(run) } },
-    '/api/runs/{id}/stages/{name}/log': { get: { parameters: [runParam, stageParam], summary: 'A stage\'s log; Accept: text/event-stream follows it live', responses: { 200: { description: 'the log', content: { 'text/plain': { schema: text }, 'text/event-stream': { schema: text } } } } } },
-    '/api/runs/{id}/cancel': { post: { parameters: [runParam], summary: 'Cancel (write)', responses: ok({ type: 'object', required: ['id', 'canceled'], properties: { id, canceled: { type: 'array', items: text } } }) } },
-    '/api/runs/{id}/rerun': { post: { parameters: [runParam], summary: 'Rerun (write)', responses: ok({ type: 'object', required: ['id', 'attempt', 'stages'], properties: { id, attempt: id, stages: { type: 'array', items: text } } }) } },
-    '/api/runs/{id}/stages/{name}/rerun': { post: { parameters: [runParam, stageParam], summary: 'Rerun a stage and its dependents (write)', responses: ok({ type: 'object', required: ['id', 'attempt', 'stages'] }) } },
-    '/api/runs/{id}/stages/{name}/approve': { post: { parameters: [runParam, stageParam], summary: 'Approve a waiting stage (approve)', responses: ok({ type: 'object', required: ['run', 'stage', 'approved'], properties: { run: id, stage: text, approved: { enum: ['run', 'stage'] } } }) } },
-    '/api/trigger': { post: { summary: 'A manual event (write)', requestBody: json({ type: 'object', required: ['repo', 'ref'], properties: { repo: text, ref: text, pipeline: text, inputs: { type: 'object' } } }), responses: { 201: { description: 'triggered', ...json({ type: 'object', required: ['delivery', 'runs'] }) } } } },
+    '/api/repos/{id}/rotate-secret': {
+      post: { 'x-forgeline-role': 'admin', parameters: [repoParam, { name: 'retireOld', in: 'query', schema: { enum: ['true', 'false'] } }], summary: 'A new webhook secret; the old one stays valid until retired (admin)', responses: ok({ type: 'object', required: ['id'], properties: { id: text, secret: text, retired: { type: 'integer' } } }) },
+    },
+    '/api/repos/{id}/sources': {
+      get: { 'x-forgeline-role': 'read', parameters: [repoParam], summary: 'Generic webhook sources', responses: ok(page({ type: 'object', required: ['name', 'auth'], properties: { name: text, auth: text } })) },
+      post: { 'x-forgeline-role': 'admin', parameters: [repoParam], summary: 'Add a generic webhook source (admin)', requestBody: json({ type: 'object', required: ['name', 'auth'], properties: { name: text, auth: { enum: ['hmac', 'standard-webhooks', 'bearer'] }, secret: text, signatureHeader: text, typeFrom: text, idFrom: text, allowCidrs: { type: 'array', items: text } } }), responses: { 201: { description: 'added', ...json({ type: 'object', required: ['id', 'name', 'repo', 'hookUrl'], properties: { id: text, name: text, repo: text, hookUrl: text, secret: nullableText } }) } } },
+    },
+    '/api/repos/{id}/sources/{name}': {
+      delete: { 'x-forgeline-role': 'admin', parameters: [repoParam, { name: 'name', in: 'path', required: true, schema: text }], summary: 'Remove a generic webhook source (admin)', responses: { 204: { description: 'removed' }, 404: { description: 'not found', ...json(error) } } },
+    },
+    '/api/deliveries': { get: { 'x-forgeline-role': 'read', parameters: [{ name: 'repo', in: 'query', schema: text }, ...pageParams], summary: 'Deliveries, newest first', responses: ok(page({ type: 'object', required: ['id', 'status'], properties: { id: text, status: text } })) } },
+    '/api/deliveries/{id}': { get: { 'x-forgeline-role': 'read', parameters: [{ name: 'id', in: 'path', required: true, schema: text }], summary: 'One delivery', responses: ok(delivery) } },
+    '/api/deliveries/{id}/replay': { post: { parameters: [{ name: 'id', in: 'path', required: true, schema: text }], 'x-forgeline-role': 'write', summary: 'Process a stored delivery again (write)', responses: { 201: { description: 'replayed', ...json({ type: 'object', required: ['delivery', 'runs'], properties: { delivery: text, runs: { type: 'array', items: id } } }) } } } },
+    '/api/runs': { get: { 'x-forgeline-role': 'read', parameters: [{ name: 'repo', in: 'query', schema: text }, { name: 'sha', in: 'query', schema: text }, { name: 'ref', in: 'query', schema: text }, { name: 'status', in: 'query', schema: text }, ...pageParams], summary: 'Runs, newest first', responses: ok(page(runItem)) } },
+    '/api/runs/{id}': { get: { 'x-forgeline-role': 'read', parameters: [runParam], summary: 'One run with its stages', responses: ok(run) } },
+    '/api/runs/{id}/stages/{name}/log': { get: { 'x-forgeline-role': 'read', parameters: [runParam, stageParam], summary: 'A stage\'s log; Accept: text/event-stream follows it live', responses: { 200: { description: 'the log', content: { 'text/plain': { schema: text }, 'text/event-stream': { schema: text } } } } } },
+    '/api/runs/{id}/cancel': { post: { parameters: [runParam], 'x-forgeline-role': 'write', summary: 'Cancel (write)', responses: ok({ type: 'object', required: ['id', 'canceled'], properties: { id, canceled: { type: 'array', items: text } } }) } },
+    '/api/runs/{id}/rerun': { post: { parameters: [runParam], 'x-forgeline-role': 'write', summary: 'Rerun (write)', responses: ok({ type: 'object', required: ['id', 'attempt', 'stages'], properties: { id, attempt: id, stages: { type: 'array', items: text } } }) } },
+    '/api/runs/{id}/stages/{name}/rerun': { post: { parameters: [runParam, stageParam], 'x-forgeline-role': 'write', summary: 'Rerun a stage and its dependents (write)', responses: ok({ type: 'object', required: ['id', 'attempt', 'stages'] }) } },
+    '/api/runs/{id}/stages/{name}/approve': { post: { parameters: [runParam, stageParam], 'x-forgeline-role': 'approve', summary: 'Approve a waiting stage (approve)', responses: ok({ type: 'object', required: ['run', 'stage', 'approved'], properties: { run: id, stage: text, approved: { enum: ['run', 'stage'] } } }) } },
+    '/api/trigger': { post: { 'x-forgeline-role': 'write', summary: 'A manual event (write)', requestBody: json({ type: 'object', required: ['repo', 'ref'], properties: { repo: text, ref: text, pipeline: text, inputs: { type: 'object' } } }), responses: { 201: { description: 'triggered', ...json({ type: 'object', required: ['delivery', 'runs'] }) } } } },
   },
 };

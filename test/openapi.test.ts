@@ -53,6 +53,11 @@ describe('/api/openapi.json against the real API', () => {
     await b.finished(id!);
     await check('POST', `/runs/${id}/cancel`);
     await check('POST', `/deliveries/${delivery.id}/replay`);
+    await check('POST', `/repos/${repo}/rotate-secret`);
+    await check('POST', `/repos/${repo}/rotate-secret?retireOld=true`);
+    await check('POST', `/repos/${repo}/sources`, { name: 'tickets', auth: 'bearer' });
+    expect((await b.api(`/repos/${repo}/sources/tickets`, { method: 'DELETE', token })).status).toBe(204);
+    expect((await b.api(`/repos/${repo}/sources/tickets`, { method: 'DELETE', token })).status).toBe(404);
     expect((await b.api('/runs/999999', { token })).status).toBe(404);
     await check('GET', '/runs/999999');
   });
