@@ -1,8 +1,16 @@
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../cli/config.ts';
+import { createCheckout, ensureCommit } from '../git/index.ts';
+import { providerFor } from '../providers/index.ts';
 import { addToken, registerRepo, type UrlPolicy } from '../scheduler/index.ts';
 import { apiRoutes } from '../server/api.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
+import { createTestRepo, type TestRepo } from './helpers/git-repo.ts';
 
 const ROLES = ['read', 'write', 'approve', 'admin'] as const;
 
@@ -100,4 +108,85 @@ describe('SSRF: API and clone URLs outside FORGELINE_ALLOWED_HOSTS', () => {
     expect(res.body.error).toMatch(/host 169\.254\.169\.254 is not in FORGELINE_ALLOWED_HOSTS/);
     expect((await b.api('/repos', { token: 'bootstrap-admin' })).body.items.map((r: any) => r.name)).not.toContain('acme/metadata');
   });
+});
+
+describe('git in the mirror and the checkout', () => {
+  let scratch: string;
+  let repo: TestRepo;
+  beforeAll(async () => {
+    scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-git-security-'));
+    repo = await createTestRepo();
+  });
+  afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+  /** Hooks that leave a mark when git runs them, as planted by someone who could write there. */
+  async function plantHooks(hooksDir: string, mark: string) {
+    await mkdir(hooksDir, { recursive: true });
+    for (const hook of ['reference-transaction', 'post-checkout', 'post-merge', 'post-rewrite', 'pre-auto-gc']) {
+      await writeFile(path.join(hooksDir, hook), `#!/bin/sh\necho ${hook} >> ${mark}\n`, { mode: 0o755 });
+    }
+  }
+
+  it('never runs a hook planted in the mirror or the checkout', async () => {
+    const mirror = path.join(scratch, 'mirror.git');
+    const mark = path.join(scratch, 'hooks-ran');
+    const first = await repo.commit({ 'a.txt': 'one' });
+    await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, first);
+    await plantHooks(path.join(mirror, 'hooks'), mark);
+    // The planted hooks work: git as people usually run it does run them.
+    await execa('git', ['update-ref', 'refs/control', first], { cwd: mirror });
+    expect(await readFile(mark, 'utf8')).toContain('reference-transaction');
+    await rm(mark);
+
+    const second = await repo.commit({ 'a.txt': 'two' });
+    expect(await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, second)).toBe(second);
+    const checkout = path.join(scratch, 'checkout');
+    await createCheckout(mirror, second, checkout);
+    await plantHooks(path.join(checkout, '.git', 'hooks'), mark);
+    await createCheckout(mirror, first, checkout);
+    await createCheckout(mirror, second, path.join(scratch, 'independent'), { independent: true });
+    expect(existsSync(mark)).toBe(false);
+  });
+
+  it('keeps forge credentials out of the mirror and the checkout: given per command, stored nowhere', async () => {
+    const token = 'ghs_credentialThatMustNotBeStored';
+    const authConfig = providerFor('github')!.gitAuthConfig({ name: 'acme/app', apiUrl: 'https://api.github.com', token });
+    expect(authConfig.join(' ')).toMatch(/extraHeader/i);
+    const mirror = path.join(scratch, 'cred-mirror.git');
+    const sha = await repo.commit({ 'b.txt': 'b' });
+    await ensureCommit(mirror, { cloneUrl: repo.cloneUrl, authConfig }, sha);
+    const checkout = path.join(scratch, 'cred-checkout');
+    await createCheckout(mirror, sha, checkout);
+    // Every file git keeps, in both: no token, in clear or in the base64 of a Basic header.
+    const forms = [token, Buffer.from(`x-access-token:${token}`).toString('base64'), Buffer.from(token).toString('base64')];
+    const { stdout } = await execa('grep', ['-rlF', ...forms.flatMap((f) => ['-e', f]), mirror, path.join(checkout, '.git')], { reject: false });
+    expect(stdout).toBe('');
+  });
+});
+
+describe('event data reaches a step only through variables', () => {
+  let b: Bench;
+  let scratch: string;
+  beforeAll(async () => {
+    b = await startBench('acme/injection', { workers: 1 });
+    scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-injection-'));
+  });
+  afterAll(async () => {
+    await b?.stop();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('runs a hostile commit message and branch name as text, never as a command', async () => {
+    const pwned = (n: number) => path.join(scratch, `pwned-${n}`);
+    const message = `fix $(touch ${pwned(1)}) \`touch ${pwned(2)}\` '; touch ${pwned(3)}; echo '`;
+    const branch = `x$(touch\${IFS}${pwned(4)})`;
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  show:\n    steps:\n      - run: echo "message=$FORGELINE_COMMIT_MESSAGE"\n      - run: echo "branch=$FORGELINE_BRANCH"\n',
+    }, { message, branch });
+    expect((await b.finished(id!)).status).toBe('success');
+    const log = (await b.api(`/runs/${id}/stages/show/log`)).body as string;
+    expect(log).toContain(`message=${message}`);
+    expect(log).toContain(`branch=${branch}`);
+    for (const n of [1, 2, 3, 4]) expect(existsSync(pwned(n)), `pwned-${n}`).toBe(false);
+  }, 60_000);
 });
