@@ -4,7 +4,7 @@ import { workers } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { reapLostStages } from './reaper.ts';
 import { replanLostDeliveries } from './replan.ts';
-import { resendOverdueReports } from './resend-reports.ts';
+import { reportOverdueRuns } from './overdue-reports.ts';
 import type { StageAttempt } from './finish-stage.ts';
 
 export interface Presence {
@@ -70,12 +70,17 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
   const beatTimer = setInterval(() => { if (!stopped) beat().catch((err) => deps.log.warn({ err: (err as Error).message }, 'heartbeat failed')); }, Math.min(500, opts.heartbeatSeconds * 1000 / 3));
   // Spread the monitor passes of many workers over the interval.
   const reapEvery = (opts.heartbeatSeconds * 1000) / 2;
+  let reporting = false;
   const reapTimer = setInterval(() => {
     if (stopped) return;
     const failed = (err: Error) => deps.log.warn({ err: err.message }, 'monitor pass failed');
     reapLostStages(deps, opts.heartbeatSeconds).catch(failed);
     replanLostDeliveries(deps, opts.heartbeatSeconds * 2).catch(failed);
-    resendOverdueReports(deps, opts.heartbeatSeconds * 2).catch(failed);
+    // Reports call the forge: a pass still at it when the next one is due is not doubled.
+    if (!reporting) {
+      reporting = true;
+      reportOverdueRuns(deps, opts.heartbeatSeconds * 2).catch(failed).finally(() => { reporting = false; });
+    }
   }, reapEvery * (0.75 + Math.random() / 2));
 
   return {

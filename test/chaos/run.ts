@@ -1,7 +1,8 @@
 // npm run test:chaos — real processes, a PostgreSQL the run owns, loopback
 // only, bounded in time. Under a steady load of signed webhooks: kill -9 the
 // server and restart it, kill -9 a worker mid-stage, stop and restart
-// PostgreSQL, and let the forge's status API fail and rate-limit for a while.
+// PostgreSQL, and let the forge's status API fail, then rate-limit, for two
+// minutes (CHAOS_FORGE_OUTAGE_SECONDS).
 // Then: every delivery answered 2xx is processed exactly once, nothing stays
 // running, and every status context ends on its run's final state.
 import { execa, type ResultPromise } from 'execa';
@@ -61,8 +62,13 @@ function start(args: string[], ready: string): Promise<{ child: ResultPromise }>
 let server = (await start(['serve', '--port', String(port), '--workers', '0'], 'listening')).child;
 const workers = [(await start(['worker', '--concurrency', '2'], 'started')).child, (await start(['worker', '--concurrency', '2'], 'started')).child];
 
-// The forge's status API fails, then rate-limits, for the first part of the run.
-github.failNext(150, 500);
+// The forge's status API fails with 500 for the first half of the outage, then
+// rate-limits with Retry-After for the second half, then recovers.
+const FORGE_OUTAGE_SECONDS = Number(process.env.CHAOS_FORGE_OUTAGE_SECONDS ?? 120);
+const outageStarted = Date.now();
+github.failNext(Number.MAX_SAFE_INTEGER, 500);
+const forgeRateLimits = setTimeout(() => { log('forge: 500s over, now 429 with Retry-After: 10'); github.failNext(Number.MAX_SAFE_INTEGER, 429, { 'retry-after': '10' }); }, FORGE_OUTAGE_SECONDS * 500);
+const forgeRecovers = setTimeout(() => { log('forge: back'); github.failNext(0, 500); }, FORGE_OUTAGE_SECONDS * 1000);
 
 const sent: Array<{ id: string; status: number }> = [];
 let stop = false;
@@ -88,7 +94,6 @@ const chaos = async () => {
   await sleep(8000);
   log('kill -9 the server'); server.kill('SIGKILL'); await server; await sleep(1000);
   server = (await start(['serve', '--port', String(port), '--workers', '0'], 'listening')).child; log('server back');
-  github.failNext(100, 429, { 'retry-after': '2' });
   await sleep(6000);
   log('kill -9 a worker mid-stage'); workers[0]!.kill('SIGKILL'); await workers[0]; await sleep(1000);
   workers[0] = (await start(['worker', '--concurrency', '2'], 'started')).child; log('worker back');
@@ -123,12 +128,18 @@ const processed = acked.filter((id) => runsOf.get(id) === 1).length;
 const duplicated = acked.filter((id) => (runsOf.get(id) ?? 0) > 1).length;
 const lost = acked.filter((id) => !runsOf.get(id)).length;
 const stuck = (await db.query(`SELECT count(*)::int AS n FROM stages WHERE status IN ('queued', 'waiting', 'running')`)).rows[0].n;
-const finals = (await db.query(`SELECT id, pipeline, status FROM runs`)).rows as Array<{ id: number; status: string }>;
-await sleep(15_000);
+// Every context of every run — the run's own and its stage's — must end on the forge on its final
+// state, within 30 s of the later of: the system settling, the forge coming back.
+const finals = (await db.query(
+  `SELECT r.id, r.sha, r.status, s.status AS "stageStatus" FROM runs r JOIN stages s ON s.run_id = r.id AND s.name = 'work'`)).rows as Array<{ id: number; sha: string; status: string; stageStatus: string }>;
+await sleep(Math.max(0, outageStarted + FORGE_OUTAGE_SECONDS * 1000 - Date.now()));
+await sleep(30_000);
 const expected: Record<string, string> = { success: 'success', failure: 'failure', canceled: 'error', skipped: 'success' };
 const latest = new Map<string, string>();
-for (const s of github.statuses) if (s.context === 'forgeline/ci/push') latest.set(s.target_url!, s.state);
-const wrongStatus = finals.filter((r) => latest.get(`${env.FORGELINE_PUBLIC_URL}/runs/${r.id}`) !== expected[r.status]).length;
+for (const s of github.statuses) latest.set(`${s.sha} ${s.context}`, s.state);
+const isWrong = (r: (typeof finals)[number]) =>
+  latest.get(`${r.sha} forgeline/ci/push`) !== expected[r.status] || latest.get(`${r.sha} forgeline/ci/push/work`) !== expected[r.stageStatus];
+const wrongStatus = finals.filter(isWrong).length;
 
 console.log('\n| deliveries sent | acknowledged (2xx) | refused (503 / no answer) | processed once | duplicated | lost | stages stuck | runs whose status is not final on the forge |');
 console.log('|---|---|---|---|---|---|---|---|');
@@ -143,7 +154,7 @@ if (lost || stuck || wrongStatus) {
     `SELECT name, state, count(*)::int AS n FROM pgboss.job GROUP BY 1, 2 ORDER BY 1, 2`)).rows));
   console.log('failed and active jobs:', JSON.stringify((await db.query(
     `SELECT name, state, retry_count, left(output::text, 200) AS output, started_on FROM pgboss.job WHERE state IN ('failed', 'active') ORDER BY name LIMIT 8`)).rows));
-  const wrong = finals.filter((r) => latest.get(`${env.FORGELINE_PUBLIC_URL}/runs/${r.id}`) !== expected[r.status]).slice(0, 3).map((r) => r.id);
+  const wrong = finals.filter(isWrong).slice(0, 3).map((r) => r.id);
   console.log('runs whose status is not final, with their report records:', JSON.stringify((await db.query(
     `SELECT r.id, r.status, r.report_due, r.updated_at, s.state, s.posted_at, s.error FROM runs r
      LEFT JOIN status_reports s ON s.run_id = r.id AND s.context = 'forgeline/ci/push' WHERE r.id = ANY($1::bigint[])`, [wrong])).rows));
@@ -160,6 +171,8 @@ server.kill('SIGTERM');
 for (const w of workers) w.kill('SIGTERM');
 await Promise.allSettled([server, ...workers]);
 await cluster.stop();
+clearTimeout(forgeRateLimits);
+clearTimeout(forgeRecovers);
 await github.close();
 await rm(pgDir, { recursive: true, force: true });
 await rm(dataDir, { recursive: true, force: true });
