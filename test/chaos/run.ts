@@ -90,12 +90,16 @@ const load = (async () => {
   }
 })();
 
+let workerKilledAt = new Date(0);
+// A stage lost with its worker must be final within FORGELINE_HEARTBEAT_SECONDS plus one monitor
+// pass (half a heartbeat, jittered up to +25%), with a second for the database round trips.
+const DETECTION_WINDOW_SECONDS = 3 + 1.5 * 1.25 + 1;
 const chaos = async () => {
   await sleep(8000);
   log('kill -9 the server'); server.kill('SIGKILL'); await server; await sleep(1000);
   server = (await start(['serve', '--port', String(port), '--workers', '0'], 'listening')).child; log('server back');
   await sleep(6000);
-  log('kill -9 a worker mid-stage'); workers[0]!.kill('SIGKILL'); await workers[0]; await sleep(1000);
+  log('kill -9 a worker mid-stage'); workerKilledAt = new Date(); workers[0]!.kill('SIGKILL'); await workers[0]; await sleep(1000);
   workers[0] = (await start(['worker', '--concurrency', '2'], 'started')).child; log('worker back');
   await sleep(6000);
   log('stop PostgreSQL'); await cluster.stop(); await sleep(3000);
@@ -128,6 +132,10 @@ const processed = acked.filter((id) => runsOf.get(id) === 1).length;
 const duplicated = acked.filter((id) => (runsOf.get(id) ?? 0) > 1).length;
 const lost = acked.filter((id) => !runsOf.get(id)).length;
 const stuck = (await db.query(`SELECT count(*)::int AS n FROM stages WHERE status IN ('queued', 'waiting', 'running')`)).rows[0].n;
+const lostStages = (await db.query(
+  `SELECT count(*)::int AS n, coalesce(max(extract(epoch FROM finished_at - $1::timestamptz)), 0)::float AS slowest
+   FROM stages WHERE reason = 'worker lost' AND finished_at > $1`, [workerKilledAt])).rows[0] as { n: number; slowest: number };
+const lateLost = lostStages.slowest > DETECTION_WINDOW_SECONDS;
 // Every context of every run — the run's own and its stage's — must end on the forge on its final
 // state, within 30 s of the later of: the system settling, the forge coming back.
 const finals = (await db.query(
@@ -144,6 +152,7 @@ const wrongStatus = finals.filter(isWrong).length;
 console.log('\n| deliveries sent | acknowledged (2xx) | refused (503 / no answer) | processed once | duplicated | lost | stages stuck | runs whose status is not final on the forge |');
 console.log('|---|---|---|---|---|---|---|---|');
 console.log(`| ${sent.length} | ${acked.length} | ${sent.length - acked.length} | ${processed} | ${duplicated} | ${lost} | ${stuck} | ${wrongStatus} |`);
+console.log(`\nstages lost with the killed worker: ${lostStages.n}, all final within ${lostStages.slowest.toFixed(1)} s of the kill (window ${DETECTION_WINDOW_SECONDS.toFixed(1)} s)`);
 
 if (lost || stuck || wrongStatus) {
   // What the missing ones look like, for whoever debugs this.
@@ -176,4 +185,4 @@ clearTimeout(forgeRecovers);
 await github.close();
 await rm(pgDir, { recursive: true, force: true });
 await rm(dataDir, { recursive: true, force: true });
-process.exit(lost || duplicated || stuck || wrongStatus ? 1 : 0);
+process.exit(lost || duplicated || stuck || wrongStatus || lateLost ? 1 : 0);
