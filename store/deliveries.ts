@@ -103,7 +103,7 @@ function insertStatement(rows: NewDelivery[]): { text: string; values: unknown[]
  * gives each delivery's final status, in order.
  *
  * The hook path waits on this, so the common case is one statement: insert
- * the batch, find earlier same bodies, and claim the ref updates together.
+ * the batch, claim its bodies and its ref updates together.
  */
 export async function storeDeliveries(db: Queryable, batch: NewDelivery[], turn: SettleTurn = NO_WAIT): Promise<Stored[]> {
   const result = new Map<string, Stored>(batch.map((d) => [d.id, { id: d.id, status: d.status, reason: d.reason }]));
@@ -112,9 +112,6 @@ export async function storeDeliveries(db: Queryable, batch: NewDelivery[], turn:
   const others = batch.filter((d) => d.status !== 'accepted');
 
   if (offered.length) {
-    // Batches with the same body, in this process or another, take turns here (sorted: no deadlock).
-    await db.query('SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM (SELECT DISTINCT unnest($1::text[]) AS k ORDER BY 1) s',
-      [offered.map((d) => `${d.repoId}:${d.bodySha256}`)]);
     await turn.wait;
     try {
       for (const d of offered) await settlePullRequestHeads(db, d.repoId, d);
@@ -128,28 +125,40 @@ export async function storeDeliveries(db: Queryable, batch: NewDelivery[], turn:
       const key = `${d.repoId}:${d.bodySha256}`;
       if (!firstOfBody.has(key)) firstOfBody.set(key, d.id);
     }
+    const firsts = [...firstOfBody.values()];
     const updates = offered
       .filter((d) => firstOfBody.get(`${d.repoId}:${d.bodySha256}`) === d.id)
       .flatMap((d) => d.refUpdates.map((u) => ({ ...u, repoId: d.repoId, deliveryId: d.id })));
     const insert = insertStatement(offered);
     const n = insert.values.length;
-    const { rows } = await db.query<{ kind: 'inserted' | 'body' | 'claimed'; id: string; earlier: string | null }>(
+    // The first delivery of a body claims it for 30 days (a claim older than that is taken over);
+    // a delivery whose claim conflicts is a duplicate. Claims are made in key order: concurrent
+    // batches wait on each other's keys without deadlocking, and the one that commits first wins.
+    const { rows } = await db.query<{ kind: 'inserted' | 'body' | 'earlier' | 'claimed'; id: string; earlier: string | null }>(
       `WITH ins AS (${insert.text} ON CONFLICT (forge, forge_delivery_id) WHERE status = 'accepted' DO NOTHING
-                    RETURNING id, repo_id, body_sha256),
-       body AS (SELECT DISTINCT ON (i.id) i.id, d.id AS earlier FROM ins i
-                JOIN deliveries d ON d.repo_id = i.repo_id AND d.body_sha256 = i.body_sha256
-                WHERE d.status = 'accepted' AND d.received_at > now() - interval '30 days'),
+                    RETURNING id, repo_id, body_sha256, received_at),
+       earlier AS (SELECT i.id, b.delivery_id AS earlier FROM ins i
+                   JOIN body_claims b ON b.repo_id = i.repo_id AND b.body_sha256 = i.body_sha256),
+       body AS (INSERT INTO body_claims (repo_id, body_sha256, delivery_id, claimed_at)
+                SELECT repo_id, body_sha256, id, received_at FROM ins
+                WHERE repo_id IS NOT NULL AND id = ANY($${n + 5}::text[]) ORDER BY repo_id, body_sha256
+                ON CONFLICT (repo_id, body_sha256) DO UPDATE
+                  SET delivery_id = EXCLUDED.delivery_id, claimed_at = EXCLUDED.claimed_at
+                  WHERE body_claims.claimed_at <= now() - interval '30 days'
+                RETURNING delivery_id),
        claim AS (INSERT INTO ref_updates (repo_id, ref, sha, delivery_id)
                  SELECT u.* FROM unnest($${n + 1}::text[], $${n + 2}::text[], $${n + 3}::text[], $${n + 4}::text[]) AS u(repo_id, ref, sha, delivery_id)
-                 WHERE u.delivery_id IN (SELECT id FROM ins) AND u.delivery_id NOT IN (SELECT id FROM body)
+                 WHERE u.delivery_id IN (SELECT delivery_id FROM body)
                  ON CONFLICT DO NOTHING RETURNING delivery_id)
        SELECT 'inserted' AS kind, id, NULL AS earlier FROM ins
-       UNION ALL SELECT 'body', id, earlier FROM body
+       UNION ALL SELECT 'body', delivery_id, NULL FROM body
+       UNION ALL SELECT 'earlier', id, earlier FROM earlier
        UNION ALL SELECT 'claimed', delivery_id, NULL FROM claim`,
-      [...insert.values, updates.map((u) => u.repoId), updates.map((u) => u.ref), updates.map((u) => u.sha), updates.map((u) => u.deliveryId)]);
+      [...insert.values, updates.map((u) => u.repoId), updates.map((u) => u.ref), updates.map((u) => u.sha), updates.map((u) => u.deliveryId), firsts]);
 
     const inserted = new Set(rows.filter((r) => r.kind === 'inserted').map((r) => r.id));
-    const sameBody = new Map(rows.filter((r) => r.kind === 'body').map((r) => [r.id, r.earlier!]));
+    const bodyClaimers = new Set(rows.filter((r) => r.kind === 'body').map((r) => r.id));
+    const earlierOf = new Map(rows.filter((r) => r.kind === 'earlier').map((r) => [r.id, r.earlier!]));
     const claimers = new Set(rows.filter((r) => r.kind === 'claimed').map((r) => r.id));
     const demoted: Array<{ id: string; reason: string }> = [];
     for (const d of offered) {
@@ -159,9 +168,14 @@ export async function storeDeliveries(db: Queryable, batch: NewDelivery[], turn:
         others.push({ ...d, status: 'duplicate', reason });
         continue;
       }
-      const earlier = sameBody.get(d.id) ?? (firstOfBody.get(`${d.repoId}:${d.bodySha256}`) !== d.id ? firstOfBody.get(`${d.repoId}:${d.bodySha256}`) : undefined);
-      if (earlier) {
-        demoted.push({ id: d.id, reason: `same body as delivery ${earlier}` });
+      const first = firstOfBody.get(`${d.repoId}:${d.bodySha256}`)!;
+      if (first !== d.id) {
+        // Named after the delivery that holds the body: the batch's first copy, or the one before it.
+        const owner = bodyClaimers.has(first) ? first : earlierOf.get(first) ?? first;
+        demoted.push({ id: d.id, reason: `same body as delivery ${owner}` });
+      } else if (d.repoId && !bodyClaimers.has(d.id)) {
+        // The claim seen before this statement names the earlier delivery; one committed meanwhile is not in that view.
+        demoted.push({ id: d.id, reason: `same body as delivery ${earlierOf.get(d.id) ?? 'received moments before'}` });
       } else if (d.refUpdates.length && !claimers.has(d.id)) {
         demoted.push({ id: d.id, reason: `${d.refUpdates.map((u) => `${u.ref} at ${u.sha.slice(0, 12)}`).join(', ')} already planned` });
       }

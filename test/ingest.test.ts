@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { registerRepo, rotateSecret } from '../scheduler/index.ts';
+import { deliveries } from '../store/index.ts';
 import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
 import { createTestRepo, type TestRepo } from './helpers/git-repo.ts';
-import { pushPayload, sendGitHubHook, signGitHub } from './helpers/github-webhook.ts';
+import { githubExamples, pushPayload, sendGitHubHook, signGitHub } from './helpers/github-webhook.ts';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts';
 
 const ORG_SECRET = 'organisation-hook-secret';
@@ -61,6 +63,56 @@ describe('ingest', () => {
     const answers = await Promise.all(Array.from({ length: 8 }, () => sendGitHubHook(hook.hookUrl, hook.secret, 'push', payload, id)));
     expect(answers.filter((a) => a.status === 202)).toHaveLength(1);
     expect(answers.filter((a) => a.status === 200 && a.body.status === 'duplicate')).toHaveLength(7);
+  });
+
+  it('holds concurrent copies of one body under fresh delivery ids to one accepted, and accepts the body again after 30 days', async () => {
+    const pr = githubExamples('pull_request').find((p) => p.action === 'opened');
+    pr.repository.full_name = 'acme/ingest';
+    pr.pull_request.base.repo.full_name = pr.pull_request.head.repo.full_name = 'acme/ingest';
+    pr.pull_request.head.sha = await repo.commit({ 'pr.txt': 'pr' }, 'pr', 'feature');
+    // A pull request event claims no ref update: only the body rule can hold these back.
+    const answers = await Promise.all(Array.from({ length: 8 }, () => sendGitHubHook(hook.hookUrl, hook.secret, 'pull_request', pr)));
+    const accepted = answers.filter((a) => a.status === 202);
+    expect(accepted).toHaveLength(1);
+    expect(answers.filter((a) => a.body.status === 'duplicate')).toHaveLength(7);
+    const pool = forgeline.runtime.db.pool;
+    const reasons = (await pool.query(`SELECT DISTINCT reason FROM deliveries WHERE id = ANY($1::text[])`, [answers.map((a) => a.body.delivery)])).rows.map((r) => r.reason);
+    expect(reasons.filter(Boolean)).toEqual([`same body as delivery ${accepted[0]!.body.delivery}`]);
+    // Within 30 days, still a duplicate; past them, the body is new again.
+    expect((await sendGitHubHook(hook.hookUrl, hook.secret, 'pull_request', pr)).body.status).toBe('duplicate');
+    await pool.query(`UPDATE body_claims SET claimed_at = now() - interval '31 days' WHERE delivery_id = $1`, [accepted[0]!.body.delivery]);
+    const later = await sendGitHubHook(hook.hookUrl, hook.secret, 'pull_request', pr);
+    expect([later.status, later.body.status]).toEqual([202, 'accepted']);
+    const again = await sendGitHubHook(hook.hookUrl, hook.secret, 'pull_request', pr);
+    expect(again.body.status).toBe('duplicate');
+    expect((await pool.query('SELECT reason FROM deliveries WHERE id = $1', [again.body.delivery])).rows[0].reason).toBe(`same body as delivery ${later.body.delivery}`);
+  });
+
+  it('lets one of two transactions storing the same body side by side accept it, whichever commits first', async () => {
+    const pool = forgeline.runtime.db.pool;
+    const repoId = (await pool.query(`SELECT id FROM repos WHERE name = 'acme/ingest'`)).rows[0].id;
+    const body = Buffer.from(JSON.stringify({ side: 'by side', at: Date.now() }));
+    const delivery = (id: string): deliveries.NewDelivery => ({
+      id, hook: hook.id, forge: 'github', repoId, forgeDeliveryId: crypto.randomUUID(), eventHeader: 'pull_request', sourceAddress: null,
+      receivedAt: new Date(), headers: {}, body, bodySha256: createHash('sha256').update(body).digest('hex'), status: 'accepted', reason: null,
+      events: [], refUpdates: [], actionFromHead: false,
+    });
+    const [a, b] = [await pool.connect(), await pool.connect()];
+    try {
+      await a.query('BEGIN');
+      await b.query('BEGIN');
+      const first = await deliveries.storeDeliveries(a, [delivery('side-a')]);
+      // b waits on a's claim of the body; a commits, so b's copy is the duplicate.
+      const second = deliveries.storeDeliveries(b, [delivery('side-b')]);
+      await new Promise((r) => setTimeout(r, 200));
+      await a.query('COMMIT');
+      expect(first[0]!.status).toBe('accepted');
+      expect((await second)[0]).toMatchObject({ status: 'duplicate', reason: 'same body as delivery received moments before' });
+      await b.query('COMMIT');
+    } finally {
+      a.release();
+      b.release();
+    }
   });
 
   it('accepts forge-wide deliveries for registered repositories only', async () => {
