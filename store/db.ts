@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 // bigint ids (bigserial) fit comfortably in a JS number for any realistic run count.
@@ -11,6 +12,15 @@ export interface Queryable {
 }
 
 export type Pool = pg.Pool;
+
+/**
+ * A name for preparing `text` once per connection: the same text always gets
+ * the same name, so a statement whose text changes is never run under an
+ * older one's name.
+ */
+export function statementName(prefix: string, text: string): string {
+  return `${prefix}-${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+}
 
 export function createPool(url: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max });

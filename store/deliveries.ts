@@ -1,4 +1,4 @@
-import type { Queryable } from './db.ts';
+import { statementName, type Queryable } from './db.ts';
 
 export type DeliveryStatus = 'accepted' | 'duplicate' | 'ignored';
 
@@ -134,8 +134,7 @@ export async function storeDeliveries(db: Queryable, batch: NewDelivery[], turn:
     // The first delivery of a body claims it for 30 days (a claim older than that is taken over);
     // a delivery whose claim conflicts is a duplicate. Claims are made in key order: concurrent
     // batches wait on each other's keys without deadlocking, and the one that commits first wins.
-    const { rows } = await db.query<{ kind: 'inserted' | 'body' | 'earlier' | 'claimed'; id: string; earlier: string | null }>(
-      `WITH ins AS (${insert.text} ON CONFLICT (forge, forge_delivery_id) WHERE status = 'accepted' DO NOTHING
+    const text = `WITH ins AS (${insert.text} ON CONFLICT (forge, forge_delivery_id) WHERE status = 'accepted' DO NOTHING
                     RETURNING id, repo_id, body_sha256, received_at),
        earlier AS (SELECT i.id, b.delivery_id AS earlier FROM ins i
                    JOIN body_claims b ON b.repo_id = i.repo_id AND b.body_sha256 = i.body_sha256),
@@ -153,8 +152,12 @@ export async function storeDeliveries(db: Queryable, batch: NewDelivery[], turn:
        SELECT 'inserted' AS kind, id, NULL AS earlier FROM ins
        UNION ALL SELECT 'body', delivery_id, NULL FROM body
        UNION ALL SELECT 'earlier', id, earlier FROM earlier
-       UNION ALL SELECT 'claimed', delivery_id, NULL FROM claim`,
-      [...insert.values, updates.map((u) => u.repoId), updates.map((u) => u.ref), updates.map((u) => u.sha), updates.map((u) => u.deliveryId), firsts]);
+       UNION ALL SELECT 'claimed', delivery_id, NULL FROM claim`;
+    // One text per batch size: prepared once per connection, it is parsed and planned once.
+    const { rows } = await db.query<{ kind: 'inserted' | 'body' | 'earlier' | 'claimed'; id: string; earlier: string | null }>({
+      name: statementName('store-deliveries', text), text,
+      values: [...insert.values, updates.map((u) => u.repoId), updates.map((u) => u.ref), updates.map((u) => u.sha), updates.map((u) => u.deliveryId), firsts],
+    });
 
     const inserted = new Set(rows.filter((r) => r.kind === 'inserted').map((r) => r.id));
     const bodyClaimers = new Set(rows.filter((r) => r.kind === 'body').map((r) => r.id));

@@ -1,4 +1,4 @@
-export { createPool, withTransaction, type Pool, type Queryable } from './db.ts';
+export { createPool, statementName, withTransaction, type Pool, type Queryable } from './db.ts';
 export { connectDatabase, type Database } from './connect.ts';
 export { migrate } from './migrate.ts';
 export { secretBox, loadSecretKey, type SecretBox } from './secret-box.ts';
