@@ -1,0 +1,63 @@
+import { execa } from 'execa';
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCheckout, ensureCommit } from '../git/index.ts';
+import { createTestRepo, type TestRepo } from './helpers/git-repo.ts';
+
+describe('mirror and checkout', () => {
+  let scratch: string;
+  let repo: TestRepo;
+  const gone = 'file:///nonexistent/forgeline/repo.git';
+
+  beforeAll(async () => {
+    scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-mirror-'));
+    repo = await createTestRepo();
+  });
+  afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+  it('fetches a commit by its id once, then knows it without asking the forge, also once git packed its refs', async () => {
+    const mirror = path.join(scratch, 'once.git');
+    const sha = await repo.commit({ 'a.txt': 'a' });
+    expect(await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, sha)).toBe(sha);
+    // The clone URL no longer answers: any fetch would fail.
+    expect(await ensureCommit(mirror, { cloneUrl: gone }, sha)).toBe(sha);
+    await execa('git', ['pack-refs', '--all'], { cwd: mirror });
+    expect(await readFile(path.join(mirror, 'packed-refs'), 'utf8')).toContain(`refs/forgeline/${sha}`);
+    expect(await ensureCommit(mirror, { cloneUrl: gone }, sha)).toBe(sha);
+    // A commit it never fetched is fetched, and fails clearly where it cannot be.
+    const other = await repo.commit({ 'b.txt': 'b' });
+    await expect(ensureCommit(mirror, { cloneUrl: gone }, other)).rejects.toThrow(/git fetch failed.*does not appear to be a git repository/);
+  });
+
+  it('resolves an abbreviated id (Bitbucket Cloud) by fetching the branches', async () => {
+    const mirror = path.join(scratch, 'short.git');
+    const sha = await repo.commit({ 'c.txt': 'c' });
+    expect(await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, sha.slice(0, 12))).toBe(sha);
+  });
+
+  it('checks out the exact commit, detached and clean, borrowing the mirror\'s objects without writing to them', async () => {
+    const mirror = path.join(scratch, 'co.git');
+    const first = await repo.commit({ 'd.txt': 'first', 'sub/e.sh': '#!/bin/sh\n' });
+    const second = await repo.commit({ 'd.txt': 'second' });
+    await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, second);
+    await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, first);
+    const dir = path.join(scratch, 'checkout');
+    await createCheckout(mirror, first, dir);
+    const g = (...args: string[]) => execa('git', args, { cwd: dir }).then((r) => r.stdout);
+    expect(await readFile(path.join(dir, 'd.txt'), 'utf8')).toBe('first');
+    expect(await g('rev-parse', 'HEAD')).toBe(first);
+    expect(await g('symbolic-ref', '-q', 'HEAD').catch(() => 'detached')).toBe('detached');
+    expect(await g('status', '--porcelain')).toBe('');
+    expect(await g('log', '--format=%H', '-1')).toBe(first);
+    // A commit made by a step lands in the checkout's own objects, never in the mirror's.
+    const before = (await execa('git', ['count-objects', '-v'], { cwd: mirror })).stdout;
+    await execa('git', ['-c', 'user.name=s', '-c', 'user.email=s@x', 'commit', '--quiet', '--allow-empty', '-m', 'step'], { cwd: dir });
+    expect((await execa('git', ['count-objects', '-v'], { cwd: mirror })).stdout).toBe(before);
+    // Made again over the same directory: the new commit, nothing left of the old tree.
+    await createCheckout(mirror, second, dir);
+    expect(await readFile(path.join(dir, 'd.txt'), 'utf8')).toBe('second');
+    expect(await g('rev-parse', 'HEAD')).toBe(second);
+  });
+});
