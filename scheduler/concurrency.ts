@@ -38,6 +38,12 @@ export async function applyConcurrency(
  * Closing or merging a pull request, or deleting its head branch, cancels
  * that pull request's queued and waiting stages; running ones finish.
  */
+/** Whether the event ends a pull request's runs: it was closed or merged, or its branch deleted. */
+export function endsPullRequests(event: ForgeEvent): boolean {
+  return (Boolean(event.pullRequest) && (event.action === 'closed' || event.action === 'merged'))
+    || (event.kind === 'push' && event.deleted && Boolean(event.branch));
+}
+
 export async function cancelEndedPullRequests(deps: SchedulerDeps, tx: Queryable, repoId: string, event: ForgeEvent): Promise<void> {
   const pr = event.pullRequest;
   let ids: number[] = [];

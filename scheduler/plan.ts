@@ -3,7 +3,7 @@ import { explainEvent, loadPipelines, PIPELINE_DIR, type EventExplain, type Pipe
 import { providerFor, type ForgeEvent } from '../providers/index.ts';
 import { deliveries, repos, runs, withTransaction, type Repo } from '../store/index.ts';
 import { startStages } from './advance.ts';
-import { applyConcurrency, cancelEndedPullRequests } from './concurrency.ts';
+import { applyConcurrency, cancelEndedPullRequests, endsPullRequests } from './concurrency.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
 import { fetchCommit } from './mirrors.ts';
@@ -115,7 +115,7 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
       Object.assign(event, { ref: `refs/heads/${head.branch}`, branch: head.branch, sha: head.sha });
     }
     if (event.deleted || !event.sha) {
-      await withTransaction(deps.pool, (tx) => cancelEndedPullRequests(deps, tx, repo.id, event));
+      if (endsPullRequests(event)) await withTransaction(deps.pool, (tx) => cancelEndedPullRequests(deps, tx, repo.id, event));
       explain.push({ event, reason: 'deletions start no run', pipelines: [] });
       continue;
     }
@@ -134,7 +134,8 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
       fetchError ??= err as Error;
       continue;
     }
-    await withTransaction(deps.pool, (tx) => cancelEndedPullRequests(deps, tx, repo.id, event));
+    // Most events end nothing: no transaction for them on the path to the first step.
+    if (endsPullRequests(event)) await withTransaction(deps.pool, (tx) => cancelEndedPullRequests(deps, tx, repo.id, event));
     if (event.pullRequest?.fromFork && repo.forkPrs === 'ignore') {
       explain.push({ event, reason: 'pull requests from forks are ignored (--fork-prs ignore)', pipelines: [] });
       continue;

@@ -91,7 +91,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     const home = path.join(workspace, 'home');
     await createCheckout(mirror, run.sha, src, { independent: Boolean(deps.runAs) });
     await mkdir(home, { recursive: true, mode: 0o700 });
-    for (const a of await artifacts.loadArtifacts(deps.pool, run.id, stage.needs)) {
+    for (const a of stage.needs.length ? await artifacts.loadArtifacts(deps.pool, run.id, stage.needs) : []) {
       await unpackArtifacts(a.archive, src);
       write(`forgeline: restored ${a.files.length} artifact file(s) of ${a.stage}\n`);
     }
