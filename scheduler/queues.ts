@@ -19,14 +19,29 @@ export interface ReportJob { runId: number }
 /** Sent by a pg-boss schedule: one per `on.schedule` entry of a pipeline on the default branch. */
 export interface ScheduleJob { repoId: string; pipeline: string; cron: string }
 
+// A job held by a process that died (SIGKILL, a lost machine) stays `active`:
+// without heartbeats pg-boss would wait for its expiry (15 minutes, or a day for
+// stages) before anyone ran it again. Workers beat for their jobs on their own.
+const JOB_HEARTBEAT_SECONDS = 10;
+
+/**
+ * Every stage queue, with or without worker labels. A stage job is retried by
+ * pg-boss when its worker died before claiming the stage or its handler
+ * failed (the database was away): the claim only takes a queued stage, so a
+ * retry of a stage already claimed changes nothing. A claimed stage's own
+ * `retries` and the reaper decide the rest.
+ */
+export const STAGE_QUEUE_OPTIONS: Omit<Queue, 'name'> = {
+  notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 30, expireInSeconds: 24 * 3600, heartbeatSeconds: JOB_HEARTBEAT_SECONDS,
+};
+
 const QUEUE_OPTIONS: Record<string, Omit<Queue, 'name'>> = {
-  [QUEUES.plan]: { notify: true, retryLimit: 5, retryDelay: 1, retryBackoff: true },
-  // A stage job is not retried by pg-boss: a stage's own `retries` and the reaper decide.
-  [QUEUES.stage]: { notify: true, retryLimit: 0, expireInSeconds: 24 * 3600 },
+  [QUEUES.plan]: { notify: true, retryLimit: 5, retryDelay: 1, retryBackoff: true, heartbeatSeconds: JOB_HEARTBEAT_SECONDS },
+  [QUEUES.stage]: STAGE_QUEUE_OPTIONS,
+  [QUEUES.schedule]: { notify: true, retryLimit: 3, retryDelay: 5, retryBackoff: true },
   // `stately`: per run, one report queued and one running at most. A report
   // reads the state when it runs, so a queued one already covers later changes.
-  [QUEUES.schedule]: { notify: true, retryLimit: 3, retryDelay: 5, retryBackoff: true },
-  [QUEUES.report]: { notify: true, policy: 'stately', retryLimit: 12, retryDelay: 1, retryBackoff: true, retryDelayMax: 300 },
+  [QUEUES.report]: { notify: true, policy: 'stately', retryLimit: 12, retryDelay: 1, retryBackoff: true, retryDelayMax: 300, heartbeatSeconds: JOB_HEARTBEAT_SECONDS },
 };
 
 export async function startBoss(url: string, onError: (err: Error) => void): Promise<PgBoss> {
@@ -37,19 +52,25 @@ export async function startBoss(url: string, onError: (err: Error) => void): Pro
     max: 6,
     // Forgeline processes many and short-lived: no registry rows to clean up after them.
     registerInstance: false,
+    // How often a job whose heartbeats stopped is failed and retried (pg-boss's default: a minute).
+    superviseIntervalSeconds: JOB_HEARTBEAT_SECONDS,
   });
   boss.on('error', onError);
   await boss.start();
-  for (const [name, options] of Object.entries(QUEUE_OPTIONS)) {
-    if (await boss.getQueue(name)) continue;
-    try {
-      await boss.createQueue(name, options);
-    } catch (err) {
-      // Another process created it at the same moment.
-      if (!(await boss.getQueue(name))) throw err;
-    }
-  }
+  for (const [name, options] of Object.entries(QUEUE_OPTIONS)) await ensureQueue(boss, name, options);
   return boss;
+}
+
+/** Creates the queue, or brings an existing one's settings up to these (a queue made by an older version). */
+export async function ensureQueue(boss: PgBoss, name: string, options: Omit<Queue, 'name'>): Promise<void> {
+  const { policy: _fixedAtCreation, ...settings } = options;
+  if (await boss.getQueue(name)) return boss.updateQueue(name, settings);
+  try {
+    await boss.createQueue(name, options);
+  } catch (err) {
+    // Another process created it at the same moment.
+    if (!(await boss.getQueue(name))) throw err;
+  }
 }
 
 /** pg-boss's view of a transaction's client, so a job commits with the state change that caused it. */

@@ -1,5 +1,5 @@
 import type { PgBoss } from 'pg-boss';
-import { QUEUES } from './queues.ts';
+import { ensureQueue, QUEUES, STAGE_QUEUE_OPTIONS } from './queues.ts';
 
 // Label sets a worker may serve: every subset of its labels (kept small: 6 labels, 63 queues).
 const MAX_LABELS = 6;
@@ -24,10 +24,6 @@ const known = new Set<string>([QUEUES.stage]);
 /** Creates a label set's queue the first time it is needed (pg-boss refuses jobs for unknown queues). */
 export async function ensureStageQueue(boss: PgBoss, name: string): Promise<void> {
   if (known.has(name)) return;
-  if (!(await boss.getQueue(name))) {
-    await boss.createQueue(name, { notify: true, retryLimit: 10, retryDelay: 1, retryBackoff: true, retryDelayMax: 30, expireInSeconds: 24 * 3600, heartbeatSeconds: 10 }).catch(async (err) => {
-      if (!(await boss.getQueue(name))) throw err;
-    });
-  }
+  await ensureQueue(boss, name, STAGE_QUEUE_OPTIONS);
   known.add(name);
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planDelivery } from '../scheduler/plan.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
 import { pushPayload, sendGitHubHook } from './helpers/github-webhook.ts';
@@ -59,6 +60,27 @@ describe('workers on other processes', () => {
     expect((await b.finished(delivery.runs[0])).status).toBe('success');
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM runs WHERE delivery_id = $1`, [res.body.delivery]);
     expect(rows[0].n).toBe(1);
+    child.kill('SIGTERM');
+    await child;
+  }, 60_000);
+
+  // Second: still no worker process until the test starts one.
+  it('runs a stage whose job a dead worker fetched before claiming it: pg-boss retries the job once its heartbeats stop', async () => {
+    const sha = await b.repo.commit({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  build:\n    steps: [{ run: "echo built" }]\n' }, 'held', 'main');
+    const res = await sendGitHubHook(b.hook.hookUrl, b.hook.secret, 'push', pushPayload({ name: b.name, cloneUrl: b.repo.cloneUrl }, sha));
+    // Planned here: no worker process may exist yet, or it would take the stage job at once.
+    const [id] = await planDelivery(b.forgeline.runtime.deps, res.body.delivery);
+    const pool = b.forgeline.runtime.db.pool;
+    // As if a worker fetched the job and was killed before its claim committed: active, heartbeats stopped, the stage queued.
+    const held = await pool.query(
+      `UPDATE pgboss.job SET state = 'active', started_on = now() - interval '1 minute', heartbeat_on = now() - interval '1 minute'
+       WHERE name = 'stage' AND state = 'created' AND data->>'runId' = $1`, [String(id)]);
+    expect(held.rowCount).toBe(1);
+    expect((await b.run(id!)).stages[0].status).toBe('queued');
+    const { child } = await startWorker(env());
+    children.push(child);
+    expect((await b.finished(id!, 45_000)).status).toBe('success');
+    expect(await b.log(id!, 'build')).toContain('built');
     child.kill('SIGTERM');
     await child;
   }, 60_000);
