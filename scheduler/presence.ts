@@ -61,10 +61,22 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
   let stopped = false;
   let stopping = false;
 
+  // Since when every heartbeat of this process reached the database (null: the last one failed).
+  let reachedSince: number | null = Date.now();
   const beat = async () => {
-    const stale = await workers.heartbeat(deps.pool, deps.workerName, [...tracked.values()].map((t) => t.stage));
+    let stale: StageAttempt[];
+    try {
+      stale = await workers.heartbeat(deps.pool, deps.workerName, [...tracked.values()].map((t) => t.stage));
+    } catch (err) {
+      reachedSince = null;
+      throw err;
+    }
+    reachedSince ??= Date.now();
     for (const s of stale) tracked.get(keyOf(s))?.controller.abort();
   };
+  // Workers the database could not hear while it was away are not lost: a process reaps
+  // only once its own heartbeats have reached the database for a whole interval.
+  const heardLongEnough = () => reachedSince !== null && Date.now() - reachedSince >= opts.heartbeatSeconds * 1000;
   // A cancel is also announced with NOTIFY: the worker beats at once instead of at its next tick.
   const stopListening = await listenForCancels(deps, () => { if (!stopped) beat().catch(() => {}); });
   const beatTimer = setInterval(() => { if (!stopped) beat().catch((err) => deps.log.warn({ err: (err as Error).message }, 'heartbeat failed')); }, Math.min(500, opts.heartbeatSeconds * 1000 / 3));
@@ -74,7 +86,7 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
   const reapTimer = setInterval(() => {
     if (stopped) return;
     const failed = (err: Error) => deps.log.warn({ err: err.message }, 'monitor pass failed');
-    reapLostStages(deps, opts.heartbeatSeconds).catch(failed);
+    if (heardLongEnough()) reapLostStages(deps, opts.heartbeatSeconds).catch(failed);
     replanLostDeliveries(deps, opts.heartbeatSeconds * 2).catch(failed);
     // Reports call the forge: a pass still at it when the next one is due is not doubled.
     if (!reporting) {

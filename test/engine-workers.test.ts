@@ -10,6 +10,7 @@ import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
 import { pushPayload, sendGitHubHook } from './helpers/github-webhook.ts';
 import { alive } from './helpers/process.ts';
+import { startTcpProxy } from './helpers/tcp-proxy.ts';
 
 const bin = fileURLToPath(new URL('../bin/forgeline.js', import.meta.url));
 
@@ -118,6 +119,32 @@ stages:
     });
     rescuer.kill('SIGTERM');
     expect((await rescuer).exitCode).toBe(0);
+  }, 60_000);
+
+  it('does not take a running stage from a worker the database could not hear while it was away, nor lose its output', async () => {
+    const direct = new URL(b.forgeline.env.DATABASE_URL!);
+    const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    const viaProxy = new URL(direct.toString());
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    try {
+      const { child } = await startWorker({ ...env(), DATABASE_URL: viaProxy.toString() });
+      children.push(child);
+      const { runs: [id] } = await b.push({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  long:\n    steps: [{ run: "echo started; sleep 2; echo during; sleep 6; echo survived" }]\n' });
+      await waitFor(async () => ((await b.log(id!, 'long')).includes('started') ? true : undefined), 'the step to start');
+      // The database goes away for twice the heartbeat interval, then comes back: nobody heard anybody.
+      await proxy.cut();
+      await new Promise((r) => setTimeout(r, 4000));
+      await proxy.restore();
+      const run = await b.finished(id!, 30_000);
+      expect([run.status, run.stages[0].reason]).toEqual(['success', null]);
+      // What the step printed while the database was away was kept and stored after it came back.
+      expect(await b.log(id!, 'long')).toMatch(/started\n(.|\n)*during\n(.|\n)*survived\n/);
+      child.kill('SIGTERM');
+      await child;
+    } finally {
+      await proxy.close();
+    }
   }, 60_000);
 
   it('spreads the stages of many runs over three worker processes, none run twice', async () => {
