@@ -11,16 +11,18 @@ import { registerRepo, replayDelivery, startWorkers, triggerManual } from '../sc
 import { spawnStep } from '../runners/index.ts';
 import { createTestRepo } from '../test/helpers/git-repo.ts';
 import { benchDatabase } from './database.ts';
+import { acceptingForge } from './forge.ts';
 
 const RUNS = Number(process.env.BENCH_DISPATCH_RUNS ?? 1000);
 const db = await benchDatabase();
+const forge = await acceptingForge();
 const dataDir = await mkdtemp(path.join(tmpdir(), 'forgeline-bench-dispatch-'));
 const config = readConfig({ DATABASE_URL: db.url, FORGELINE_DATA_DIR: dataDir, FORGELINE_ALLOW_LOCAL: 'true', FORGELINE_SECRET_KEY: 'bench' }, { port: 0 });
 // Workers start only once every run is planned: the time measured is dispatch and execution alone.
 const runtime = await openRuntime(config, pino({ level: 'silent' }));
 const repo = await createTestRepo();
 await repo.commit({ '.forgeline/ci.yml': 'on: { manual: {} }\nstages:\n  a: { steps: [{ run: "true" }] }\n  b: { steps: [{ run: "true" }] }\n  c: { steps: [{ run: "true" }] }\n' });
-await registerRepo({ pool: runtime.db.pool, box: runtime.deps.box, publicUrl: 'http://bench', urls: config.urls }, { forge: 'github', name: 'acme/dispatch', cloneUrl: repo.cloneUrl, apiUrl: 'http://127.0.0.1:9/api/v3' }, 'bench');
+await registerRepo({ pool: runtime.db.pool, box: runtime.deps.box, publicUrl: 'http://bench', urls: config.urls }, { forge: 'github', name: 'acme/dispatch', cloneUrl: repo.cloneUrl, apiUrl: forge.apiUrl }, 'bench');
 
 // The baseline: the same step spawned bare, as many times as there are stages, 4 at a time.
 const stages = RUNS * 3;
@@ -45,5 +47,6 @@ console.log(`through Forgeline (queued → result):   ${perStage.toFixed(1)} ms 
 console.log(`dispatch overhead per stage: ${(perStage - spawnMs).toFixed(1)} ms (${(perStage / spawnMs).toFixed(1)}× the bare spawn)`);
 await workers.stop();
 await runtime.close();
+await forge.close();
 await db.close();
 await rm(dataDir, { recursive: true, force: true });

@@ -16,6 +16,7 @@ import { listen } from '../server/index.ts';
 import { createTestRepo } from '../test/helpers/git-repo.ts';
 import { pushPayload, sendGitHubHook } from '../test/helpers/github-webhook.ts';
 import { benchDatabase } from './database.ts';
+import { acceptingForge } from './forge.ts';
 
 const N = Number(process.env.BENCH_RUNS ?? 40);
 const nowNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
@@ -27,6 +28,7 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
 }
 
 const db = await benchDatabase();
+const forge = await acceptingForge();
 const dataDir = await mkdtemp(path.join(tmpdir(), 'forgeline-bench-latency-'));
 const marks = await mkdtemp(path.join(tmpdir(), 'forgeline-bench-marks-'));
 const config = readConfig({ DATABASE_URL: db.url, FORGELINE_DATA_DIR: dataDir, FORGELINE_ALLOW_LOCAL: 'true', FORGELINE_SECRET_KEY: 'bench' }, { port: 0 });
@@ -34,7 +36,7 @@ const runtime = await openRuntimeWithWorkers(config, { concurrency: 2, backstopP
 const server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: undefined, publicRead: true }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls }, 0, '127.0.0.1');
 const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 const repo = await createTestRepo();
-const hook = await registerRepo({ pool: runtime.db.pool, box: runtime.deps.box, publicUrl: base, urls: config.urls }, { forge: 'github', name: 'acme/latency', cloneUrl: repo.cloneUrl, apiUrl: 'http://127.0.0.1:9/api/v3' }, 'bench');
+const hook = await registerRepo({ pool: runtime.db.pool, box: runtime.deps.box, publicUrl: base, urls: config.urls }, { forge: 'github', name: 'acme/latency', cloneUrl: repo.cloneUrl, apiUrl: forge.apiUrl }, 'bench');
 // The step records when it started, in nanoseconds since the epoch.
 const pipeline = `on: { push: {} }\nstages:\n  first:\n    steps: [{ run: "date +%s%N > ${marks}/$FORGELINE_SHA" }]\n`;
 
@@ -99,6 +101,7 @@ console.log(`p50 / floor: ${(pct(latencies, 50) / floor).toFixed(2)} (target ≤
 
 server.close();
 await runtime.close();
+await forge.close();
 await db.close();
 await rm(dataDir, { recursive: true, force: true });
 await rm(marks, { recursive: true, force: true });
