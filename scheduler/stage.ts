@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createCheckout } from '../git/index.ts';
 import type { Pipeline, StageDefinition } from '../pipelines/index.ts';
 import { ArtifactError, chownTree, packArtifacts, secretMasker, stepEnvironment, unpackArtifacts } from '../runners/index.ts';
-import { artifacts, deliveries, environments, repos, runs, secrets, withTransaction, type RunRow } from '../store/index.ts';
+import { artifacts, deliveries, environments, repos, runs, secrets, waitingOutOutages, withTransaction, type RunRow } from '../store/index.ts';
 import { runUrl } from './contexts.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
@@ -77,28 +77,29 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   const workspace = path.join(deps.workspaceRoot ?? path.join(deps.dataDir, 'workspaces'), `${job.runId}-${job.stage}-${job.attempt}`);
   let outcome: Outcome;
   try {
-    const run = (await runs.getRun(deps.pool, job.runId))!;
-    const repo = (await repos.getRepo(deps.pool, run.repoId))!;
+    // The database may be restarting: its reads are waited out, not reported as the stage's failure.
+    const run = (await waitingOutOutages(() => runs.getRun(deps.pool, job.runId)))!;
+    const repo = (await waitingOutOutages(() => repos.getRepo(deps.pool, run.repoId)))!;
     log = log.child({ delivery: run.deliveryId });
     const pipeline = run.definition as Pipeline;
     const stage = pipeline.stages.find((s) => s.name === job.stage);
     if (!stage) throw new Error(`stage '${job.stage}' is not in the run's pipeline`);
-    const values = await stageSecrets(deps, run, stage, write);
+    const values = await waitingOutOutages(() => stageSecrets(deps, run, stage, write));
     masker = secretMasker(Object.values(values));
     const mirror = mirrorPath(deps, repo.id);
-    await fetchCommit(deps, repo, run.sha, run.event);
+    await waitingOutOutages(() => fetchCommit(deps, repo, run.sha, run.event));
     const src = path.join(workspace, 'src');
     const home = path.join(workspace, 'home');
     await createCheckout(mirror, run.sha, src, { independent: Boolean(deps.runAs) });
     await mkdir(home, { recursive: true, mode: 0o700 });
-    for (const a of stage.needs.length ? await artifacts.loadArtifacts(deps.pool, run.id, stage.needs) : []) {
+    for (const a of stage.needs.length ? await waitingOutOutages(() => artifacts.loadArtifacts(deps.pool, run.id, stage.needs)) : []) {
       await unpackArtifacts(a.archive, src);
       write(`forgeline: restored ${a.files.length} artifact file(s) of ${a.stage}\n`);
     }
     if (deps.runAs) await chownTree(workspace, deps.runAs);
     const ciEnv = stepEnvironment({
       event: run.event, runId: run.id, runUrl: runUrl(deps.publicUrl, run.id), attempt: job.attempt,
-      stage: stage.name, environment: stage.environment, inputs: run.event.kind === 'manual' ? await manualInputs(deps, run) : {},
+      stage: stage.name, environment: stage.environment, inputs: run.event.kind === 'manual' ? await waitingOutOutages(() => manualInputs(deps, run)) : {},
     }, home);
     log.info('stage started');
     outcome = await deps.runner.run({
@@ -107,7 +108,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     });
     if (outcome.status === 'success' && stage.artifacts.length) {
       const packed = await packArtifacts(src, stage.artifacts);
-      await artifacts.saveArtifacts(deps.pool, { runId: run.id, stage: stage.name, attempt: job.attempt, ...packed });
+      await waitingOutOutages(() => artifacts.saveArtifacts(deps.pool, { runId: run.id, stage: stage.name, attempt: job.attempt, ...packed }));
       write(`forgeline: kept ${packed.files.length} artifact file(s), ${packed.bytes} bytes\n`);
     }
   } catch (err) {

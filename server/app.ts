@@ -5,7 +5,7 @@ import { uiRoutes } from './ui.ts';
 import type { TransportConfig } from '../cli/config.ts';
 import { cidrList } from '../scheduler/cidr.ts';
 import { apiRoutes, type ApiAuth } from './api.ts';
-import { isDatabaseUnavailable } from './db-errors.ts';
+import { isDatabaseUnavailable } from '../store/index.ts';
 import { healthRoutes } from './health.ts';
 import { hookRoutes } from './hooks.ts';
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createPool, migrate, type Pool } from '../store/index.ts';
+import { createPool, isDatabaseUnavailable, migrate, waitingOutOutages, type Pool } from '../store/index.ts';
 import { freshDatabase, type TestDatabase } from './helpers/database.ts';
+import { startTcpProxy } from './helpers/tcp-proxy.ts';
 
 let database: TestDatabase;
 let pools: Pool[];
@@ -36,4 +37,29 @@ it('keeps the process up when the database ends a connection checked out between
   await expect(client.query('SELECT 1')).rejects.toThrow();
   client.release();
   expect((await pool.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+});
+
+it('waits a database outage out, and throws at once what is not one', async () => {
+  const direct = new URL(database.url);
+  const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+  const viaProxy = new URL(database.url);
+  viaProxy.hostname = '127.0.0.1';
+  viaProxy.port = String(proxy.port);
+  const pool = createPool(viaProxy.toString(), 2);
+  try {
+    expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await proxy.cut();
+    const answered = waitingOutOutages(() => pool.query('SELECT 2 AS two'));
+    // Past its deadline, the outage is the caller's error after all.
+    await expect(waitingOutOutages(() => pool.query('SELECT 3'), 300)).rejects.toSatisfy(isDatabaseUnavailable);
+    await new Promise((r) => setTimeout(r, 1000));
+    await proxy.restore();
+    expect((await answered).rows).toEqual([{ two: 2 }]);
+    const started = Date.now();
+    await expect(waitingOutOutages(() => pool.query('SELECT * FROM no_such_table'))).rejects.toThrow(/no_such_table/);
+    expect(Date.now() - started).toBeLessThan(1000);
+  } finally {
+    await pool.end();
+    await proxy.close();
+  }
 });

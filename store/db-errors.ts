@@ -8,3 +8,20 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (e.code && (/^57P0/.test(e.code) || /^08/.test(e.code))) return true;
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message ?? '');
 }
+
+/**
+ * Runs `fn` again while the database cannot be reached, for up to `maxMs`:
+ * a restart of PostgreSQL is waited out rather than reported as the caller's
+ * own failure. Any other error, or one past the deadline, is thrown.
+ */
+export async function waitingOutOutages<T>(fn: () => Promise<T>, maxMs = 60_000): Promise<T> {
+  const deadline = Date.now() + maxMs;
+  for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isDatabaseUnavailable(err) || Date.now() + wait > deadline) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
