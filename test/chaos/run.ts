@@ -136,6 +136,9 @@ const lostStages = (await db.query(
   `SELECT count(*)::int AS n, coalesce(max(extract(epoch FROM finished_at - $1::timestamptz)), 0)::float AS slowest
    FROM stages WHERE reason = 'worker lost' AND finished_at > $1`, [workerKilledAt])).rows[0] as { n: number; slowest: number };
 const lateLost = lostStages.slowest > DETECTION_WINDOW_SECONDS;
+// Every step is `sleep 0.3`: a stage that failed for any other reason than its lost worker failed for the chaos.
+const failedStages = (await db.query(
+  `SELECT reason, count(*)::int AS n FROM stages WHERE status = 'failure' AND reason IS DISTINCT FROM 'worker lost' GROUP BY 1 ORDER BY 2 DESC LIMIT 5`)).rows as Array<{ reason: string; n: number }>;
 // Every context of every run — the run's own and its stage's — must end on the forge on its final
 // state, within 30 s of the later of: the system settling, the forge coming back.
 const finals = (await db.query(
@@ -153,6 +156,7 @@ console.log('\n| deliveries sent | acknowledged (2xx) | refused (503 / no answer
 console.log('|---|---|---|---|---|---|---|---|');
 console.log(`| ${sent.length} | ${acked.length} | ${sent.length - acked.length} | ${processed} | ${duplicated} | ${lost} | ${stuck} | ${wrongStatus} |`);
 console.log(`\nstages lost with the killed worker: ${lostStages.n}, all final within ${lostStages.slowest.toFixed(1)} s of the kill (window ${DETECTION_WINDOW_SECONDS.toFixed(1)} s)`);
+console.log(`stages failed for another reason: ${failedStages.length ? failedStages.map((f) => `${f.n} × ${f.reason}`).join('; ') : 'none'}`);
 
 if (lost || stuck || wrongStatus) {
   // What the missing ones look like, for whoever debugs this.
@@ -185,4 +189,4 @@ clearTimeout(forgeRecovers);
 await github.close();
 await rm(pgDir, { recursive: true, force: true });
 await rm(dataDir, { recursive: true, force: true });
-process.exit(lost || duplicated || stuck || wrongStatus || lateLost ? 1 : 0);
+process.exit(lost || duplicated || stuck || wrongStatus || lateLost || failedStages.length ? 1 : 0);
