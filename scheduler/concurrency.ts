@@ -34,16 +34,16 @@ export async function applyConcurrency(
   return false;
 }
 
-/**
- * Closing or merging a pull request, or deleting its head branch, cancels
- * that pull request's queued and waiting stages; running ones finish.
- */
 /** Whether the event ends a pull request's runs: it was closed or merged, or its branch deleted. */
 export function endsPullRequests(event: ForgeEvent): boolean {
   return (Boolean(event.pullRequest) && (event.action === 'closed' || event.action === 'merged'))
     || (event.kind === 'push' && event.deleted && Boolean(event.branch));
 }
 
+/**
+ * Closing or merging a pull request, or deleting its head branch, cancels
+ * that pull request's queued and waiting stages; running ones finish.
+ */
 export async function cancelEndedPullRequests(deps: SchedulerDeps, tx: Queryable, repoId: string, event: ForgeEvent): Promise<void> {
   const pr = event.pullRequest;
   let ids: number[] = [];
