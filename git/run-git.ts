@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { spawnThrough } from './spawner.ts';
 
 // Git never prompts, never runs repository hooks, and never reads the user's config.
 const BASE_ENV = {
@@ -19,20 +19,10 @@ export interface GitOptions {
 
 export async function git(args: string[], opts: GitOptions = {}): Promise<string> {
   const config = ['core.hooksPath=/dev/null', ...(opts.config ?? [])].flatMap((c) => ['-c', c]);
-  const result = await execa('git', [...config, ...args], {
-    cwd: opts.cwd,
-    env: BASE_ENV,
-    extendEnv: false,
-    input: opts.input,
-    stripFinalNewline: false,
-    reject: false,
-    // execa's cleanup loads signal-exit, which re-raises SIGTERM when its own
-    // callbacks outnumber the other listeners: that would kill a worker in
-    // the middle of its graceful shutdown.
-    cleanup: false,
-  });
+  // Started by the small spawner process: a fork of this (large) process would cost several times more.
+  const result = await spawnThrough('git', [...config, ...args], { cwd: opts.cwd, env: BASE_ENV, input: opts.input });
   if (result.exitCode !== 0) {
-    throw new Error(`git ${args[0]} failed (${result.exitCode}): ${String(result.stderr).trim()}`);
+    throw new Error(`git ${args[0]} failed (${result.exitCode}): ${result.stderr.toString().trim()}`);
   }
-  return String(result.stdout);
+  return result.stdout.toString();
 }
