@@ -15,7 +15,8 @@ class SpawnerExited extends Error {
 
 let spawner: ChildProcess | null = null;
 let nextId = 1;
-const pending = new Map<number, { resolve: (s: Spawned) => void; reject: (e: Error) => void }>();
+// Requests under way, each with the spawner it went to.
+const pending = new Map<number, { child: ChildProcess; resolve: (s: Spawned) => void; reject: (e: Error) => void }>();
 
 /** The spawner process (git/spawner-child.ts), started on first use and again if it died. */
 function current(): ChildProcess {
@@ -26,14 +27,17 @@ function current(): ChildProcess {
     const waiter = pending.get(reply.id);
     if (!waiter) return;
     pending.delete(reply.id);
-    if (!pending.size) child.channel?.unref();
+    if (![...pending.values()].some((w) => w.child === child)) child.channel?.unref();
     if (reply.error !== undefined) waiter.reject(new Error(reply.error));
     else waiter.resolve({ exitCode: reply.exitCode!, stdout: Buffer.from(reply.stdout!), stderr: Buffer.from(reply.stderr!) });
   });
   child.on('exit', () => {
     if (spawner === child) spawner = null;
-    for (const waiter of pending.values()) waiter.reject(new SpawnerExited());
-    pending.clear();
+    for (const [id, waiter] of pending) {
+      if (waiter.child !== child) continue;
+      pending.delete(id);
+      waiter.reject(new SpawnerExited());
+    }
   });
   // It never keeps its parent alive by itself: only while a command is under way.
   child.unref();
@@ -60,7 +64,7 @@ function sendRequest(file: string, args: string[], opts: { cwd?: string; env: Re
   const child = current();
   const id = nextId++;
   return new Promise<Spawned>((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    pending.set(id, { child, resolve, reject });
     child.channel?.ref();
     child.send({ id, file, args, ...opts }, (err) => {
       if (!err || !pending.delete(id)) return;
