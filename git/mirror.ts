@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
-import { execa } from 'execa';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { withLock } from './lock.ts';
-import { git } from './run-git.ts';
+import { git, gitBytes } from './run-git.ts';
 
 export interface FetchSource {
   cloneUrl: string;
@@ -113,12 +112,7 @@ export async function listFilesAt(gitDir: string, sha: string, dir: string, patt
 export async function readBlobs(gitDir: string, blobs: string[]): Promise<Map<string, string>> {
   const contents = new Map<string, string>();
   if (blobs.length === 0) return contents;
-  const result = await execa('git', ['-c', 'core.hooksPath=/dev/null', 'cat-file', '--batch'], {
-    cwd: gitDir, input: `${blobs.join('\n')}\n`, encoding: 'buffer', extendEnv: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    // See run-git.ts: no signal-exit in a worker.
-    cleanup: false,
-  });
-  const out = Buffer.from(result.stdout as Uint8Array);
+  const out = await gitBytes(['cat-file', '--batch'], { cwd: gitDir, input: `${blobs.join('\n')}\n` });
   let at = 0;
   while (at < out.length) {
     const eol = out.indexOf(10, at);

@@ -17,12 +17,17 @@ export interface GitOptions {
   input?: string;
 }
 
-export async function git(args: string[], opts: GitOptions = {}): Promise<string> {
+/** A git command's output as bytes (`cat-file --batch` of binary blobs). */
+export async function gitBytes(args: string[], opts: GitOptions = {}): Promise<Buffer> {
   const config = ['core.hooksPath=/dev/null', ...(opts.config ?? [])].flatMap((c) => ['-c', c]);
   // Started by the small spawner process: a fork of this (large) process would cost several times more.
   const result = await spawnThrough('git', [...config, ...args], { cwd: opts.cwd, env: BASE_ENV, input: opts.input });
   if (result.exitCode !== 0) {
     throw new Error(`git ${args[0]} failed (${result.exitCode}): ${result.stderr.toString().trim()}`);
   }
-  return result.stdout.toString();
+  return result.stdout;
+}
+
+export async function git(args: string[], opts: GitOptions = {}): Promise<string> {
+  return (await gitBytes(args, opts)).toString();
 }
