@@ -1,6 +1,6 @@
 import type { PgBoss } from 'pg-boss';
 import { deliveries, withTransaction, type Pool } from '../store/index.ts';
-import { inTransaction, QUEUES, type PlanJob } from './queues.ts';
+import { inlineJob, inTransaction, QUEUES, type PlanJob } from './queues.ts';
 
 type Stored = deliveries.Stored;
 
@@ -10,17 +10,19 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-// Deadlock or serialization failure between batches committed side by side: safe to run again.
-const RETRYABLE = new Set(['40P01', '40001']);
+// Deadlock or serialization failure between batches committed side by side, or a delivery id
+// accepted by a batch that committed meanwhile (a second look calls it a duplicate): safe to run again.
+const RETRYABLE = new Set(['40P01', '40001', '23505']);
 
 /**
  * Group commit for the hook path. Deliveries that arrive while batches are
- * being committed wait for the next one; each batch is one transaction with
- * one multi-row insert and one plan job for all its accepted deliveries, and
- * up to `parallel` batches commit side by side (the database's round trips,
- * not its CPU, bound one batch). Every caller is answered only after its
- * batch commits, so a 2xx still means durable. Under no load a batch is a
- * single delivery, committed at once.
+ * being committed wait for the next one; each batch is one statement that
+ * stores them all with one plan job for its accepted deliveries (pg-boss's
+ * insert inside it: one round trip, and no BEGIN or COMMIT), and up to
+ * `parallel` batches commit side by side. A batch with pull request heads to
+ * settle takes a transaction. Every caller is answered only after its batch
+ * commits, so a 2xx still means durable. Under no load a batch is a single
+ * delivery, committed at once.
  */
 export function deliveryBatcher(pool: Pool, boss: PgBoss, opts: { maxBatch?: number; parallel?: number } = {}) {
   const maxBatch = opts.maxBatch ?? 200;
@@ -28,21 +30,31 @@ export function deliveryBatcher(pool: Pool, boss: PgBoss, opts: { maxBatch?: num
   let waiting: Waiting[] = [];
   let inFlight = 0;
   let lastTurn: Promise<void> = Promise.resolve();
+  // Made once, by the first batch: pg-boss reads its queue's settings to build the insert.
+  let planJob: Promise<deliveries.InlineJob | null> | undefined;
+
+  /** Stores the batch and sends its plan job in the transaction, the way pg-boss's API does it. */
+  const storeThenSend = (batch: deliveries.NewDelivery[], turn: deliveries.SettleTurn) => withTransaction(pool, async (tx) => {
+    const result = await deliveries.storeDeliveries(tx, batch, { turn });
+    const accepted = result.filter((r) => r.status === 'accepted').map((r) => r.id);
+    if (accepted.length) {
+      const job: PlanJob = { deliveryIds: accepted };
+      await boss.send(QUEUES.plan, job, { db: inTransaction(tx) });
+    }
+    return result;
+  });
 
   async function commit(batch: Waiting[]): Promise<void> {
     let done!: () => void;
     const turn = { wait: lastTurn, done: () => done() };
     lastTurn = new Promise<void>((resolve) => { done = resolve; });
-    const store = () => withTransaction(pool, async (tx) => {
-      const result = await deliveries.storeDeliveries(tx, batch.map((w) => w.delivery), turn);
-      const accepted = result.filter((r) => r.status === 'accepted').map((r) => r.id);
-      if (accepted.length) {
-        const job: PlanJob = { deliveryIds: accepted };
-        await boss.send(QUEUES.plan, job, { db: inTransaction(tx) });
-      }
-      return result;
-    });
+    const rows = batch.map((w) => w.delivery);
     try {
+      // A failure (the database away) is tried again by the next batch.
+      const job = await (planJob ??= inlineJob(boss, QUEUES.plan).catch((err) => { planJob = undefined; throw err; }));
+      const store = () => !job ? storeThenSend(rows, turn)
+        : deliveries.needsTransaction(rows) ? withTransaction(pool, (tx) => deliveries.storeDeliveries(tx, rows, { turn, job }))
+        : deliveries.storeDeliveries(pool, rows, { turn, job });
       let stored: Stored[];
       try {
         stored = await store();

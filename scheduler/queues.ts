@@ -1,5 +1,5 @@
 import { PgBoss, type Db, type Queue } from 'pg-boss';
-import { statementName, type Queryable } from '../store/index.ts';
+import { statementName, type deliveries, type Queryable } from '../store/index.ts';
 
 /** The pg-boss queues: each arrow of ARCHITECTURE.md's flow that crosses a process. */
 export const QUEUES = {
@@ -78,4 +78,45 @@ export function inTransaction(tx: Queryable): Db {
   // Prepared by name: pg-boss's insert is planned once per connection, not on every send
   // (a third of a send's time on the hook path). Its text is a constant per kind of send.
   return { executeSql: (text, values) => tx.query({ name: statementName('pgboss', text), text, values: values ?? [] }) };
+}
+
+// The shape of pg-boss's insert for a queue that notifies: `WITH ins AS (<insert>), notified AS (<notify>) SELECT …`.
+const NOTIFYING_INSERT = /^\s*WITH ins AS \(([\s\S]*)\),\s*notified AS \(([\s\S]*?)\)\s*SELECT id FROM ins WHERE \(SELECT count\(\*\) FROM notified\) >= 0\s*$/;
+
+/**
+ * pg-boss's own insert of one job on `queue`, as CTEs for another
+ * statement: the hook path commits a batch of deliveries and its plan job
+ * in one statement, one round trip and atomic without BEGIN and COMMIT,
+ * which pg-boss's API cannot do. The text is pg-boss's, captured from a
+ * send that runs nothing, so the queue's settings and its NOTIFY are
+ * pg-boss's; only its parameter, the jobs as JSON, becomes an expression
+ * over the caller's data. Null when pg-boss's text is not of the shape
+ * this expects (another pg-boss version): the caller sends as usual then.
+ */
+export async function inlineJob(boss: PgBoss, queue: string): Promise<deliveries.InlineJob | null> {
+  let captured: { text: string; values: unknown[] } | undefined;
+  const capture: Db = {
+    executeSql: async (text, values) => {
+      captured = { text, values: values ?? [] };
+      return { rows: [{ id: '00000000-0000-0000-0000-000000000000' }] } as never;
+    },
+  };
+  await boss.send(queue, {}, { db: capture });
+  const shape = captured && captured.values.length === 1 && NOTIFYING_INSERT.exec(captured.text);
+  const jobs = shape && (JSON.parse(captured!.values[0] as string) as Array<Record<string, unknown>>);
+  if (!shape || !jobs || jobs.length !== 1 || (shape[1]!.match(/\$1\b/g) ?? []).length !== 1 || /\$[2-9]/.test(shape[1]!)) return null;
+  // Everything pg-boss put in the job but its data and its id (made anew by the insert).
+  const { data: _data, id: _id, ...fields } = jobs[0]!;
+  const tag = queue.replace(/\W/g, '_');
+  return {
+    ctes(dataSql, first) {
+      const json = `(SELECT COALESCE(jsonb_agg($${first}::jsonb || jsonb_build_object('data', d)), '[]'::jsonb) FROM ${dataSql} AS j(d) WHERE d IS NOT NULL)::text`;
+      return {
+        text: `${tag}_job AS (${shape[1]!.replace(/\$1\b/, json)}),
+    ${tag}_notified AS (${shape[2]!.replace(/\bFROM ins\b/, `FROM ${tag}_job`)})`,
+        values: [JSON.stringify(fields)],
+      };
+    },
+    touch: `(SELECT count(*) FROM ${tag}_notified)`,
+  };
 }

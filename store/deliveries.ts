@@ -79,123 +79,114 @@ export interface Stored {
 
 const DELIVERY_COLUMNS = ['id', 'hook', 'forge', 'repo_id', 'forge_delivery_id', 'event_header', 'source_address',
   'headers', 'body', 'body_sha256', 'status', 'reason', 'events', 'received_at'];
+const COLUMN_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'bytea', 'text', 'text', 'text', 'jsonb', 'timestamptz'];
 
 /**
- * One multi-row insert. Parameters rather than arrays: node-postgres sends a
- * Buffer parameter as binary, where an array of bodies would be hex text.
+ * A job inserted by the batch's own statement, so that the deliveries and
+ * the job that plans them commit together in one round trip (scheduler/
+ * queues.ts builds pg-boss's).
  */
-function insertStatement(rows: NewDelivery[]): { text: string; values: unknown[] } {
-  const values: unknown[] = [];
-  const tuples = rows.map((d) => {
-    const base = values.length;
-    values.push(d.id, d.hook, d.forge, d.repoId, d.forgeDeliveryId, d.eventHeader, d.sourceAddress,
-      JSON.stringify(d.headers), d.body, d.bodySha256, d.status, d.reason, JSON.stringify(d.events), d.receivedAt);
-    return `(${DELIVERY_COLUMNS.map((_, i) => `$${base + i + 1}`).join(', ')})`;
-  });
-  return { text: `INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, values };
+export interface InlineJob {
+  /** CTEs inserting one job whose data is `dataSql` (jsonb; no job when it is NULL), parameters numbered from `first`. */
+  ctes(dataSql: string, first: number): { text: string; values: unknown[] };
+  /** A scalar expression the statement reads, so that every one of those CTEs runs. */
+  touch: string;
+}
+
+/** Whether storing this batch takes more than its one statement: pull request heads are settled first. */
+export function needsTransaction(batch: NewDelivery[]): boolean {
+  return batch.some((d) => d.status === 'accepted' && d.repoId
+    && (d.events as PullRequestEvent[]).some((e) => e.pullRequest && e.action !== 'closed' && e.action !== 'merged'));
 }
 
 /**
- * Stores a batch of deliveries in the caller's transaction, applying the
- * duplicate rules of SPEC.md §3 to those offered as `accepted`: a forge
- * delivery id accepted before, the same body for the repository in the last
- * 30 days, or push and tag updates that were all planned before. The answer
+ * Stores a batch of deliveries, applying the duplicate rules of SPEC.md §3
+ * to those offered as `accepted`: a forge delivery id accepted before (or
+ * earlier in the batch), the same body for the repository in the last 30
+ * days, or push and tag updates that were all planned before. The answer
  * gives each delivery's final status, in order.
  *
- * The hook path waits on this, so the common case is one statement: insert
- * the batch, claim its bodies and its ref updates together.
+ * The hook path waits on this, so it is one statement: it claims the bodies
+ * and ref updates, inserts every delivery with the status those claims
+ * decide, and inserts `job` with the accepted ids. Run on the pool, that
+ * statement is its own transaction: nothing is stored unless all of it is.
+ * A batch for which `needsTransaction` holds must be given a transaction.
  */
-export async function storeDeliveries(db: Queryable, batch: NewDelivery[], turn: SettleTurn = NO_WAIT): Promise<Stored[]> {
-  const result = new Map<string, Stored>(batch.map((d) => [d.id, { id: d.id, status: d.status, reason: d.reason }]));
-  const duplicate = (id: string, reason: string) => result.set(id, { id, status: 'duplicate', reason });
-  const offered = batch.filter((d) => d.status === 'accepted');
-  const others = batch.filter((d) => d.status !== 'accepted');
-
-  if (offered.length) {
-    await turn.wait;
-    try {
-      for (const d of offered) await settlePullRequestHeads(db, d.repoId, d);
-    } finally {
-      turn.done();
-    }
-
-    // The same body twice within the batch: the later copy is a duplicate of the first.
-    const firstOfBody = new Map<string, string>();
-    for (const d of offered) {
-      const key = `${d.repoId}:${d.bodySha256}`;
-      if (!firstOfBody.has(key)) firstOfBody.set(key, d.id);
-    }
-    const firsts = [...firstOfBody.values()];
-    const updates = offered
-      .filter((d) => firstOfBody.get(`${d.repoId}:${d.bodySha256}`) === d.id)
-      .flatMap((d) => d.refUpdates.map((u) => ({ ...u, repoId: d.repoId, deliveryId: d.id })));
-    const insert = insertStatement(offered);
-    const n = insert.values.length;
-    // The first delivery of a body claims it for 30 days (a claim older than that is taken over);
-    // a delivery whose claim conflicts is a duplicate. Claims are made in key order: concurrent
-    // batches wait on each other's keys without deadlocking, and the one that commits first wins.
-    const text = `WITH ins AS (${insert.text} ON CONFLICT (forge, forge_delivery_id) WHERE status = 'accepted' DO NOTHING
-                    RETURNING id, repo_id, body_sha256, received_at),
-       earlier AS (SELECT i.id, b.delivery_id AS earlier FROM ins i
-                   JOIN body_claims b ON b.repo_id = i.repo_id AND b.body_sha256 = i.body_sha256),
-       body AS (INSERT INTO body_claims (repo_id, body_sha256, delivery_id, claimed_at)
-                SELECT repo_id, body_sha256, id, received_at FROM ins
-                WHERE repo_id IS NOT NULL AND id = ANY($${n + 5}::text[]) ORDER BY repo_id, body_sha256
-                ON CONFLICT (repo_id, body_sha256) DO UPDATE
-                  SET delivery_id = EXCLUDED.delivery_id, claimed_at = EXCLUDED.claimed_at
-                  WHERE body_claims.claimed_at <= now() - interval '30 days'
-                RETURNING delivery_id),
-       claim AS (INSERT INTO ref_updates (repo_id, ref, sha, delivery_id)
-                 SELECT u.* FROM unnest($${n + 1}::text[], $${n + 2}::text[], $${n + 3}::text[], $${n + 4}::text[]) AS u(repo_id, ref, sha, delivery_id)
-                 WHERE u.delivery_id IN (SELECT delivery_id FROM body)
-                 ON CONFLICT DO NOTHING RETURNING delivery_id)
-       SELECT 'inserted' AS kind, id, NULL AS earlier FROM ins
-       UNION ALL SELECT 'body', delivery_id, NULL FROM body
-       UNION ALL SELECT 'earlier', id, earlier FROM earlier
-       UNION ALL SELECT 'claimed', delivery_id, NULL FROM claim`;
-    // One text per batch size: prepared once per connection, it is parsed and planned once.
-    const { rows } = await db.query<{ kind: 'inserted' | 'body' | 'earlier' | 'claimed'; id: string; earlier: string | null }>({
-      name: statementName('store-deliveries', text), text,
-      values: [...insert.values, updates.map((u) => u.repoId), updates.map((u) => u.ref), updates.map((u) => u.sha), updates.map((u) => u.deliveryId), firsts],
-    });
-
-    const inserted = new Set(rows.filter((r) => r.kind === 'inserted').map((r) => r.id));
-    const bodyClaimers = new Set(rows.filter((r) => r.kind === 'body').map((r) => r.id));
-    const earlierOf = new Map(rows.filter((r) => r.kind === 'earlier').map((r) => [r.id, r.earlier!]));
-    const claimers = new Set(rows.filter((r) => r.kind === 'claimed').map((r) => r.id));
-    const demoted: Array<{ id: string; reason: string }> = [];
-    for (const d of offered) {
-      if (!inserted.has(d.id)) {
-        const reason = `delivery id ${d.forgeDeliveryId} was seen before`;
-        duplicate(d.id, reason);
-        others.push({ ...d, status: 'duplicate', reason });
-        continue;
-      }
-      const first = firstOfBody.get(`${d.repoId}:${d.bodySha256}`)!;
-      if (first !== d.id) {
-        // Named after the delivery that holds the body: the batch's first copy, or the one before it.
-        const owner = bodyClaimers.has(first) ? first : earlierOf.get(first) ?? first;
-        demoted.push({ id: d.id, reason: `same body as delivery ${owner}` });
-      } else if (d.repoId && !bodyClaimers.has(d.id)) {
-        // The claim seen before this statement names the earlier delivery; one committed meanwhile is not in that view.
-        demoted.push({ id: d.id, reason: `same body as delivery ${earlierOf.get(d.id) ?? 'received moments before'}` });
-      } else if (d.refUpdates.length && !claimers.has(d.id)) {
-        demoted.push({ id: d.id, reason: `${d.refUpdates.map((u) => `${u.ref} at ${u.sha.slice(0, 12)}`).join(', ')} already planned` });
-      }
-    }
-    if (demoted.length) {
-      await db.query(
-        `UPDATE deliveries d SET status = 'duplicate', reason = x.reason
-         FROM unnest($1::text[], $2::text[]) AS x(id, reason) WHERE d.id = x.id`,
-        [demoted.map((x) => x.id), demoted.map((x) => x.reason)]);
-      for (const x of demoted) duplicate(x.id, x.reason);
-    }
+export async function storeDeliveries(db: Queryable, batch: NewDelivery[], opts: { turn?: SettleTurn; job?: InlineJob } = {}): Promise<Stored[]> {
+  const turn = opts.turn ?? NO_WAIT;
+  await turn.wait;
+  try {
+    for (const d of batch) if (d.status === 'accepted') await settlePullRequestHeads(db, d.repoId, d);
+  } finally {
+    turn.done();
   }
-  if (others.length) {
-    const insert = insertStatement(others);
-    await db.query(insert.text, insert.values);
-  }
-  return batch.map((d) => result.get(d.id)!);
+  const values: unknown[] = [];
+  const param = (value: unknown) => `$${values.push(value)}`;
+  const rows = batch.map((d, i) => {
+    const row = [d.id, d.hook, d.forge, d.repoId, d.forgeDeliveryId, d.eventHeader, d.sourceAddress,
+      JSON.stringify(d.headers), d.body, d.bodySha256, d.status, d.reason, JSON.stringify(d.events), d.receivedAt];
+    return `(${i}, ${row.map((v, c) => `${param(v)}::${COLUMN_TYPES[c]}`).join(', ')})`;
+  });
+  const updates = batch.filter((d) => d.status === 'accepted').flatMap((d) => d.refUpdates.map((u) => ({ ...u, deliveryId: d.id })));
+  const refArrays = `${param(updates.map((u) => u.deliveryId))}::text[], ${param(updates.map((u) => u.ref))}::text[], ${param(updates.map((u) => u.sha))}::text[]`;
+  const job = opts.job?.ctes(`(SELECT jsonb_build_object('deliveryIds', jsonb_agg(id ORDER BY ord)) FROM decided WHERE final = 'accepted' HAVING count(*) > 0)`, values.length + 1);
+  if (job) values.push(...job.values);
+  // The lookups of earlier deliveries and claims are scalar subqueries, run once per row
+  // through the unique index: as joins, a plan prepared while the tables were nearly empty
+  // scanned every accepted delivery for each row (ingest slowed as deliveries accumulated).
+  // fresh: offered, and its delivery id neither accepted before nor earlier in the batch.
+  // firsts: the first fresh delivery of each body; it claims the body for 30 days (a claim
+  // older than that is taken over), in key order, so concurrent batches wait on each other's
+  // keys without deadlocking and the one that commits first wins. Only a body's claimer
+  // claims its ref updates. A delivery id accepted by a batch committed meanwhile fails the
+  // statement on the unique index; the caller runs it again.
+  const text = `WITH input (ord, ${DELIVERY_COLUMNS.join(', ')}) AS (VALUES ${rows.join(', ')}),
+    refs AS (SELECT * FROM unnest(${refArrays}) WITH ORDINALITY AS u(delivery_id, ref, sha, n)),
+    fresh AS (SELECT DISTINCT ON (forge, forge_delivery_id) * FROM input i
+              WHERE status = 'accepted' AND (SELECT d.id FROM deliveries d
+                WHERE d.forge = i.forge AND d.forge_delivery_id = i.forge_delivery_id AND d.status = 'accepted') IS NULL
+              ORDER BY forge, forge_delivery_id, ord),
+    firsts AS (SELECT DISTINCT ON (repo_id, body_sha256) id, repo_id, body_sha256, received_at FROM fresh
+               WHERE repo_id IS NOT NULL ORDER BY repo_id, body_sha256, ord),
+    earlier AS (SELECT f.id, (SELECT b.delivery_id FROM body_claims b
+                  WHERE b.repo_id = f.repo_id AND b.body_sha256 = f.body_sha256) AS earlier FROM firsts f),
+    body AS (INSERT INTO body_claims (repo_id, body_sha256, delivery_id, claimed_at)
+             SELECT repo_id, body_sha256, id, received_at FROM firsts ORDER BY repo_id, body_sha256
+             ON CONFLICT (repo_id, body_sha256) DO UPDATE
+               SET delivery_id = EXCLUDED.delivery_id, claimed_at = EXCLUDED.claimed_at
+               WHERE body_claims.claimed_at <= now() - interval '30 days'
+             RETURNING delivery_id),
+    claim AS (INSERT INTO ref_updates (repo_id, ref, sha, delivery_id)
+              SELECT f.repo_id, u.ref, u.sha, u.delivery_id FROM refs u JOIN firsts f ON f.id = u.delivery_id
+              WHERE u.delivery_id IN (SELECT delivery_id FROM body)
+              ON CONFLICT DO NOTHING RETURNING delivery_id),
+    verdict AS (SELECT i.ord, CASE
+        WHEN i.status <> 'accepted' THEN NULL
+        WHEN NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.id = i.id) THEN 'delivery id ' || i.forge_delivery_id || ' was seen before'
+        WHEN i.repo_id IS NULL THEN NULL
+        WHEN NOT EXISTS (SELECT 1 FROM firsts WHERE firsts.id = i.id) THEN (
+          -- Named after the delivery that holds the body: the batch's first copy, or the one before it.
+          SELECT 'same body as delivery ' || CASE WHEN f.id IN (SELECT delivery_id FROM body) THEN f.id
+                                                  ELSE COALESCE((SELECT earlier FROM earlier WHERE earlier.id = f.id), f.id) END
+          FROM firsts f WHERE f.repo_id = i.repo_id AND f.body_sha256 = i.body_sha256)
+        -- The claim seen before this statement names the earlier delivery; one committed meanwhile is not in that view.
+        WHEN i.id NOT IN (SELECT delivery_id FROM body)
+          THEN 'same body as delivery ' || COALESCE((SELECT earlier FROM earlier WHERE earlier.id = i.id), 'received moments before')
+        WHEN EXISTS (SELECT 1 FROM refs u WHERE u.delivery_id = i.id) AND i.id NOT IN (SELECT delivery_id FROM claim)
+          THEN (SELECT string_agg(u.ref || ' at ' || left(u.sha, 12), ', ' ORDER BY u.n) FROM refs u
+                WHERE u.delivery_id = i.id) || ' already planned'
+      END AS duplicate FROM input i),
+    decided AS (SELECT i.*, CASE WHEN v.duplicate IS NULL THEN i.status ELSE 'duplicate' END AS final,
+                       COALESCE(v.duplicate, i.reason) AS final_reason
+                FROM input i JOIN verdict v USING (ord)),
+    ins AS (INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')})
+            SELECT ${DELIVERY_COLUMNS.map((c) => (c === 'status' ? 'final' : c === 'reason' ? 'final_reason' : c)).join(', ')} FROM decided
+            RETURNING id, status, reason)${job ? `,\n    ${job.text}` : ''}
+    SELECT id, status, reason${job ? `, ${opts.job!.touch} AS job` : ''} FROM ins`;
+  // One text per batch size: prepared once per connection, it is parsed and planned once.
+  const result = await db.query<Stored>({ name: statementName('store-deliveries', text), text, values });
+  const byId = new Map(result.rows.map((r) => [r.id, r]));
+  return batch.map((d) => ({ id: d.id, status: byId.get(d.id)!.status, reason: byId.get(d.id)!.reason }));
 }
 
 /** Whether this delivery is the one that claimed (ref, sha): a later one brought it again. */
