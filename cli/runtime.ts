@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 import type { PgBoss } from 'pg-boss';
 import { processRunner, resolveUser } from '../runners/index.ts';
 import { deliveryBatcher, hookDirectory, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
-import { connectDatabase, loadSecretKey, migrate, secretBox, type Database } from '../store/index.ts';
+import { connectDatabase, createIngestPool, loadSecretKey, migrate, secretBox, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
 
 /** A process's connection to Forgeline's database and queues, ready for the server or workers. */
@@ -44,10 +44,11 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     workerName: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     heartbeatSeconds: config.heartbeatSeconds,
   };
+  const ingestPool = createIngestPool(db.url);
   const ingest: IngestDeps = {
     pool: db.pool,
     directory: hookDirectory(db.pool, deps.box),
-    batcher: deliveryBatcher(db.pool, boss),
+    batcher: deliveryBatcher(ingestPool, boss),
     limiter: unverifiedLimiter({ perMinute: config.unverifiedPerMinute, burst: Math.max(1, Math.ceil(config.unverifiedPerMinute / 2)) }),
     forgeSecrets: config.forgeSecrets,
     log,
@@ -56,6 +57,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     config, db, deps, ingest,
     async close() {
       await boss!.stop({ graceful: true, timeout: 10_000 });
+      await ingestPool.end();
       await db.close();
     },
   };

@@ -120,6 +120,15 @@ export async function storeDeliveries(db: Queryable, batch: NewDelivery[], opts:
   } finally {
     turn.done();
   }
+  const { text, values } = storeStatement(batch, opts.job);
+  // One text per batch size: prepared once per connection, it is parsed and planned once.
+  const result = await db.query<Stored>({ name: statementName('store-deliveries', text), text, values });
+  const byId = new Map(result.rows.map((r) => [r.id, r]));
+  return batch.map((d) => ({ id: d.id, status: byId.get(d.id)!.status, reason: byId.get(d.id)!.reason }));
+}
+
+/** The one statement of `storeDeliveries`: its text depends on the batch's size alone. */
+export function storeStatement(batch: NewDelivery[], inlineJob?: InlineJob): { text: string; values: unknown[] } {
   const values: unknown[] = [];
   const param = (value: unknown) => `$${values.push(value)}`;
   const rows = batch.map((d, i) => {
@@ -129,7 +138,7 @@ export async function storeDeliveries(db: Queryable, batch: NewDelivery[], opts:
   });
   const updates = batch.filter((d) => d.status === 'accepted').flatMap((d) => d.refUpdates.map((u) => ({ ...u, deliveryId: d.id })));
   const refArrays = `${param(updates.map((u) => u.deliveryId))}::text[], ${param(updates.map((u) => u.ref))}::text[], ${param(updates.map((u) => u.sha))}::text[]`;
-  const job = opts.job?.ctes(`(SELECT jsonb_build_object('deliveryIds', jsonb_agg(id ORDER BY ord)) FROM decided WHERE final = 'accepted' HAVING count(*) > 0)`, values.length + 1);
+  const job = inlineJob?.ctes(`(SELECT jsonb_build_object('deliveryIds', jsonb_agg(id ORDER BY ord)) FROM decided WHERE final = 'accepted' HAVING count(*) > 0)`, values.length + 1);
   if (job) values.push(...job.values);
   // The lookups of earlier deliveries and claims are scalar subqueries, run once per row
   // through the unique index: as joins, a plan prepared while the tables were nearly empty
@@ -160,7 +169,7 @@ export async function storeDeliveries(db: Queryable, batch: NewDelivery[], opts:
               SELECT f.repo_id, u.ref, u.sha, u.delivery_id FROM refs u JOIN firsts f ON f.id = u.delivery_id
               WHERE u.delivery_id IN (SELECT delivery_id FROM body)
               ON CONFLICT DO NOTHING RETURNING delivery_id),
-    verdict AS (SELECT i.ord, CASE
+    verdict AS MATERIALIZED (SELECT i.ord, CASE
         WHEN i.status <> 'accepted' THEN NULL
         WHEN NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.id = i.id) THEN 'delivery id ' || i.forge_delivery_id || ' was seen before'
         WHEN i.repo_id IS NULL THEN NULL
@@ -182,11 +191,8 @@ export async function storeDeliveries(db: Queryable, batch: NewDelivery[], opts:
     ins AS (INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')})
             SELECT ${DELIVERY_COLUMNS.map((c) => (c === 'status' ? 'final' : c === 'reason' ? 'final_reason' : c)).join(', ')} FROM decided
             RETURNING id, status, reason)${job ? `,\n    ${job.text}` : ''}
-    SELECT id, status, reason${job ? `, ${opts.job!.touch} AS job` : ''} FROM ins`;
-  // One text per batch size: prepared once per connection, it is parsed and planned once.
-  const result = await db.query<Stored>({ name: statementName('store-deliveries', text), text, values });
-  const byId = new Map(result.rows.map((r) => [r.id, r]));
-  return batch.map((d) => ({ id: d.id, status: byId.get(d.id)!.status, reason: byId.get(d.id)!.reason }));
+    SELECT id, status, reason${job ? `, ${inlineJob!.touch} AS job` : ''} FROM ins`;
+  return { text, values };
 }
 
 /** Whether this delivery is the one that claimed (ref, sha): a later one brought it again. */
