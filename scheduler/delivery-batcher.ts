@@ -63,7 +63,9 @@ export function deliveryBatcher(pool: Pool, boss: PgBoss, opts: { maxBatch?: num
         turn.wait = Promise.resolve();
         stored = await store();
       }
-      batch.forEach((w, i) => w.resolve(stored[i]!));
+      // Answered on the next turn of the event loop: the next batch goes to the database first,
+      // so it is not kept waiting while these requests' answers are written.
+      setImmediate(() => batch.forEach((w, i) => w.resolve(stored[i]!)));
     } catch (err) {
       for (const w of batch) w.reject(err);
     } finally {
