@@ -131,6 +131,8 @@ export async function storeDeliveries(db: Queryable, batch: NewDelivery[], opts:
 export function storeStatement(batch: NewDelivery[], inlineJob?: InlineJob): { text: string; values: unknown[] } {
   const values: unknown[] = [];
   const param = (value: unknown) => `$${values.push(value)}`;
+  // A parameter per value rather than arrays: node-postgres sends a Buffer parameter as
+  // binary, where an array of bodies would be hex text.
   const rows = batch.map((d, i) => {
     const row = [d.id, d.hook, d.forge, d.repoId, d.forgeDeliveryId, d.eventHeader, d.sourceAddress,
       JSON.stringify(d.headers), d.body, d.bodySha256, d.status, d.reason, JSON.stringify(d.events), d.receivedAt];
