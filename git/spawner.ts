@@ -68,8 +68,11 @@ function sendRequest(file: string, args: string[], opts: { cwd?: string; env: Re
     child.channel?.ref();
     child.send({ id, file, args, ...opts }, (err) => {
       if (!err || !pending.delete(id)) return;
-      // The channel closed under this request: the spawner is gone.
-      reject(child.connected ? err : new SpawnerExited());
+      // The channel closed under this request: the spawner is gone, though its exit may not
+      // have been seen yet (a write to a pipe whose reader died fails with EPIPE first).
+      const gone = !child.connected || ['EPIPE', 'ECONNRESET', 'ERR_IPC_CHANNEL_CLOSED'].includes((err as NodeJS.ErrnoException).code ?? '');
+      if (gone && spawner === child) spawner = null;
+      reject(gone ? new SpawnerExited() : err);
     });
   });
 }
