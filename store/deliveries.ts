@@ -40,6 +40,10 @@ interface PullRequestEvent {
   pullRequest: { number: number; headSha: string } | null;
 }
 
+/** A pull request event whose head is recorded as it is stored: every one but a close or merge. */
+const recordsHead = (e: PullRequestEvent): e is PullRequestEvent & { pullRequest: { number: number; headSha: string } } =>
+  e.pullRequest !== null && e.pullRequest !== undefined && e.action !== 'closed' && e.action !== 'merged';
+
 /**
  * Records the head of every open pull request event, in arrival order (the
  * row lock serializes concurrent batches), and settles `synchronize` versus
@@ -47,9 +51,8 @@ interface PullRequestEvent {
  */
 async function settlePullRequestHeads(db: Queryable, repoId: string | null, d: NewDelivery): Promise<void> {
   if (!repoId) return;
-  for (const event of d.events as PullRequestEvent[]) {
+  for (const event of (d.events as PullRequestEvent[]).filter(recordsHead)) {
     const pr = event.pullRequest;
-    if (!pr || event.action === 'closed' || event.action === 'merged') continue;
     const previous = await swapPullRequestHead(db, repoId, pr.number, pr.headSha);
     if (d.actionFromHead && event.action === 'synchronize' && previous === pr.headSha) event.action = 'edited';
   }
@@ -96,7 +99,7 @@ export interface InlineJob {
 /** Whether storing this batch takes more than its one statement: pull request heads are settled first. */
 export function needsTransaction(batch: NewDelivery[]): boolean {
   return batch.some((d) => d.status === 'accepted' && d.repoId
-    && (d.events as PullRequestEvent[]).some((e) => e.pullRequest && e.action !== 'closed' && e.action !== 'merged'));
+    && (d.events as PullRequestEvent[]).some(recordsHead));
 }
 
 /**
