@@ -5,7 +5,7 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { PgBoss } from 'pg-boss';
 import { processRunner, resolveUser } from '../runners/index.ts';
-import { deliveryBatcher, hookDirectory, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
+import { commitPrefetch, deliveryBatcher, hookDirectory, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
 import { connectDatabase, createIngestPool, loadSecretKey, migrate, secretBox, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
 
@@ -84,6 +84,8 @@ export async function openRuntimeWithWorkers(config: Config, options: WorkerOpti
   if (options.runAs) await isolate(runtime, options.runAs);
   else runtime.deps.log.warn('no --run-as: steps run as the worker\'s own user, and every pull request from a fork waits for approval');
   const workers = await startWorkers(runtime.deps, { heartbeatSeconds: config.heartbeatSeconds, shutdownSeconds: config.shutdownSeconds, ...options });
+  // This process plans the deliveries it receives, most likely: their commits can be on their way already.
+  runtime.ingest.prefetch = commitPrefetch(runtime.deps);
   const close = runtime.close;
   return {
     ...runtime,

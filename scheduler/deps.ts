@@ -2,6 +2,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Runner } from '../runners/index.ts';
 import type { Pool, SecretBox } from '../store/index.ts';
+import type { PreparedCheckouts } from './prepared-checkouts.ts';
 
 /** What the scheduler's handlers share in one process. */
 export interface SchedulerDeps {
@@ -22,4 +23,6 @@ export interface SchedulerDeps {
   runAs?: { name: string; uid: number; gid: number } | null;
   /** FORGELINE_HEARTBEAT_SECONDS, for telling whether a worker with the right labels is alive. */
   heartbeatSeconds?: number;
+  /** Set while this process takes stages: checkouts planning starts for them (scheduler/prepared-checkouts.ts). */
+  prepared?: PreparedCheckouts;
 }

@@ -3,6 +3,7 @@ export { startWorkers, type WorkerOptions, type Workers } from './workers.ts';
 export { reapLostStages } from './reaper.ts';
 export { receiveHook, type HookAnswer, type HookRequest, type IngestDeps } from './ingest.ts';
 export { deliveryBatcher } from './delivery-batcher.ts';
+export { commitPrefetch, type Prefetch } from './prefetch.ts';
 export { hookDirectory } from './hook-directory.ts';
 export { unverifiedLimiter } from './rate-limit.ts';
 export { replayDelivery } from './replay.ts';

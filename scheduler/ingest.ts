@@ -10,6 +10,7 @@ import type { HookDirectory } from './hook-directory.ts';
 import type { UnverifiedLimiter } from './rate-limit.ts';
 import { redactBody, redactHeaders } from './redact.ts';
 import { hookMetrics } from './metrics.ts';
+import type { Prefetch } from './prefetch.ts';
 
 export interface HookRequest {
   hook: string;
@@ -32,6 +33,8 @@ export interface IngestDeps {
   /** Secrets of the forge-wide hooks, by forge (FORGELINE_<FORGE>_WEBHOOK_SECRET). */
   forgeSecrets: Partial<Record<string, string[]>>;
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  /** Set where this process also plans: fetch an accepted delivery's commits while it is stored. */
+  prefetch?: Prefetch;
 }
 
 interface Target {
@@ -146,6 +149,7 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<H
     }
   }
 
+  if (repo && status === 'accepted') deps.prefetch?.(repo, events);
   const bodySha256 = createHash('sha256').update(req.rawBody).digest('hex');
   const stored = await deps.batcher.store({
     id: newDeliveryId(), hook: req.hook, forge: provider.name, repoId: repo?.id ?? null,

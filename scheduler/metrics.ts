@@ -28,6 +28,15 @@ export const stageMetrics = {
   }),
 };
 
+export const checkoutMetrics = {
+  prepared: new Counter({
+    name: 'forgeline_prepared_checkouts_total',
+    help: 'Checkouts made while a run was planned, by what became of them (taken by its stage, expired, failed, closed)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  }),
+};
+
 export const reportMetrics = {
   failures: new Counter({
     name: 'forgeline_status_report_failures_total',

@@ -6,7 +6,7 @@ import { startStages } from './advance.ts';
 import { applyConcurrency, cancelEndedPullRequests, endsPullRequests } from './concurrency.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
-import { fetchCommit } from './mirrors.ts';
+import { fetchCommit, mirrorPath } from './mirrors.ts';
 import { repoView } from './repo-view.ts';
 import { handleRerequest } from './rerequest.ts';
 import { defaultBranch, syncSchedules } from './schedules.ts';
@@ -83,6 +83,22 @@ function runFor(p: PipelineExplain, pipeline: Pipeline | undefined, event: Forge
 }
 
 /**
+ * Starts the checkouts of a new run's first stages when they will start at
+ * once on this process: no environment (a lock or an approval may hold it),
+ * not a fork's pull request (it waits for approval), labels this worker has.
+ */
+function prepareCheckouts(deps: SchedulerDeps, repo: Repo, event: ForgeEvent, pipeline: Pipeline | undefined, run: NonNullable<ReturnType<typeof runFor>>): void {
+  const prepared = deps.prepared;
+  if (!prepared || !pipeline || run.status !== 'queued' || event.pullRequest?.fromFork) return;
+  for (const stage of run.stages) {
+    const def = pipeline.stages.find((d) => d.name === stage.name);
+    if (stage.status !== 'queued' || stage.needs.length || !def || def.environment || def.approval) continue;
+    if (!prepared.serves(def.runsOn ?? pipeline.runsOn ?? [])) continue;
+    prepared.prepare({ mirror: mirrorPath(deps, repo.id), sha: event.sha!, independent: Boolean(deps.runAs) });
+  }
+}
+
+/**
  * The plan job: reads the pipeline files at each event's commit, matches
  * them, and creates a run per triggered pipeline with its first stages
  * queued, all in one transaction. Planning the same delivery again creates
@@ -150,6 +166,7 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
       const run = runFor(line, definitions.get(line.name), event);
       if (!run) continue;
       const pipeline = definitions.get(line.name);
+      prepareCheckouts(deps, repo, event, pipeline, run);
       const group = pipeline?.concurrency ? { name: pipeline.concurrency.group, cancelInProgress: pipeline.concurrency.cancelInProgress } : null;
       const runId = await withTransaction(deps.pool, async (tx) => {
         const id = await runs.insertRun(tx, { ...run, repoId: repo.id, deliveryId, eventIndex: index, event, sha: event.sha!, concurrencyGroup: group?.name ?? null });

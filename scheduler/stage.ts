@@ -58,6 +58,10 @@ async function stageSecrets(deps: SchedulerDeps, run: RunRow, stage: StageDefini
   return values;
 }
 
+export function workspaceRoot(deps: Pick<SchedulerDeps, 'dataDir' | 'workspaceRoot'>): string {
+  return deps.workspaceRoot ?? path.join(deps.dataDir, 'workspaces');
+}
+
 /**
  * The stage job: claim the stage, run its steps in a private checkout of the
  * run's commit with its secrets (masked in the log), restore the artifacts
@@ -74,7 +78,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   const sink = logSink(deps.pool, job.runId, job.stage, job.attempt);
   let masker = secretMasker([]);
   const write = (chunk: string) => sink.write(masker.write(chunk));
-  const workspace = path.join(deps.workspaceRoot ?? path.join(deps.dataDir, 'workspaces'), `${job.runId}-${job.stage}-${job.attempt}`);
+  const workspace = path.join(workspaceRoot(deps), `${job.runId}-${job.stage}-${job.attempt}`);
   let outcome: Outcome;
   try {
     // The database may be restarting: its reads are waited out, not reported as the stage's failure.
@@ -90,7 +94,9 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     await waitingOutOutages(() => fetchCommit(deps, repo, run.sha, run.event));
     const src = path.join(workspace, 'src');
     const home = path.join(workspace, 'home');
-    await createCheckout(mirror, run.sha, src, { independent: Boolean(deps.runAs) });
+    const checkout = { mirror, sha: run.sha, independent: Boolean(deps.runAs) };
+    // Planning may have made it already, while this job was on its way.
+    if (!(await deps.prepared?.take(checkout, src))) await createCheckout(mirror, run.sha, src, { independent: checkout.independent });
     await mkdir(home, { recursive: true, mode: 0o700 });
     for (const a of stage.needs.length ? await waitingOutOutages(() => artifacts.loadArtifacts(deps.pool, run.id, stage.needs)) : []) {
       await unpackArtifacts(a.archive, src);

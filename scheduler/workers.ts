@@ -1,11 +1,12 @@
 import type { PgBoss } from 'pg-boss';
 import type { SchedulerDeps } from './deps.ts';
 import { planDelivery } from './plan.ts';
+import { preparedCheckouts } from './prepared-checkouts.ts';
 import { startPresence, type Presence } from './presence.ts';
 import { QUEUES, type PlanJob, type ReportJob, type ScheduleJob, type StageJob } from './queues.ts';
 import { reportRun } from './report.ts';
 import { fireSchedule } from './schedule-fire.ts';
-import { runStageJob } from './stage.ts';
+import { runStageJob, workspaceRoot } from './stage.ts';
 import { ensureStageQueue, queuesServedBy } from './stage-queues.ts';
 
 /**
@@ -81,6 +82,7 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
       if (failure) throw failure;
     }, job!.data));
   const stageQueues = opts.concurrency > 0 ? queuesServedBy(opts.labels ?? []) : [];
+  if (stageQueues.length) deps.prepared = preparedCheckouts(workspaceRoot(deps), opts.labels ?? []);
   // One limit across every label queue this worker serves.
   const slots = semaphore(opts.concurrency);
   for (const queue of stageQueues) {
@@ -105,6 +107,8 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
         while (presence.running() > 0) await new Promise((r) => setTimeout(r, 50));
       }
       await presence.stop();
+      await deps.prepared?.close();
+      deps.prepared = undefined;
     },
   };
 }
