@@ -27,7 +27,7 @@ await registerRepo({ pool: runtime.db.pool, box: runtime.deps.box, publicUrl: 'h
 // The baseline: the same step spawned bare, as many times as there are stages, 4 at a time.
 const stages = RUNS * 3;
 const spawnStart = performance.now();
-for (let i = 0; i < stages; i += 4) await Promise.all([0, 1, 2, 3].map(() => spawnStep({ run: 'true', cwd: dataDir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })));
+for (let i = 0; i < stages; i += 4) await Promise.all([0, 1, 2, 3].map(() => spawnStep({ run: 'true', cwd: dataDir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }).exited));
 const spawnMs = (performance.now() - spawnStart) / stages;
 
 const first = await triggerManual(runtime.deps, { repo: 'acme/dispatch', ref: 'main' }, 'bench');

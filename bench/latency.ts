@@ -86,7 +86,7 @@ for (let i = 0; i < 15; i++) {
   gitOps['list .forgeline/ (ls-tree)']!.push(await time(() => listFilesAt(mirror, sha, '.forgeline', /\.ya?ml$/)));
   const dir = path.join(dataDir, `bench-checkout-${i}`);
   gitOps['make the checkout']!.push(await time(() => createCheckout(mirror, sha, dir)));
-  gitOps['spawn the step']!.push(await time(() => spawnStep({ run: 'true', cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })));
+  gitOps['spawn the step']!.push(await time(() => spawnStep({ run: 'true', cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }).exited));
   await rm(dir, { recursive: true, force: true });
 }
 const floorParts = [['pg-boss send → handler (×2: plan, stage)', 2 * pct(hop, 50)] as const, ...Object.entries(gitOps).map(([k, v]) => [k, pct(v, 50)] as const)];

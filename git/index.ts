@@ -3,3 +3,4 @@ export { createCheckout, removeCheckout } from './checkout.ts';
 export { changedFiles, commitMessage, diffOf, mergeBase, remoteBranchHead, remoteDefaultBranch } from './diff.ts';
 export { git } from './run-git.ts';
 export { gitDirOf, localBranchHead, localDefaultBranchHead, resolveLocalCommit } from './local-repo.ts';
+export { streamThrough, type StreamedExit } from './spawner.ts';

@@ -1,17 +1,21 @@
-// The spawner: a small, long-lived process that starts git commands for the
-// process that forked it, so that each start forks this small process rather
-// than a worker of some 240 MB (bench/spawn-cost.ts: 2.3 against 7.8 ms).
-// It lives as long as its parent: the end of the IPC channel ends it. Signals
-// for the parent's process group (Ctrl-C, a service manager's SIGTERM) are
-// left to the parent, which may still need git while it shuts down.
+// The spawner: a small, long-lived process that starts git commands and
+// steps for the process that forked it, so that each start forks this small
+// process rather than a worker of some 240 MB (bench/spawn-cost.ts: 2.3
+// against 7.8 ms). It lives as long as its parent: the end of the IPC
+// channel ends it, and the steps it started see it die (their parent-death
+// signal). Signals for the parent's process group (Ctrl-C, a service
+// manager's SIGTERM) are left to the parent, which may still need git while
+// it shuts down.
 import { spawn } from 'node:child_process';
 
-interface Request { id: number; file: string; args: string[]; cwd?: string; env: Record<string, string>; input?: string }
+interface Request { id: number; file: string; args: string[]; cwd?: string; env: Record<string, string>; input?: string; stream?: boolean }
 
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 process.on('disconnect', () => process.exit(0));
-process.on('message', (req: Request) => {
+
+/** A git command: its whole output in one answer. */
+function run(req: Request): void {
   const child = spawn(req.file, req.args, { cwd: req.cwd, env: req.env, stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
@@ -21,4 +25,32 @@ process.on('message', (req: Request) => {
   child.on('error', (e) => process.send?.({ id: req.id, error: e.message }));
   child.on('close', (code) => process.send?.({ id: req.id, exitCode: code ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
   child.stdin.end(req.input ?? '');
-});
+}
+
+/** A step: in a process group of its own, its pid first, then its output as it comes, then how it ended. */
+function stream(req: Request): void {
+  const child = spawn(req.file, req.args, { cwd: req.cwd, env: req.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let ended = false;
+  const end = (reply: object) => {
+    if (ended) return;
+    ended = true;
+    process.send?.({ id: req.id, ...reply });
+  };
+  child.on('spawn', () => process.send?.({ id: req.id, pid: child.pid }));
+  const forward = (chunk: Buffer) => process.send?.({ id: req.id, chunk });
+  child.stdout!.on('data', forward);
+  child.stderr!.on('data', forward);
+  child.on('error', (e) => end({ error: e.message }));
+  // What the step left running in its group dies with it: its output pipes then close, and
+  // 'close' comes once everything it wrote has been read.
+  child.on('exit', () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // Nothing left.
+    }
+  });
+  child.on('close', (code, signal) => end({ exitCode: code, signal }));
+}
+
+process.on('message', (req: Request) => (req.stream ? stream(req) : run(req)));

@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { killStep, spawnStep } from './step-process.ts';
+import { StringDecoder } from 'node:string_decoder';
+import { spawnStep } from './step-process.ts';
 import type { Runner, StageExecution, StageOutcome } from './types.ts';
 
 /** Runs each step as `bash -eo pipefail -c <run>` in its own process group. */
@@ -11,30 +13,39 @@ export const processRunner: Runner = {
       if (execution.signal?.aborted) return { status: 'canceled', reason: 'canceled' };
       const label = step.name ?? `step ${index + 1}`;
       execution.log(`▶ ${step.name ?? step.run}\n`);
+      const cwd = step.workingDirectory ? path.join(execution.workdir, step.workingDirectory) : execution.workdir;
+      // Else the spawn's ENOENT would name the shell, not the directory.
+      if (!existsSync(cwd)) return { status: 'failure', reason: `${label}: working-directory '${step.workingDirectory}' does not exist in the checkout` };
+      // One decoder per step: a character split between two chunks is not mangled.
+      const decoder = new StringDecoder('utf8');
       const child = spawnStep({
         run: step.run,
-        cwd: step.workingDirectory ? path.join(execution.workdir, step.workingDirectory) : execution.workdir,
+        cwd,
         env: { ...execution.env, ...step.env, ...execution.ciEnv },
         user: execution.user,
+        onOutput: (chunk) => {
+          const text = decoder.write(chunk);
+          if (text) execution.log(text);
+        },
       });
       let stopped: 'timeout' | 'step-timeout' | 'canceled' | null = null;
-      const stop = (why: NonNullable<typeof stopped>) => { stopped ??= why; killStep(child.pid); };
+      const stop = (why: NonNullable<typeof stopped>) => { stopped ??= why; child.kill(); };
       const stepDeadline = step.timeoutMs ? Date.now() + step.timeoutMs : Infinity;
       const timer = setTimeout(() => stop(stepDeadline < stageDeadline ? 'step-timeout' : 'timeout'), Math.max(0, Math.min(stageDeadline, stepDeadline) - Date.now()));
       const onAbort = () => stop('canceled');
       execution.signal?.addEventListener('abort', onAbort);
-      child.all?.setEncoding('utf8');
-      child.all?.on('data', (chunk: string) => execution.log(chunk));
-      const result = await child;
+      const result = await child.exited;
+      const rest = decoder.end();
+      if (rest) execution.log(rest);
       clearTimeout(timer);
       execution.signal?.removeEventListener('abort', onAbort);
       // A step that exits leaves no background process behind it.
-      killStep(child.pid);
+      child.kill();
       if (stopped === 'canceled') return { status: 'canceled', reason: 'canceled' };
       if (stopped === 'timeout') return { status: 'failure', reason: `${label}: stage timed out` };
       let failure: string | null = null;
       if (stopped === 'step-timeout') failure = `${label}: timed out`;
-      else if (result.failed && result.exitCode === undefined && !result.signal) failure = `${label}: ${String(result.message ?? 'could not start').split('\n')[0]}`;
+      else if (result.error) failure = `${label}: ${result.error.split('\n')[0]}`;
       else if (result.exitCode !== 0) failure = `${label}: ${result.signal ? `killed by ${result.signal}` : `exited with ${result.exitCode}`}`;
       if (failure && step.continueOnError) {
         execution.log(`forgeline: ${failure} (continue-on-error)\n`);

@@ -116,6 +116,8 @@ stages:
   broken:
     needs: [build]
     steps: [{ run: "exit 4" }]
+  elsewhere:
+    steps: [{ run: "true", working-directory: app }]
 `,
     });
     const result = await forgelineCli(['exec'], { PATH: process.env.PATH }, undefined, repo.work);
@@ -126,6 +128,7 @@ stages:
     expect(out).toContain('hello from test');
     expect(out).toContain('── only-prs: skipped (if: event.kind == "pull_request" is false)');
     expect(out).toContain('── broken: failure (step 1: exited with 4)');
+    expect(out).toContain("── elsewhere: failure (step 1: working-directory 'app' does not exist in the checkout)");
     const one = await forgelineCli(['exec', '--stage', 'only-prs', '--event', 'pull_request'], { PATH: process.env.PATH }, undefined, repo.work);
     expect(one.exitCode).toBe(0);
     expect(one.stdout).toContain('── only-prs: success');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../git/index.ts';
+import { spawnStep } from '../runners/index.ts';
 import { alive } from './helpers/process.ts';
 import { waitFor } from './helpers/forgeline.ts';
 
@@ -52,5 +53,29 @@ describe('git through the spawner process', () => {
     staying.kill('SIGKILL');
     await staying;
     await waitFor(async () => (alive(spawner!) ? undefined : true), 'the spawner to end with its parent', 5000);
+  });
+
+  it('starts steps too: its child, in a group of their own, output streamed as it comes, and nothing left running once they exit', async () => {
+    const chunks: string[] = [];
+    const pidFile = path.join(scratch, 'left.pid');
+    const step = spawnStep({
+      run: `echo "wrapper's parent: $(ps -o ppid= -p $PPID | tr -d ' ')"; echo oops >&2; sleep 300 & echo $! > ${pidFile}; exit 3`,
+      cwd: scratch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, onOutput: (c) => chunks.push(c.toString()),
+    });
+    const exited = await step.exited;
+    expect(exited).toEqual({ exitCode: 3, signal: null, error: null });
+    const [spawner] = await spawnersOf(process.pid);
+    const output = chunks.join('');
+    expect(output).toContain(`wrapper's parent: ${spawner}`);
+    expect(output).toContain('oops');
+    // The background sleep died with its step, though the step never waited for it.
+    const left = Number((await execa('cat', [pidFile])).stdout);
+    await waitFor(async () => (alive(left) ? undefined : true), 'the step\'s background process to die', 5000);
+    // A step killed before it has even started is killed once it has; one that cannot start says why.
+    const killed = spawnStep({ run: 'sleep 300', cwd: scratch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    killed.kill();
+    expect(await killed.exited).toEqual({ exitCode: null, signal: 'SIGKILL', error: null });
+    const nowhere = await spawnStep({ run: 'true', cwd: path.join(scratch, 'missing'), env: {} }).exited;
+    expect(nowhere.error).toMatch(/ENOENT/);
   });
 });
