@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { createHash } from 'node:crypto';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,6 +30,27 @@ describe('mirror and checkout', () => {
     // A commit it never fetched is fetched, and fails clearly where it cannot be.
     const other = await repo.commit({ 'b.txt': 'b' });
     await expect(ensureCommit(mirror, { cloneUrl: gone }, other)).rejects.toThrow(/git fetch failed.*does not appear to be a git repository/);
+  });
+
+  it('leaves git\'s housekeeping until after the fetch: the commit is there at once, gc runs a moment later', async () => {
+    const mirror = path.join(scratch, 'housekeeping.git');
+    await execa('git', ['init', '--quiet', '--bare', mirror]);
+    // gc --auto estimates the loose objects from those in objects/17/: two there with gc.auto 1
+    // call for a gc, run in the foreground.
+    await execa('git', ['config', 'gc.auto', '1'], { cwd: mirror });
+    await execa('git', ['config', 'gc.autoDetach', 'false'], { cwd: mirror });
+    for (let n = 0, found = 0; found < 2; n++) {
+      if (!createHash('sha1').update(`blob ${String(n).length}\0${n}`).digest('hex').startsWith('17')) continue;
+      await execa('git', ['hash-object', '-w', '--stdin'], { cwd: mirror, input: String(n) });
+      found++;
+    }
+    const sha = await repo.commit({ 'h.txt': 'housekeeping' });
+    expect(await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, sha)).toBe(sha);
+    const packed = async () => Number(/^in-pack: (\d+)$/m.exec((await execa('git', ['count-objects', '-v'], { cwd: mirror })).stdout)![1]);
+    expect(await packed()).toBe(0);
+    for (let i = 0; i < 100 && (await packed()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await packed()).toBeGreaterThan(0);
+    expect((await execa('git', ['cat-file', '-t', sha], { cwd: mirror })).stdout).toBe('commit');
   });
 
   it('resolves an abbreviated id (Bitbucket Cloud) by fetching the branches', async () => {
