@@ -1,4 +1,4 @@
-export { ensureCommit, listFilesAt, readBlobs, readFilesAt, type BlobEntry, type FetchSource, type FileAtCommit } from './mirror.ts';
+export { ensureCommit, hasFetched, listFilesAt, readBlobs, readFilesAt, type BlobEntry, type FetchSource, type FileAtCommit } from './mirror.ts';
 export { createCheckout, removeCheckout } from './checkout.ts';
 export { changedFiles, commitMessage, diffOf, mergeBase, remoteBranchHead, remoteDefaultBranch } from './diff.ts';
 export { git } from './run-git.ts';

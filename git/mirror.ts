@@ -49,7 +49,7 @@ export async function ensureCommit(mirror: string, source: FetchSource, sha: str
       await git(['init', '--quiet', '--bare', mirror]);
     }
     const full = FULL_SHA.test(sha);
-    if (full && await fetchedBefore(mirror, sha)) return sha;
+    if (await hasFetched(mirror, sha)) return sha;
     // A full id is fetched straight away (a push's new commit is not here yet); any other is looked up first.
     if (!full) {
       const known = await resolveCommit(mirror, sha);
@@ -89,11 +89,13 @@ export async function ensureCommit(mirror: string, source: FetchSource, sha: str
 }
 
 /**
- * Whether a commit was fetched by its id before: it has its own ref, a loose
- * file or a line of packed-refs once git packed them. Files to look at, not a
- * git process (some 7 ms here) on the path of every plan and stage.
+ * Whether a commit was fetched by its full id before: it has its own ref, a
+ * loose file or a line of packed-refs once git packed them. Files to look at,
+ * not a git process (some 7 ms here) on the path of every plan and stage.
+ * Safe without the mirror's lock: git writes the ref once the objects are in.
  */
-async function fetchedBefore(mirror: string, sha: string): Promise<boolean> {
+export async function hasFetched(mirror: string, sha: string): Promise<boolean> {
+  if (!FULL_SHA.test(sha)) return false;
   if (existsSync(path.join(mirror, 'refs', 'forgeline', sha))) return true;
   const packed = await readFile(path.join(mirror, 'packed-refs'), 'utf8').catch(() => '');
   return packed.includes(`${sha} refs/forgeline/${sha}\n`);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ensureCommit } from '../git/index.ts';
+import { ensureCommit, hasFetched } from '../git/index.ts';
 import { providerFor, type ForgeEvent } from '../providers/index.ts';
 import { repos, type Repo } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
@@ -16,6 +16,8 @@ export function mirrorPath(deps: Pick<SchedulerDeps, 'dataDir'>, repoId: string)
  */
 export async function fetchCommit(deps: SchedulerDeps, repo: Repo, sha: string, event?: ForgeEvent): Promise<string> {
   const mirror = mirrorPath(deps, repo.id);
+  // Fetched already (by the prefetch, planning, an earlier stage): no credentials to read.
+  if (await hasFetched(mirror, sha)) return sha;
   const provider = providerFor(repo.forge);
   const token = await repos.repoToken(deps.pool, deps.box, repo.id);
   const authConfig = provider?.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? [];

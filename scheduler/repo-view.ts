@@ -7,14 +7,16 @@ import { fetchCommit, mirrorPath } from './mirrors.ts';
 
 /** The repository as planning sees it: its mirror, fetching from the registered clone URL on demand. */
 export async function repoView(deps: SchedulerDeps, repo: Repo, event: ForgeEvent): Promise<RepoView> {
-  const token = await repos.repoToken(deps.pool, deps.box, repo.id);
-  const auth = providerFor(repo.forge)?.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? [];
+  // Read only if the forge is asked: most plans never do, and this is on the path to the first step.
+  let auth: Promise<string[]> | undefined;
+  const credentials = () => (auth ??= repos.repoToken(deps.pool, deps.box, repo.id)
+    .then((token) => providerFor(repo.forge)?.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? []));
   return {
     gitDir: mirrorPath(deps, repo.id),
     ensureCommit: (sha) => fetchCommit(deps, repo, sha, event),
     async defaultBranchHead() {
-      return (await remoteDefaultBranch(repo.cloneUrl, auth).catch(() => null))?.sha ?? null;
+      return (await remoteDefaultBranch(repo.cloneUrl, await credentials()).catch(() => null))?.sha ?? null;
     },
-    branchHead: (branch) => remoteBranchHead(repo.cloneUrl, auth, branch).catch(() => null),
+    branchHead: async (branch) => remoteBranchHead(repo.cloneUrl, await credentials(), branch).catch(() => null),
   };
 }

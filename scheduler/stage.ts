@@ -16,22 +16,18 @@ import type { StageJob } from './queues.ts';
 
 type Outcome = { status: 'success' | 'failure' | 'canceled'; reason: string | null };
 
-/** Claims a stage for this worker (queued → running), recording a deployment when it enters an environment. */
-async function claim(deps: SchedulerDeps, job: StageJob): Promise<boolean> {
+/** Claims a stage for this worker (queued → running), recording a deployment when it enters an environment; answers its run. */
+async function claim(deps: SchedulerDeps, job: StageJob): Promise<RunRow | null> {
   return withTransaction(deps.pool, async (tx) => {
-    await runs.lockRun(tx, job.runId);
-    const stage = (await runs.getStages(tx, job.runId)).find((s) => s.name === job.stage);
-    // A stage waiting for a worker with its labels has its job already: this is that worker.
-    if (!stage || stage.attempt !== job.attempt || !(stage.status === 'queued' || (stage.status === 'waiting' && stage.waitingFor === 'labels'))) return false;
-    await runs.transitionStage(tx, { ...job, name: job.stage, from: ['queued', 'waiting'], to: 'running', worker: deps.workerName });
-    const run = (await runs.getRun(tx, job.runId))!;
+    const claimed = await runs.claimStage(tx, { runId: job.runId, name: job.stage, attempt: job.attempt, worker: deps.workerName });
+    if (!claimed) return null;
+    const { run } = claimed;
     const environment = (run.definition as Pipeline).stages.find((s) => s.name === job.stage)?.environment;
     if (environment) {
-      await environments.recordDeployment(tx, { repoId: run.repoId, environment, runId: run.id, stage: job.stage, attempt: job.attempt, sha: run.sha, approvedBy: stage.approvedBy });
+      await environments.recordDeployment(tx, { repoId: run.repoId, environment, runId: run.id, stage: job.stage, attempt: job.attempt, sha: run.sha, approvedBy: claimed.approvedBy });
     }
-    await runs.setRunStatus(tx, job.runId, 'running');
     await sendReport(deps, tx, job.runId);
-    return true;
+    return run;
   });
 }
 
@@ -70,7 +66,8 @@ export function workspaceRoot(deps: Pick<SchedulerDeps, 'dataDir' | 'workspaceRo
  * no longer queued and does nothing.
  */
 export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?: Presence): Promise<void> {
-  if (!(await claim(deps, job))) return;
+  const run = await claim(deps, job);
+  if (!run) return;
   const attempt = { runId: job.runId, name: job.stage, attempt: job.attempt };
   const started = performance.now();
   const signal = presence?.track(attempt);
@@ -82,7 +79,6 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   let outcome: Outcome;
   try {
     // The database may be restarting: its reads are waited out, not reported as the stage's failure.
-    const run = (await waitingOutOutages(() => runs.getRun(deps.pool, job.runId)))!;
     const repo = (await waitingOutOutages(() => repos.getRepo(deps.pool, run.repoId)))!;
     log = log.child({ delivery: run.deliveryId });
     const pipeline = run.definition as Pipeline;

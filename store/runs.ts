@@ -118,6 +118,36 @@ export async function transitionStage(db: Queryable, t: {
   return rowCount === 1;
 }
 
+/**
+ * The claim of a stage by a worker, in one statement: with the run locked,
+ * the stage goes from `queued` (or waiting for a worker with its labels) to
+ * `running` on `worker`, and the run becomes `running`. Answers the run and
+ * the stage's approver, or null when the stage was not there to claim (its
+ * job ran before, or it was canceled, or this is not its attempt).
+ */
+export async function claimStage(db: Queryable, c: { runId: number; name: string; attempt: number; worker: string }): Promise<{ run: RunRow; approvedBy: string | null } | null> {
+  const { rows } = await db.query<RunRow & { claimed: boolean; stageApprovedBy: string | null }>(
+    `WITH run AS (SELECT id FROM runs WHERE id = $1 FOR UPDATE),
+     claimed AS (
+       UPDATE stages s SET status = 'running', reason = NULL, worker = $4, started_at = now(), finished_at = NULL
+       FROM run WHERE s.run_id = run.id AND s.name = $2 AND s.attempt = $3
+         AND (s.status = 'queued' OR (s.status = 'waiting' AND s.waiting_for = 'labels'))
+       RETURNING s.approved_by
+     ),
+     marked AS (
+       UPDATE runs SET status = 'running', updated_at = now(), report_due = now()
+       WHERE id = $1 AND status <> 'running' AND EXISTS (SELECT 1 FROM claimed)
+     )
+     SELECT ${RUN_COLUMNS}, EXISTS (SELECT 1 FROM claimed) AS claimed, (SELECT approved_by FROM claimed) AS "stageApprovedBy"
+     FROM runs WHERE id = $1`,
+    [c.runId, c.name, c.attempt, c.worker]);
+  const row = rows[0];
+  if (!row?.claimed) return null;
+  const { claimed: _, stageApprovedBy, ...run } = row;
+  // Read before the statement's own update of the run: it is running now.
+  return { run: { ...run, status: 'running' }, approvedBy: stageApprovedBy };
+}
+
 export async function setRunStatus(db: Queryable, runId: number, status: StageStatus): Promise<void> {
   await db.query('UPDATE runs SET status = $2, updated_at = now(), report_due = now() WHERE id = $1 AND status <> $2', [runId, status]);
 }
