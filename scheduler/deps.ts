@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Runner } from '../runners/index.ts';
 import type { Pool, SecretBox } from '../store/index.ts';
 import type { PreparedCheckouts } from './prepared-checkouts.ts';
+import type { StageJob } from './queues.ts';
 
 /** What the scheduler's handlers share in one process. */
 export interface SchedulerDeps {
@@ -25,4 +26,17 @@ export interface SchedulerDeps {
   heartbeatSeconds?: number;
   /** Set while this process takes stages: checkouts planning starts for them (scheduler/prepared-checkouts.ts). */
   prepared?: PreparedCheckouts;
+  /**
+   * Set while this process takes stages: a free slot here for a stage with
+   * these labels, or null. The stage opened with it is claimed by this
+   * process in the opening transaction and started once that commits.
+   */
+  slotHere?: (labels: string[]) => StageSlot | null;
+}
+
+export interface StageSlot {
+  /** Runs the stage, claimed already, in this slot. */
+  start(job: StageJob): void;
+  /** Gives the slot back unused. */
+  release(): void;
 }

@@ -1,5 +1,5 @@
 import { matchesFilter, type Pipeline } from '../pipelines/index.ts';
-import { environments, runs, workers, type Queryable, type Repo, type RunRow, type StageRow } from '../store/index.ts';
+import { environments, onTransactionEnd, runs, workers, type Queryable, type Repo, type RunRow, type StageRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendStage } from './dispatch.ts';
 
@@ -72,7 +72,7 @@ async function supersede(tx: Queryable, run: RunRow, repo: Repo, environment: st
 }
 
 export interface Opened {
-  state: 'sent' | 'waiting' | 'ended';
+  state: 'sent' | 'started' | 'waiting' | 'ended';
   /** Older waiting deployments this one canceled: the caller advances their runs. */
   superseded: Array<{ runId: number; name: string }>;
 }
@@ -97,8 +97,37 @@ export async function openStage(deps: SchedulerDeps, tx: Queryable, run: RunRow,
     const env = (run.definition as Pipeline).stages.find((s) => s.name === stage.name)?.environment;
     return { state: 'waiting', superseded: env && g.waitingFor !== 'fork' ? await supersede(tx, run, repo, env) : [] };
   }
+  if (!g.waitForLabels && (await startHere(deps, tx, run, stage, g.labels))) return { state: 'started', superseded: [] };
   if (g.waitForLabels) await runs.setWaiting(tx, run.id, stage.name, stage.attempt, 'labels', g.waitForLabels);
   else await runs.setQueued(tx, run.id, stage.name, stage.attempt);
   await sendStage(deps, tx, { runId: run.id, stage: stage.name, attempt: stage.attempt }, g.labels);
   return { state: 'sent', superseded: [] };
+}
+
+/**
+ * A stage this process has a free slot for is claimed by it in the
+ * transaction that opens it, and starts as that commits: no trip through the
+ * queue and no claim of its own on the path to the first step. Not a stage
+ * with an environment: its deployment is recorded by the claim of a job.
+ * The slot is given back if the transaction does not commit; a worker that
+ * dies before starting it is reaped like any other.
+ */
+async function startHere(deps: SchedulerDeps, tx: Queryable, run: RunRow, stage: StageRow, labels: string[]): Promise<boolean> {
+  const def = (run.definition as Pipeline).stages.find((s) => s.name === stage.name);
+  if (def?.environment) return false;
+  const slot = deps.slotHere?.(labels);
+  if (!slot) return false;
+  const job = { runId: run.id, stage: stage.name, attempt: stage.attempt };
+  let claimed = false;
+  // Only inside withTransaction: on the pool, the claim would be visible before anything could start it.
+  if (!onTransactionEnd(tx, () => (claimed ? slot.start(job) : slot.release()), () => slot.release())) {
+    slot.release();
+    return false;
+  }
+  if (stage.status === 'waiting') await runs.setQueued(tx, run.id, stage.name, stage.attempt);
+  claimed = await runs.transitionStage(tx, { ...job, name: stage.name, from: ['queued'], to: 'running', worker: deps.workerName });
+  if (!claimed) return false;
+  stage.status = 'running';
+  stage.reason = null;
+  return true;
 }

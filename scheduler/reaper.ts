@@ -10,8 +10,17 @@ import { finishStage } from './finish-stage.ts';
  * never retried after a lost worker: a deploy need not be idempotent.
  */
 export async function reapLostStages(deps: SchedulerDeps, heartbeatSeconds: number): Promise<number> {
+  return reap(deps, await workers.lostStages(deps.pool, heartbeatSeconds));
+}
+
+/** The stages running on this worker in the database but not in this process (workers.untrackedStages), reaped the same way. */
+export async function reapUntrackedStages(deps: SchedulerDeps, tracked: Array<{ runId: number; name: string; attempt: number }>, graceSeconds: number): Promise<number> {
+  return reap(deps, await workers.untrackedStages(deps.pool, deps.workerName, tracked, graceSeconds));
+}
+
+async function reap(deps: SchedulerDeps, stages: Array<{ runId: number; name: string; attempt: number; worker: string | null }>): Promise<number> {
   let reaped = 0;
-  for (const lost of await workers.lostStages(deps.pool, heartbeatSeconds)) {
+  for (const lost of stages) {
     const { done, delivery } = await withTransaction(deps.pool, async (tx) => {
       const run = await runs.getRun(tx, lost.runId);
       const def = (run?.definition as Pipeline | null)?.stages.find((s) => s.name === lost.name);

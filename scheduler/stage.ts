@@ -65,12 +65,25 @@ export function workspaceRoot(deps: Pick<SchedulerDeps, 'dataDir' | 'workspaceRo
  * advance the run in one transaction. A job delivered twice finds the stage
  * no longer queued and does nothing.
  */
-export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?: Presence): Promise<void> {
-  const run = await claim(deps, job);
-  if (!run) return;
+export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?: Presence, opts: { claimed?: boolean } = {}): Promise<void> {
   const attempt = { runId: job.runId, name: job.stage, attempt: job.attempt };
+  let run: RunRow | null;
+  let signal: AbortSignal | undefined;
+  if (opts.claimed) {
+    // Claimed for this worker by the transaction that opened it (gates.ts startHere): tracked
+    // at once, and if it cannot even be read, left to the monitor pass (reapUntrackedStages).
+    signal = presence?.track(attempt);
+    run = await waitingOutOutages(() => runs.getRun(deps.pool, job.runId)).catch(() => null);
+    if (!run) {
+      presence?.untrack(attempt);
+      throw new Error(`run ${job.runId} could not be read to start stage ${job.stage}`);
+    }
+  } else {
+    run = await claim(deps, job);
+    if (!run) return;
+    signal = presence?.track(attempt);
+  }
   const started = performance.now();
-  const signal = presence?.track(attempt);
   let log = deps.log.child({ run: job.runId, stage: job.stage, attempt: job.attempt });
   const sink = logSink(deps.pool, job.runId, job.stage, job.attempt);
   let masker = secretMasker([]);

@@ -43,12 +43,25 @@ function semaphore(size: number) {
       try {
         return await fn();
       } finally {
-        const next = waiting.shift();
-        if (next) next();
-        else free++;
+        release();
       }
     },
+    /** A free slot taken at once, as the function that gives it back; null when none is free. */
+    tryTake(): (() => void) | null {
+      if (free === 0) return null;
+      free--;
+      let given = false;
+      return () => {
+        if (!given) release();
+        given = true;
+      };
+    },
   };
+  function release(): void {
+    const next = waiting.shift();
+    if (next) next();
+    else free++;
+  }
 }
 
 export interface WorkerOptions {
@@ -90,6 +103,27 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
     await deps.boss.work<StageJob>(queue, { ...polling, localConcurrency: opts.concurrency }, async ([job]) =>
       slots.run(() => handle(deps, queue, (d: StageJob) => runStageJob(deps, d, presence), job!.data)));
   }
+  // Stages started here without a job (gates.ts startHere): no pg-boss handler to wait for at
+  // shutdown, so stop() waits for these until their results are recorded.
+  const startedHere = new Set<Promise<void>>();
+  if (stageQueues.length) {
+    deps.slotHere = (labels) => {
+      if (presence.stopping || !labels.every((l) => (opts.labels ?? []).includes(l))) return null;
+      const release = slots.tryTake();
+      return release && {
+        start(job) {
+          const running: Promise<void> = runStageJob(deps, job, presence, { claimed: true })
+            .catch((err) => deps.log.error({ run: job.runId, stage: job.stage, err: (err as Error).message }, 'stage failed to start'))
+            .finally(() => {
+              release();
+              startedHere.delete(running);
+            });
+          startedHere.add(running);
+        },
+        release,
+      };
+    };
+  }
   await deps.boss.work<ScheduleJob>(QUEUES.schedule, { ...polling, localConcurrency: 1 }, async ([job]) =>
     handle(deps, QUEUES.schedule, async (d: ScheduleJob) => { await fireSchedule(deps, d); }, job!.data));
   await deps.boss.work<ReportJob>(QUEUES.report, { ...polling, localConcurrency: 4 }, async ([job]) =>
@@ -98,6 +132,7 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
   return {
     presence,
     async stop() {
+      deps.slotHere = undefined;
       for (const queue of stageQueues) await deps.boss.offWork(queue, { wait: false }).catch(() => {});
       const deadline = Date.now() + (opts.shutdownSeconds ?? 30) * 1000;
       while (presence.running() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
@@ -106,6 +141,7 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
         presence.abortAll();
         while (presence.running() > 0) await new Promise((r) => setTimeout(r, 50));
       }
+      await Promise.all(startedHere);
       await presence.stop();
       await deps.prepared?.close();
       deps.prepared = undefined;

@@ -46,16 +46,53 @@ export function createIngestPool(url: string, max = 2): pg.Pool {
   return createPool(url, max, '-c enable_seqscan=off -c enable_bitmapscan=off');
 }
 
+interface TransactionEnd {
+  committed: Array<() => void>;
+  rolledBack: Array<() => void>;
+}
+
+// What to do when a transaction of withTransaction ends, by its client.
+const ends = new WeakMap<object, TransactionEnd>();
+
+/**
+ * Calls `committed` once the transaction `tx` has committed, or `rolledBack`
+ * if it does not, and answers true; answers false, calling neither, when
+ * `tx` is not a transaction of withTransaction (a statement on the pool).
+ */
+export function onTransactionEnd(tx: Queryable, committed: () => void, rolledBack: () => void): boolean {
+  const end = ends.get(tx);
+  if (!end) return false;
+  end.committed.push(committed);
+  end.rolledBack.push(rolledBack);
+  return true;
+}
+
+function callAll(hooks: Array<() => void>): void {
+  for (const hook of hooks) {
+    try {
+      hook();
+    } catch {
+      // The hooks start work in the background; each one reports its own failures.
+    }
+  }
+}
+
 /** Runs fn in one transaction on a dedicated client; commits only if fn resolves. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  const end: TransactionEnd = { committed: [], rolledBack: [] };
+  ends.set(client, end);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
+    ends.delete(client);
+    callAll(end.committed);
     return result;
   } catch (err) {
+    ends.delete(client);
     await client.query('ROLLBACK').catch(() => {});
+    callAll(end.rolledBack);
     throw err;
   } finally {
     client.release();

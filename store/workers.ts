@@ -38,6 +38,21 @@ export async function lostStages(db: Queryable, seconds: number): Promise<Array<
   return rows;
 }
 
+/**
+ * Stages `running` on this live worker that it does not run: claimed for it,
+ * but never started (its start failed, or the claim committed though the
+ * worker was told it had not). `seconds` spares stages just claimed.
+ */
+export async function untrackedStages(db: Queryable, id: string, tracked: Array<{ runId: number; name: string; attempt: number }>, seconds: number): Promise<Array<{ runId: number; name: string; attempt: number; worker: string | null }>> {
+  const { rows } = await db.query(
+    `SELECT s.run_id AS "runId", s.name, s.attempt, s.worker FROM stages s
+     WHERE s.status = 'running' AND s.worker = $1 AND s.started_at < now() - make_interval(secs => $5)
+       AND NOT EXISTS (SELECT 1 FROM unnest($2::bigint[], $3::text[], $4::int[]) AS t(run_id, name, attempt)
+                       WHERE t.run_id = s.run_id AND t.name = s.name AND t.attempt = s.attempt)`,
+    [id, tracked.map((t) => t.runId), tracked.map((t) => t.name), tracked.map((t) => t.attempt), seconds]);
+  return rows;
+}
+
 /** Workers heard from within `seconds` whose labels include all of `labels`. */
 export async function liveWorkersWith(db: Queryable, labels: string[], seconds: number): Promise<number> {
   const { rows } = await db.query<{ n: number }>(

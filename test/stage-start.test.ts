@@ -96,8 +96,35 @@ describe('checkouts prepared while a run is planned', () => {
 
 describe('a worker process with the first stage of a push', () => {
   let bench: Bench;
-  beforeAll(async () => { bench = await startBench('acme/prepared'); });
+  beforeAll(async () => { bench = await startBench('acme/prepared', { workers: 1, env: { FORGELINE_HEARTBEAT_SECONDS: '1' } }); });
   afterAll(() => bench.stop());
+
+  it('claims the stage in the planning transaction and runs it without a job in the queue, while its slot is free', async () => {
+    const pool = bench.forgeline.runtime.db.pool;
+    const stageJobs = async (runId: number) => (await pool.query(
+      `SELECT count(*)::int AS n FROM pgboss.job WHERE name LIKE 'stage%' AND (data->>'runId')::bigint = $1`, [runId])).rows[0].n;
+    const file = 'on: { push: {} }\nstages:\n  one:\n    steps: [{ run: "sleep 1" }]\n  two:\n    steps: [{ run: "true" }]\n';
+    const { runs: [id] } = await bench.push({ '.forgeline/ci.yml': file });
+    const run = await bench.finished(id!);
+    expect(run.status).toBe('success');
+    // One worker slot: one stage started here at once, the other through the queue.
+    expect(await stageJobs(id!)).toBe(1);
+    const { rows } = await pool.query('SELECT DISTINCT worker FROM stages WHERE run_id = $1', [id]);
+    expect(rows).toEqual([{ worker: bench.forgeline.runtime.deps.workerName }]);
+  });
+
+  it('reaps a stage running on this worker in the database but not here (a start that never came)', async () => {
+    const pool = bench.forgeline.runtime.db.pool;
+    const { runs: [id] } = await bench.push({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  only:\n    retries: 1\n    steps: [{ run: "echo attempt $FORGELINE_ATTEMPT" }]\n' });
+    await bench.finished(id!);
+    // As if claimed for this worker a while ago, and never started.
+    await pool.query(`UPDATE stages SET status = 'running', finished_at = NULL, started_at = now() - interval '1 minute', worker = $2 WHERE run_id = $1`,
+      [id, bench.forgeline.runtime.deps.workerName]);
+    await pool.query(`UPDATE runs SET status = 'running' WHERE id = $1`, [id]);
+    const stage = await bench.stage(id!, 'only', 'success', 20_000).then(() => bench.run(id!)).then((r) => r.stages[0]);
+    expect(stage.attempt).toBe(2);
+    expect(await bench.log(id!, 'only')).toContain('attempt 2');
+  });
 
   it('runs the stage in the checkout planning made for it', async () => {
     const taken = await preparedCount('taken');
