@@ -1,4 +1,5 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { git } from './run-git.ts';
 
@@ -10,18 +11,20 @@ import { git } from './run-git.ts';
  * access to the mirror at all.
  */
 export async function createCheckout(mirror: string, sha: string, dir: string, opts: { independent?: boolean } = {}): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
+  if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
   if (opts.independent) return independentCheckout(mirror, sha, dir);
   // What `clone --shared --no-checkout` and `checkout --detach` would leave (less
   // a remote naming the mirror), written directly: one git process instead of two
-  // on the path of every stage, some 15 ms here.
+  // on the path of every stage, some 15 ms here. Written synchronously: six tiny
+  // writes, each of which would otherwise wait for its turn of a busy event loop
+  // (7–10 ms in all, seen while a run was being planned beside it).
   const gitDir = path.join(dir, '.git');
-  await mkdir(path.join(gitDir, 'objects', 'info'), { recursive: true });
-  await mkdir(path.join(gitDir, 'refs', 'heads'), { recursive: true });
-  await mkdir(path.join(gitDir, 'refs', 'tags'), { recursive: true });
-  await writeFile(path.join(gitDir, 'objects', 'info', 'alternates'), `${path.resolve(mirror, 'objects')}\n`);
-  await writeFile(path.join(gitDir, 'config'), '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n');
-  await writeFile(path.join(gitDir, 'HEAD'), `${sha}\n`);
+  mkdirSync(path.join(gitDir, 'objects', 'info'), { recursive: true });
+  mkdirSync(path.join(gitDir, 'refs', 'heads'), { recursive: true });
+  mkdirSync(path.join(gitDir, 'refs', 'tags'), { recursive: true });
+  writeFileSync(path.join(gitDir, 'objects', 'info', 'alternates'), `${path.resolve(mirror, 'objects')}\n`);
+  writeFileSync(path.join(gitDir, 'config'), '[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n');
+  writeFileSync(path.join(gitDir, 'HEAD'), `${sha}\n`);
   await git(['read-tree', '--reset', '-u', sha], { cwd: dir });
 }
 

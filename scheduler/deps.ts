@@ -1,7 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Runner } from '../runners/index.ts';
-import type { Pool, SecretBox } from '../store/index.ts';
+import type { Pool, Repo, RunRow, SecretBox } from '../store/index.ts';
 import type { PreparedCheckouts } from './prepared-checkouts.ts';
 import type { StageJob } from './queues.ts';
 
@@ -35,8 +35,8 @@ export interface SchedulerDeps {
 }
 
 export interface StageSlot {
-  /** Runs the stage, claimed already, in this slot. */
-  start(job: StageJob): void;
+  /** Runs the stage, claimed already, in this slot; its run and repository as the opening transaction read them. */
+  start(job: StageJob, claimed: { run: RunRow; repo: Repo }): void;
   /** Gives the slot back unused. */
   release(): void;
 }

@@ -97,7 +97,7 @@ export async function openStage(deps: SchedulerDeps, tx: Queryable, run: RunRow,
     const env = (run.definition as Pipeline).stages.find((s) => s.name === stage.name)?.environment;
     return { state: 'waiting', superseded: env && g.waitingFor !== 'fork' ? await supersede(tx, run, repo, env) : [] };
   }
-  if (!g.waitForLabels && (await startHere(deps, tx, run, stage, g.labels))) return { state: 'started', superseded: [] };
+  if (!g.waitForLabels && (await startHere(deps, tx, run, repo, stage, g.labels))) return { state: 'started', superseded: [] };
   if (g.waitForLabels) await runs.setWaiting(tx, run.id, stage.name, stage.attempt, 'labels', g.waitForLabels);
   else await runs.setQueued(tx, run.id, stage.name, stage.attempt);
   await sendStage(deps, tx, { runId: run.id, stage: stage.name, attempt: stage.attempt }, g.labels);
@@ -112,7 +112,7 @@ export async function openStage(deps: SchedulerDeps, tx: Queryable, run: RunRow,
  * The slot is given back if the transaction does not commit; a worker that
  * dies before starting it is reaped like any other.
  */
-async function startHere(deps: SchedulerDeps, tx: Queryable, run: RunRow, stage: StageRow, labels: string[]): Promise<boolean> {
+async function startHere(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo, stage: StageRow, labels: string[]): Promise<boolean> {
   const def = (run.definition as Pipeline).stages.find((s) => s.name === stage.name);
   if (def?.environment) return false;
   const slot = deps.slotHere?.(labels);
@@ -120,7 +120,7 @@ async function startHere(deps: SchedulerDeps, tx: Queryable, run: RunRow, stage:
   const job = { runId: run.id, stage: stage.name, attempt: stage.attempt };
   let claimed = false;
   // Only inside withTransaction: on the pool, the claim would be visible before anything could start it.
-  if (!onTransactionEnd(tx, () => (claimed ? slot.start(job) : slot.release()), () => slot.release())) {
+  if (!onTransactionEnd(tx, () => (claimed ? slot.start(job, { run, repo }) : slot.release()), () => slot.release())) {
     slot.release();
     return false;
   }

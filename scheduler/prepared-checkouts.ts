@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createCheckout } from '../git/index.ts';
 import { checkoutMetrics } from './metrics.ts';
@@ -69,12 +70,13 @@ export function preparedCheckouts(root: string, workerLabels: string[], opts: { 
       if (count >= max) return;
       const key = keyOf(request);
       const dir = path.join(root, `.prepared-${randomBytes(6).toString('hex')}`);
-      const made = mkdir(root, { recursive: true })
-        .then(() => createCheckout(request.mirror, request.sha, dir, { independent: request.independent }))
-        .then(() => true, async () => {
-          await rm(dir, { recursive: true, force: true }).catch(() => {});
-          return false;
-        });
+      const made = (async () => {
+        mkdirSync(root, { recursive: true });
+        await createCheckout(request.mirror, request.sha, dir, { independent: request.independent });
+      })().then(() => true, async () => {
+        await rm(dir, { recursive: true, force: true }).catch(() => {});
+        return false;
+      });
       const entry: Prepared = { dir, made, timer: setTimeout(() => void discard(key, entry, 'expired'), ttlMs) };
       entry.timer.unref();
       waiting.set(key, [...(waiting.get(key) ?? []), entry]);
@@ -90,9 +92,10 @@ export function preparedCheckouts(root: string, workerLabels: string[], opts: { 
         return false;
       }
       try {
-        await mkdir(path.dirname(dest), { recursive: true });
-        await rm(dest, { recursive: true, force: true });
-        await rename(entry.dir, dest);
+        // Synchronous, as createCheckout's own writes: three calls that would each wait for a busy event loop.
+        mkdirSync(path.dirname(dest), { recursive: true });
+        if (existsSync(dest)) await rm(dest, { recursive: true, force: true });
+        renameSync(entry.dir, dest);
       } catch {
         await rm(entry.dir, { recursive: true, force: true }).catch(() => {});
         checkoutMetrics.prepared.inc({ outcome: 'failed' });

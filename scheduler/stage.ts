@@ -1,9 +1,10 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createCheckout } from '../git/index.ts';
 import type { Pipeline, StageDefinition } from '../pipelines/index.ts';
 import { ArtifactError, chownTree, packArtifacts, secretMasker, stepEnvironment, unpackArtifacts } from '../runners/index.ts';
-import { artifacts, deliveries, environments, repos, runs, secrets, waitingOutOutages, withTransaction, type RunRow } from '../store/index.ts';
+import { artifacts, deliveries, environments, repos, runs, secrets, waitingOutOutages, withTransaction, type Repo, type RunRow } from '../store/index.ts';
 import { runUrl } from './contexts.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
@@ -65,24 +66,12 @@ export function workspaceRoot(deps: Pick<SchedulerDeps, 'dataDir' | 'workspaceRo
  * advance the run in one transaction. A job delivered twice finds the stage
  * no longer queued and does nothing.
  */
-export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?: Presence, opts: { claimed?: boolean } = {}): Promise<void> {
+export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?: Presence, opts: { claimed?: { run: RunRow; repo: Repo } } = {}): Promise<void> {
   const attempt = { runId: job.runId, name: job.stage, attempt: job.attempt };
-  let run: RunRow | null;
-  let signal: AbortSignal | undefined;
-  if (opts.claimed) {
-    // Claimed for this worker by the transaction that opened it (gates.ts startHere): tracked
-    // at once, and if it cannot even be read, left to the monitor pass (reapUntrackedStages).
-    signal = presence?.track(attempt);
-    run = await waitingOutOutages(() => runs.getRun(deps.pool, job.runId)).catch(() => null);
-    if (!run) {
-      presence?.untrack(attempt);
-      throw new Error(`run ${job.runId} could not be read to start stage ${job.stage}`);
-    }
-  } else {
-    run = await claim(deps, job);
-    if (!run) return;
-    signal = presence?.track(attempt);
-  }
+  // Claimed for this worker by the transaction that opened it (gates.ts startHere), or claimed here now.
+  const run = opts.claimed?.run ?? (await claim(deps, job));
+  if (!run) return;
+  const signal = presence?.track(attempt);
   const started = performance.now();
   let log = deps.log.child({ run: job.runId, stage: job.stage, attempt: job.attempt });
   const sink = logSink(deps.pool, job.runId, job.stage, job.attempt);
@@ -92,7 +81,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   let outcome: Outcome;
   try {
     // The database may be restarting: its reads are waited out, not reported as the stage's failure.
-    const repo = (await waitingOutOutages(() => repos.getRepo(deps.pool, run.repoId)))!;
+    const repo = opts.claimed?.repo ?? (await waitingOutOutages(() => repos.getRepo(deps.pool, run.repoId)))!;
     log = log.child({ delivery: run.deliveryId });
     const pipeline = run.definition as Pipeline;
     const stage = pipeline.stages.find((s) => s.name === job.stage);
@@ -106,7 +95,8 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     const checkout = { mirror, sha: run.sha, independent: Boolean(deps.runAs) };
     // Planning may have made it already, while this job was on its way.
     if (!(await deps.prepared?.take(checkout, src))) await createCheckout(mirror, run.sha, src, { independent: checkout.independent });
-    await mkdir(home, { recursive: true, mode: 0o700 });
+    // Synchronous: one tiny call, rather than a wait for a busy event loop's next turn.
+    mkdirSync(home, { recursive: true, mode: 0o700 });
     for (const a of stage.needs.length ? await waitingOutOutages(() => artifacts.loadArtifacts(deps.pool, run.id, stage.needs)) : []) {
       await unpackArtifacts(a.archive, src);
       write(`forgeline: restored ${a.files.length} artifact file(s) of ${a.stage}\n`);

@@ -111,8 +111,8 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
       if (presence.stopping || !labels.every((l) => (opts.labels ?? []).includes(l))) return null;
       const release = slots.tryTake();
       return release && {
-        start(job) {
-          const running: Promise<void> = runStageJob(deps, job, presence, { claimed: true })
+        start(job, claimed) {
+          const running: Promise<void> = runStageJob(deps, job, presence, { claimed })
             .catch((err) => deps.log.error({ run: job.runId, stage: job.stage, err: (err as Error).message }, 'stage failed to start'))
             .finally(() => {
               release();
