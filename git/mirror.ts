@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { withLock } from './lock.ts';
+import { readObject, treeEntries } from './object-reader.ts';
 import { git, gitBytes } from './run-git.ts';
 
 export interface FetchSource {
@@ -114,23 +115,40 @@ export interface BlobEntry {
 
 /** The files directly in `dir` at `sha` whose names match `pattern`, with their blob ids. */
 export async function listFilesAt(gitDir: string, sha: string, dir: string, pattern: RegExp): Promise<BlobEntry[]> {
+  const folder = dir.replace(/\/+$/, '');
+  const matching = (entries: Array<{ type: string; blob: string; path: string }>) =>
+    entries.filter((e) => e.type === 'blob' && pattern.test(path.posix.basename(e.path))).map(({ blob, path: p }) => ({ blob, path: p }));
+  try {
+    const tree = await readObject(gitDir, `${sha}:${folder}`);
+    if (!tree || tree.type !== 'tree') return [];
+    return matching(treeEntries(tree.content).map((e) => ({ type: e.type, blob: e.oid, path: `${folder}/${e.name}` })));
+  } catch {
+    // The reader could not be used: one ls-tree instead.
+  }
   let listing: string;
   try {
-    listing = await git(['ls-tree', '-z', sha, `${dir.replace(/\/+$/, '')}/`], { cwd: gitDir });
+    listing = await git(['ls-tree', '-z', sha, `${folder}/`], { cwd: gitDir });
   } catch {
     return [];
   }
-  return listing.split('\0').filter(Boolean).map((line) => {
+  return matching(listing.split('\0').filter(Boolean).map((line) => {
     const [meta, file] = line.split('\t') as [string, string];
     const [, type, blob] = meta.split(' ') as [string, string, string];
     return { type, blob, path: file };
-  }).filter((e) => e.type === 'blob' && pattern.test(path.posix.basename(e.path))).map(({ blob, path: p }) => ({ blob, path: p }));
+  }));
 }
 
-/** The contents of several blobs, read by one `git cat-file --batch`. */
+/** The contents of several blobs, through the repository's reader, else one `git cat-file --batch`. */
 export async function readBlobs(gitDir: string, blobs: string[]): Promise<Map<string, string>> {
   const contents = new Map<string, string>();
   if (blobs.length === 0) return contents;
+  try {
+    const read = await Promise.all(blobs.map((b) => readObject(gitDir, b)));
+    read.forEach((o, i) => { if (o?.type === 'blob') contents.set(blobs[i]!, o.content.toString('utf8')); });
+    return contents;
+  } catch {
+    contents.clear();
+  }
   const out = await gitBytes(['cat-file', '--batch'], { cwd: gitDir, input: `${blobs.join('\n')}\n` });
   let at = 0;
   while (at < out.length) {

@@ -17,11 +17,17 @@ export interface GitOptions {
   input?: string;
 }
 
+/** git's arguments and environment for a command: hooks off, and the settings for this command only. */
+export function gitInvocation(args: string[], opts: GitOptions = {}): { args: string[]; env: Record<string, string> } {
+  const config = ['core.hooksPath=/dev/null', ...(opts.config ?? [])].flatMap((c) => ['-c', c]);
+  return { args: [...config, ...args], env: BASE_ENV };
+}
+
 /** A git command's output as bytes (`cat-file --batch` of binary blobs). */
 export async function gitBytes(args: string[], opts: GitOptions = {}): Promise<Buffer> {
-  const config = ['core.hooksPath=/dev/null', ...(opts.config ?? [])].flatMap((c) => ['-c', c]);
+  const command = gitInvocation(args, opts);
   // Started by the small spawner process: a fork of this (large) process would cost several times more.
-  const result = await spawnThrough('git', [...config, ...args], { cwd: opts.cwd, env: BASE_ENV, input: opts.input });
+  const result = await spawnThrough('git', command.args, { cwd: opts.cwd, env: command.env, input: opts.input });
   if (result.exitCode !== 0) {
     throw new Error(`git ${args[0]} failed (${result.exitCode}): ${result.stderr.toString().trim()}`);
   }

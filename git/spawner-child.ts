@@ -8,7 +8,9 @@
 // it shuts down.
 import { spawn } from 'node:child_process';
 
-interface Request { id: number; file: string; args: string[]; cwd?: string; env: Record<string, string>; input?: string; stream?: boolean }
+interface Request { id: number; file: string; args: string[]; cwd?: string; env: Record<string, string>; input?: string; stream?: boolean; serve?: boolean }
+/** More input for a command started with `serve`, or the end of it. */
+interface Feed { id: number; feed: string | null }
 
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
@@ -53,4 +55,35 @@ function stream(req: Request): void {
   child.on('close', (code, signal) => end({ exitCode: code, signal }));
 }
 
-process.on('message', (req: Request) => (req.stream ? stream(req) : run(req)));
+// Commands started with `serve`, by request id, until they exit.
+const serving = new Map<number, ReturnType<typeof spawn>>();
+
+/** A long-lived command fed over the channel (git cat-file --batch): its stdout as it comes, then how it ended. */
+function serve(req: Request): void {
+  const child = spawn(req.file, req.args, { cwd: req.cwd, env: req.env, stdio: ['pipe', 'pipe', 'ignore'] });
+  serving.set(req.id, child);
+  let ended = false;
+  const end = (reply: object) => {
+    if (ended) return;
+    ended = true;
+    serving.delete(req.id);
+    process.send?.({ id: req.id, ...reply });
+  };
+  child.stdin!.on('error', () => {});
+  child.stdout!.on('data', (chunk: Buffer) => process.send?.({ id: req.id, chunk }));
+  child.on('error', (e) => end({ error: e.message }));
+  child.on('close', (code, signal) => end({ exitCode: code, signal }));
+}
+
+function feed(f: Feed): void {
+  const child = serving.get(f.id);
+  if (f.feed === null) child?.stdin!.end();
+  else child?.stdin!.write(f.feed);
+}
+
+process.on('message', (msg: Request | Feed) => {
+  if ('feed' in msg) feed(msg);
+  else if (msg.serve) serve(msg);
+  else if (msg.stream) stream(msg);
+  else run(msg);
+});

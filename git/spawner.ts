@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 export interface Spawned { exitCode: number; stdout: Buffer; stderr: Buffer }
 interface Reply { id: number; error?: string; exitCode?: number | null; signal?: NodeJS.Signals | null; stdout?: Buffer; stderr?: Buffer; pid?: number; chunk?: Buffer }
-interface Request { file: string; args: string[]; cwd?: string; env: Record<string, string>; input?: string; stream?: boolean }
+interface Request { file: string; args: string[]; cwd?: string; env: Record<string, string>; input?: string; stream?: boolean; serve?: boolean }
 
 const here = fileURLToPath(import.meta.url);
 // spawner-child.ts from a checkout, spawner-child.js from the built package.
@@ -17,7 +17,14 @@ class SpawnerExited extends Error {
 let spawner: ChildProcess | null = null;
 let nextId = 1;
 // Requests under way, each with the spawner it went to. `reply` answers true on the request's last reply.
-const pending = new Map<number, { child: ChildProcess; reply: (r: Reply) => boolean; fail: (e: Error) => void }>();
+// A `background` one (a long-lived reader) does not keep this process alive.
+const pending = new Map<number, { child: ChildProcess; reply: (r: Reply) => boolean; fail: (e: Error) => void; background: boolean }>();
+
+/** The channel keeps this process alive only while a request that is not in the background is under way. */
+function refreshRef(child: ChildProcess): void {
+  if ([...pending.values()].some((w) => w.child === child && !w.background)) child.channel?.ref();
+  else child.channel?.unref();
+}
 
 /** The spawner process (git/spawner-child.ts), started on first use and again if it died. */
 function current(): ChildProcess {
@@ -28,7 +35,7 @@ function current(): ChildProcess {
     const waiter = pending.get(reply.id);
     if (!waiter || !waiter.reply(reply)) return;
     pending.delete(reply.id);
-    if (![...pending.values()].some((w) => w.child === child)) child.channel?.unref();
+    refreshRef(child);
   });
   child.on('exit', () => {
     if (spawner === child) spawner = null;
@@ -45,11 +52,11 @@ function current(): ChildProcess {
   return child;
 }
 
-function send(request: Request, reply: (r: Reply) => boolean, fail: (e: Error) => void): void {
+function send(request: Request, reply: (r: Reply) => boolean, fail: (e: Error) => void, background = false): { child: ChildProcess; id: number } {
   const child = current();
   const id = nextId++;
-  pending.set(id, { child, reply, fail });
-  child.channel?.ref();
+  pending.set(id, { child, reply, fail, background });
+  refreshRef(child);
   child.send({ id, ...request }, (err) => {
     if (!err || !pending.delete(id)) return;
     // The channel closed under this request: the spawner is gone, though its exit may not
@@ -58,6 +65,7 @@ function send(request: Request, reply: (r: Reply) => boolean, fail: (e: Error) =
     if (gone && spawner === child) spawner = null;
     fail(gone ? new SpawnerExited() : err);
   });
+  return { child, id };
 }
 
 function runOnce(file: string, args: string[], opts: { cwd?: string; env: Record<string, string>; input?: string }): Promise<Spawned> {
@@ -104,4 +112,43 @@ export function streamThrough(file: string, args: string[], opts: { cwd?: string
     }
     return false;
   }, (err) => resolve({ exitCode: null, signal: null, error: err.message })));
+}
+
+export interface Served {
+  /** Writes to the command's stdin. */
+  write(input: string): void;
+  /** While true, the command keeps this process alive (an answer is awaited). */
+  busy(awaiting: boolean): void;
+  /** Closes its stdin: it ends. */
+  end(): void;
+  exited: Promise<StreamedExit>;
+}
+
+/**
+ * Starts a long-lived `file` through the spawner, fed through its stdin with
+ * `write`, its stdout streamed to `output` (stderr dropped). It keeps this
+ * process alive only while `busy`, and it ends with the spawner.
+ */
+export function serveThrough(file: string, args: string[], opts: { cwd?: string; env: Record<string, string> }, output: (chunk: Buffer) => void): Served {
+  let sent!: { child: ChildProcess; id: number };
+  const exited = new Promise<StreamedExit>((resolve) => {
+    sent = send({ file, args, ...opts, serve: true }, (r) => {
+      if (r.chunk !== undefined) {
+        output(Buffer.from(r.chunk));
+        return false;
+      }
+      resolve({ exitCode: r.exitCode ?? null, signal: r.signal ?? null, error: r.error ?? null });
+      return true;
+    }, (err) => resolve({ exitCode: null, signal: null, error: err.message }), true);
+  });
+  const feed = (input: string | null) => {
+    if (sent.child.connected) sent.child.send({ id: sent.id, feed: input }, () => {});
+  };
+  const busy = (awaiting: boolean) => {
+    const waiter = pending.get(sent.id);
+    if (!waiter) return;
+    waiter.background = !awaiting;
+    refreshRef(sent.child);
+  };
+  return { write: (input) => feed(input), end: () => feed(null), busy, exited };
 }
