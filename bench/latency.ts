@@ -79,11 +79,11 @@ for (let i = 0; i < 20; i++) {
 const mirror = path.join(dataDir, 'bench-mirror.git');
 // What the path runs for a push: its pipeline files are unchanged (their parsed blobs are
 // cached, so only the listing is read) and the payload carries the commit message (no git log).
-const gitOps: Record<string, number[]> = { 'fetch the new commit': [], 'list .forgeline/ (ls-tree)': [], 'make the checkout': [], 'spawn the step': [] };
+const gitOps: Record<string, number[]> = { 'fetch the new commit': [], 'read .forgeline/ (the tree, by the reader)': [], 'make the checkout': [], 'spawn the step': [] };
 for (let i = 0; i < 15; i++) {
   const sha = await repo.commit({ 'm.txt': String(i) });
   gitOps['fetch the new commit']!.push(await time(() => ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, sha)));
-  gitOps['list .forgeline/ (ls-tree)']!.push(await time(() => listFilesAt(mirror, sha, '.forgeline', /\.ya?ml$/)));
+  gitOps['read .forgeline/ (the tree, by the reader)']!.push(await time(() => listFilesAt(mirror, sha, '.forgeline', /\.ya?ml$/)));
   const dir = path.join(dataDir, `bench-checkout-${i}`);
   gitOps['make the checkout']!.push(await time(() => createCheckout(mirror, sha, dir)));
   gitOps['spawn the step']!.push(await time(() => spawnStep({ run: 'true', cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }).exited));

@@ -7,6 +7,7 @@
 // manager's SIGTERM) are left to the parent, which may still need git while
 // it shuts down.
 import { spawn } from 'node:child_process';
+import { execa } from 'execa';
 
 interface Request { id: number; file: string; args: string[]; cwd?: string; env: Record<string, string>; input?: string; stream?: boolean; serve?: boolean }
 /** More input for a command started with `serve`, or the end of it. */
@@ -29,30 +30,32 @@ function run(req: Request): void {
   child.stdin.end(req.input ?? '');
 }
 
-/** A step: in a process group of its own, its pid first, then its output as it comes, then how it ended. */
+/**
+ * A step, started with execa: in a process group of its own, stdin closed,
+ * its pid first, then its output as it comes, then how it ended.
+ */
 function stream(req: Request): void {
-  const child = spawn(req.file, req.args, { cwd: req.cwd, env: req.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let ended = false;
-  const end = (reply: object) => {
-    if (ended) return;
-    ended = true;
-    process.send?.({ id: req.id, ...reply });
-  };
-  child.on('spawn', () => process.send?.({ id: req.id, pid: child.pid }));
+  const child = execa(req.file, req.args, { cwd: req.cwd, env: req.env, extendEnv: false, detached: true, reject: false, stdin: 'ignore', buffer: false });
+  const node = child.nodeChildProcess;
+  node.on('spawn', () => process.send?.({ id: req.id, pid: child.pid }));
   const forward = (chunk: Buffer) => process.send?.({ id: req.id, chunk });
   child.stdout!.on('data', forward);
   child.stderr!.on('data', forward);
-  child.on('error', (e) => end({ error: e.message }));
   // What the step left running in its group dies with it: its output pipes then close, and
-  // 'close' comes once everything it wrote has been read.
-  child.on('exit', () => {
+  // the result comes once everything it wrote has been read.
+  node.on('exit', () => {
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
       // Nothing left.
     }
   });
-  child.on('close', (code, signal) => end({ exitCode: code, signal }));
+  void child.then((result) => process.send?.({
+    id: req.id,
+    ...(result.exitCode === undefined && !result.signal
+      ? { error: String(result.originalMessage ?? result.message ?? 'could not start').split('\n')[0] }
+      : { exitCode: result.exitCode ?? null, signal: result.signal ?? null }),
+  }));
 }
 
 // Commands started with `serve`, by request id, until they exit.

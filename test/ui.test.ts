@@ -49,6 +49,9 @@ describe('the web UI in a real browser', () => {
     await page.waitForFunction(() => document.querySelector('pre.log[data-stage=chatty]')?.textContent?.includes('line 2'), undefined, { timeout: 15_000 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'ui-live-log.png'), fullPage: true });
     await b.finished(id!);
+    // The page reloads itself half a second after the stage ends: leave it first, or that
+    // reload would cut into the next test's navigation.
+    await page.goto('about:blank');
   });
 
   it('approves a waiting deployment from the environment page and sees it run', async () => {
