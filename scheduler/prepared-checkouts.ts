@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createCheckout } from '../git/index.ts';
 import { checkoutMetrics } from './metrics.ts';
@@ -44,6 +44,7 @@ export function preparedCheckouts(root: string, workerLabels: string[], opts: { 
   const waiting = new Map<string, Prepared[]>();
   let count = 0;
   const keyOf = (r: CheckoutRequest) => `${r.mirror}\0${r.sha}\0${r.independent}`;
+  void sweepLeftovers(root);
 
   function unlist(key: string, entry: Prepared): boolean {
     const list = waiting.get(key);
@@ -69,7 +70,7 @@ export function preparedCheckouts(root: string, workerLabels: string[], opts: { 
     prepare(request) {
       if (count >= max) return;
       const key = keyOf(request);
-      const dir = path.join(root, `.prepared-${randomBytes(6).toString('hex')}`);
+      const dir = path.join(root, `.prepared-${process.pid}-${randomBytes(6).toString('hex')}`);
       const made = (async () => {
         mkdirSync(root, { recursive: true });
         await createCheckout(request.mirror, request.sha, dir, { independent: request.independent });
@@ -110,4 +111,21 @@ export function preparedCheckouts(root: string, workerLabels: string[], opts: { 
       await Promise.all(all.map(([key, entry]) => discard(key, entry, 'closed')));
     },
   };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Checkouts a process that died (SIGKILL, a crash) prepared and never removed; those of live processes stay. */
+async function sweepLeftovers(root: string): Promise<void> {
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    const pid = Number(/^\.prepared-(\d+)-/.exec(name)?.[1]);
+    if (pid && !alive(pid)) await rm(path.join(root, name), { recursive: true, force: true }).catch(() => {});
+  }
 }

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { PoolClient } from 'pg';
 import { workers } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
-import { reapLostStages, reapUntrackedStages } from './reaper.ts';
+import { reapLostStages, requeueUntrackedStages } from './reaper.ts';
 import { replanLostDeliveries } from './replan.ts';
 import { reportOverdueRuns } from './overdue-reports.ts';
 import type { StageAttempt } from './finish-stage.ts';
@@ -88,7 +88,7 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
     const failed = (err: Error) => deps.log.warn({ err: err.message }, 'monitor pass failed');
     if (heardLongEnough()) {
       reapLostStages(deps, opts.heartbeatSeconds).catch(failed);
-      reapUntrackedStages(deps, [...tracked.values()].map((t) => t.stage), opts.heartbeatSeconds).catch(failed);
+      requeueUntrackedStages(deps, () => [...tracked.values()].map((t) => t.stage), opts.heartbeatSeconds).catch(failed);
     }
     replanLostDeliveries(deps, opts.heartbeatSeconds * 2).catch(failed);
     // Reports call the forge: a pass still at it when the next one is due is not doubled.

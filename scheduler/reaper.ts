@@ -1,7 +1,9 @@
 import type { Pipeline } from '../pipelines/index.ts';
 import { runs, withTransaction, workers } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
+import { sendReport, sendStage } from './dispatch.ts';
 import { finishStage } from './finish-stage.ts';
+import { deriveRunStatus } from './run-status.ts';
 
 /**
  * One monitor pass: every stage still `running` on a worker that stopped or
@@ -13,9 +15,44 @@ export async function reapLostStages(deps: SchedulerDeps, heartbeatSeconds: numb
   return reap(deps, await workers.lostStages(deps.pool, heartbeatSeconds));
 }
 
-/** The stages running on this worker in the database but not in this process (workers.untrackedStages), reaped the same way. */
-export async function reapUntrackedStages(deps: SchedulerDeps, tracked: Array<{ runId: number; name: string; attempt: number }>, graceSeconds: number): Promise<number> {
-  return reap(deps, await workers.untrackedStages(deps.pool, deps.workerName, tracked, graceSeconds));
+type Attempt = { runId: number; name: string; attempt: number };
+
+/**
+ * A stage claimed for this worker that it never started goes back to its
+ * queue at the same attempt, since it never ran. False when it is not
+ * running here (it finished, or was canceled meanwhile).
+ */
+export async function requeueUnstarted(deps: SchedulerDeps, stage: Attempt): Promise<boolean> {
+  return withTransaction(deps.pool, async (tx) => {
+    await runs.lockRun(tx, stage.runId);
+    if (!(await runs.unclaimStage(tx, { ...stage, worker: deps.workerName }))) return false;
+    const run = (await runs.getRun(tx, stage.runId))!;
+    const pipeline = run.definition as Pipeline;
+    const def = pipeline.stages.find((s) => s.name === stage.name);
+    await sendStage(deps, tx, { runId: stage.runId, stage: stage.name, attempt: stage.attempt }, def?.runsOn ?? pipeline.runsOn);
+    await runs.setRunStatus(tx, stage.runId, deriveRunStatus(await runs.getStages(tx, stage.runId)));
+    await sendReport(deps, tx, stage.runId);
+    return true;
+  });
+}
+
+/**
+ * The stages running on this worker in the database that this process does
+ * not run (workers.untrackedStages): claimed for it, never started. Each is
+ * queued again. `tracked` is asked again once the query answers, so a stage
+ * that started meanwhile is left alone.
+ */
+export async function requeueUntrackedStages(deps: SchedulerDeps, tracked: () => Attempt[], graceSeconds: number): Promise<number> {
+  let requeued = 0;
+  const key = (s: Attempt) => `${s.runId}\0${s.name}\0${s.attempt}`;
+  const found = await workers.untrackedStages(deps.pool, deps.workerName, tracked(), graceSeconds);
+  const now = new Set(tracked().map(key));
+  for (const stage of found.filter((s) => !now.has(key(s)))) {
+    if (!(await requeueUnstarted(deps, stage))) continue;
+    requeued++;
+    deps.log.warn({ run: stage.runId, stage: stage.name, attempt: stage.attempt }, 'stage claimed for this worker but never started: queued again');
+  }
+  return requeued;
 }
 
 async function reap(deps: SchedulerDeps, stages: Array<{ runId: number; name: string; attempt: number; worker: string | null }>): Promise<number> {

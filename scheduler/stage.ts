@@ -122,7 +122,6 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     write(`forgeline: ${message}\n`);
     outcome = { status: 'failure', reason: (err instanceof ArtifactError ? `artifacts: ${message}` : message).split('\n')[0]!.slice(0, 500) };
   } finally {
-    presence?.untrack(attempt);
     sink.write(masker.end());
     await sink.close();
     await rm(workspace, { recursive: true, force: true }).catch(() => {});
@@ -135,14 +134,20 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   // The outcome is known: record it even if the database is away for a while,
   // or the stage would stay `running` under a worker that is still alive.
   // A stage canceled meanwhile is already final: finishStage then changes nothing.
-  for (let wait = 500; ; wait = Math.min(wait * 2, 10_000)) {
-    try {
-      await withTransaction(deps.pool, (tx) => finishStage(deps, tx, attempt, ['running'], outcome));
-      return;
-    } catch (err) {
-      log.warn({ err: (err as Error).message, retryInMs: wait }, 'recording the stage result failed; trying again');
-      if (presence?.stopping && wait >= 10_000) throw err;
-      await new Promise((r) => setTimeout(r, wait));
+  // Tracked until then: still `running` in the database, it is this worker's, not a
+  // stage it lost track of (reapUntrackedStages), and shutdown waits for it.
+  try {
+    for (let wait = 500; ; wait = Math.min(wait * 2, 10_000)) {
+      try {
+        await withTransaction(deps.pool, (tx) => finishStage(deps, tx, attempt, ['running'], outcome));
+        return;
+      } catch (err) {
+        log.warn({ err: (err as Error).message, retryInMs: wait }, 'recording the stage result failed; trying again');
+        if (presence?.stopping && wait >= 10_000) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+      }
     }
+  } finally {
+    presence?.untrack(attempt);
   }
 }

@@ -6,6 +6,7 @@ import { startPresence, type Presence } from './presence.ts';
 import { QUEUES, type PlanJob, type ReportJob, type ScheduleJob, type StageJob } from './queues.ts';
 import { reportRun } from './report.ts';
 import { fireSchedule } from './schedule-fire.ts';
+import { requeueUnstarted } from './reaper.ts';
 import { runStageJob, workspaceRoot } from './stage.ts';
 import { ensureStageQueue, queuesServedBy } from './stage-queues.ts';
 
@@ -64,6 +65,8 @@ function semaphore(size: number) {
   }
 }
 
+const MAX_STARTED_HERE = 1;
+
 export interface WorkerOptions {
   /** How many stages run at once in this process. */
   concurrency: number;
@@ -104,15 +107,32 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
       slots.run(() => handle(deps, queue, (d: StageJob) => runStageJob(deps, d, presence), job!.data)));
   }
   // Stages started here without a job (gates.ts startHere): no pg-boss handler to wait for at
-  // shutdown, so stop() waits for these until their results are recorded.
-  const startedHere = new Set<Promise<void>>();
+  // shutdown, so stop() waits for these until their results are recorded. At most one at a
+  // time: the queue's fetch loops do not see the slot it takes, and while it runs one of them
+  // may fetch a job and hold it for the next free slot here rather than leave it to an idle
+  // worker elsewhere; one stage started here bounds that to one job per worker.
+  const startedHere = new Set<Promise<unknown>>();
+  let reservedHere = 0;
+  let stopping = false;
   if (stageQueues.length) {
     deps.slotHere = (labels) => {
-      if (presence.stopping || !labels.every((l) => (opts.labels ?? []).includes(l))) return null;
-      const release = slots.tryTake();
-      return release && {
+      if (stopping || reservedHere >= MAX_STARTED_HERE || !labels.every((l) => (opts.labels ?? []).includes(l))) return null;
+      const take = slots.tryTake();
+      if (!take) return null;
+      reservedHere++;
+      let given = false;
+      const release = () => {
+        if (given) return;
+        given = true;
+        reservedHere--;
+        take();
+      };
+      return {
         start(job, claimed) {
-          const running: Promise<void> = runStageJob(deps, job, presence, { claimed })
+          // Claimed for this worker while it began to stop: back to the queue, for another worker.
+          const work: Promise<unknown> = stopping ? requeueUnstarted(deps, { runId: job.runId, name: job.stage, attempt: job.attempt })
+            : runStageJob(deps, job, presence, { claimed });
+          const running: Promise<unknown> = work
             .catch((err) => deps.log.error({ run: job.runId, stage: job.stage, err: (err as Error).message }, 'stage failed to start'))
             .finally(() => {
               release();
@@ -132,6 +152,7 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
   return {
     presence,
     async stop() {
+      stopping = true;
       deps.slotHere = undefined;
       for (const queue of stageQueues) await deps.boss.offWork(queue, { wait: false }).catch(() => {});
       const deadline = Date.now() + (opts.shutdownSeconds ?? 30) * 1000;
@@ -141,7 +162,8 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
         presence.abortAll();
         while (presence.running() > 0) await new Promise((r) => setTimeout(r, 50));
       }
-      await Promise.all(startedHere);
+      // Also a start that a transaction committed after stop() began (it queues its stage again).
+      while (startedHere.size || reservedHere) await Promise.all([...startedHere, new Promise((r) => setTimeout(r, 50))]);
       await presence.stop();
       await deps.prepared?.close();
       deps.prepared = undefined;

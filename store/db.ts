@@ -85,9 +85,10 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) 
   try {
     await client.query('BEGIN');
     const result = await fn(client);
-    await client.query('COMMIT');
+    const commit = await client.query('COMMIT');
     ends.delete(client);
-    callAll(end.committed);
+    // COMMIT of a transaction aborted by an error that fn swallowed answers ROLLBACK, without throwing.
+    callAll(commit.command === 'COMMIT' ? end.committed : end.rolledBack);
     return result;
   } catch (err) {
     ends.delete(client);

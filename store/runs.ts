@@ -111,7 +111,7 @@ export async function transitionStage(db: Queryable, t: {
   const { rowCount } = await db.query(
     `UPDATE stages SET status = $5, reason = $6,
        worker = COALESCE($7, worker),
-       started_at = CASE WHEN $5 = 'running' THEN now() ELSE started_at END,
+       started_at = CASE WHEN $5 = 'running' THEN clock_timestamp() ELSE started_at END,
        finished_at = CASE WHEN $5 = ANY($8::text[]) THEN now() ELSE NULL END
      WHERE run_id = $1 AND name = $2 AND attempt = $3 AND status = ANY($4::text[])`,
     [t.runId, t.name, t.attempt, t.from, t.to, t.reason ?? null, t.worker ?? null, FINAL_STATUSES]);
@@ -129,7 +129,7 @@ export async function claimStage(db: Queryable, c: { runId: number; name: string
   const { rows } = await db.query<RunRow & { claimed: boolean; stageApprovedBy: string | null }>(
     `WITH run AS (SELECT id FROM runs WHERE id = $1 FOR UPDATE),
      claimed AS (
-       UPDATE stages s SET status = 'running', reason = NULL, worker = $4, started_at = now(), finished_at = NULL
+       UPDATE stages s SET status = 'running', reason = NULL, worker = $4, started_at = clock_timestamp(), finished_at = NULL
        FROM run WHERE s.run_id = run.id AND s.name = $2 AND s.attempt = $3
          AND (s.status = 'queued' OR (s.status = 'waiting' AND s.waiting_for = 'labels'))
        RETURNING s.approved_by
@@ -221,6 +221,19 @@ export async function setWaiting(db: Queryable, runId: number, name: string, att
 }
 
 /** Back to `queued` (sent to a worker) from a wait that ended. */
+/**
+ * Puts back a stage claimed for `worker` that it never started, as if it had
+ * not been claimed: the same attempt, queued again. False when it is not
+ * running there (it finished, or was canceled meanwhile).
+ */
+export async function unclaimStage(db: Queryable, s: { runId: number; name: string; attempt: number; worker: string }): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE stages SET status = 'queued', worker = NULL, started_at = NULL
+     WHERE run_id = $1 AND name = $2 AND attempt = $3 AND status = 'running' AND worker = $4`,
+    [s.runId, s.name, s.attempt, s.worker]);
+  return rowCount === 1;
+}
+
 export async function setQueued(db: Queryable, runId: number, name: string, attempt: number): Promise<void> {
   await db.query(
     `UPDATE stages SET status = 'queued', waiting_for = NULL, reason = NULL WHERE run_id = $1 AND name = $2 AND attempt = $3 AND status = 'waiting'`,

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +86,16 @@ describe('checkouts prepared while a run is planned', () => {
     expect(await preparedCount('closed')).toBe(closedBefore + 2);
   });
 
+  it('removes, when it starts, the checkouts a dead process left behind, and leaves a live one\'s', async () => {
+    const root = path.join(scratch, 'leftovers');
+    const dead = execa('true');
+    await dead;
+    for (const name of [`.prepared-${dead.pid}-0a`, `.prepared-${process.pid}-0b`]) await mkdir(path.join(root, name, 'src'), { recursive: true });
+    preparedCheckouts(root, []);
+    for (let i = 0; i < 100 && (await leftovers(root)).length > 1; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await leftovers(root)).toEqual([`.prepared-${process.pid}-0b`]);
+  });
+
   it('serves only stages whose runs-on labels the worker has', () => {
     const prepared = preparedCheckouts(scratch, ['linux', 'gpu']);
     expect(prepared.serves([])).toBe(true);
@@ -113,17 +123,18 @@ describe('a worker process with the first stage of a push', () => {
     expect(rows).toEqual([{ worker: bench.forgeline.runtime.deps.workerName }]);
   });
 
-  it('reaps a stage running on this worker in the database but not here (a start that never came)', async () => {
+  it('queues again, at the same attempt, a stage running on this worker in the database but not here (a start that never came)', async () => {
     const pool = bench.forgeline.runtime.db.pool;
-    const { runs: [id] } = await bench.push({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  only:\n    retries: 1\n    steps: [{ run: "echo attempt $FORGELINE_ATTEMPT" }]\n' });
+    const ran = path.join(await mkdtemp(path.join(tmpdir(), 'forgeline-ran-')), 'ran');
+    const { runs: [id] } = await bench.push({ '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  only:\n    steps: [{ run: "echo attempt $FORGELINE_ATTEMPT >> ${ran}" }]\n` });
     await bench.finished(id!);
     // As if claimed for this worker a while ago, and never started.
     await pool.query(`UPDATE stages SET status = 'running', finished_at = NULL, started_at = now() - interval '1 minute', worker = $2 WHERE run_id = $1`,
       [id, bench.forgeline.runtime.deps.workerName]);
     await pool.query(`UPDATE runs SET status = 'running' WHERE id = $1`, [id]);
-    const stage = await bench.stage(id!, 'only', 'success', 20_000).then(() => bench.run(id!)).then((r) => r.stages[0]);
-    expect(stage.attempt).toBe(2);
-    expect(await bench.log(id!, 'only')).toContain('attempt 2');
+    await bench.stage(id!, 'only', 'success', 20_000);
+    expect((await bench.run(id!)).stages[0]).toMatchObject({ status: 'success', attempt: 1 });
+    expect((await readFile(ran, 'utf8')).trim().split('\n')).toEqual(['attempt 1', 'attempt 1']);
   });
 
   it('runs the stage in the checkout planning made for it', async () => {

@@ -61,8 +61,11 @@ describe('the web UI in a real browser', () => {
     });
     await b.stage(id!, 'deploy', 'waiting');
     await page.goto(`${b.forgeline.url}/repos/${b.hook.id}/environments`);
+    // The page reloads itself after an action: wait for that, or it would cut into the next goto.
+    const reloaded = page.waitForEvent('load');
     await page.click(`button[data-post="/api/runs/${id}/stages/deploy/approve"]`);
     await page.waitForSelector('#action-result:has-text("done")');
+    await reloaded;
     expect((await b.finished(id!)).status).toBe('success');
     await page.goto(`${b.forgeline.url}/repos/${b.hook.id}/environments`);
     expect(await page.textContent('main')).toContain('release-manager');
