@@ -109,8 +109,9 @@ export async function openStage(deps: SchedulerDeps, tx: Queryable, run: RunRow,
  * transaction that opens it, and starts as that commits: no trip through the
  * queue and no claim of its own on the path to the first step. Not a stage
  * with an environment: its deployment is recorded by the claim of a job.
- * The slot is given back if the transaction does not commit; a worker that
- * dies before starting it is reaped like any other.
+ * The slot is given back if the transaction does not commit. A worker that
+ * dies before starting it is reaped like any other; one that lives but never
+ * started it queues it again (reaper.ts requeueUntrackedStages).
  */
 async function startHere(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo, stage: StageRow, labels: string[]): Promise<boolean> {
   const def = (run.definition as Pipeline).stages.find((s) => s.name === stage.name);

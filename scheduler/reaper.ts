@@ -12,7 +12,20 @@ import { deriveRunStatus } from './run-status.ts';
  * never retried after a lost worker: a deploy need not be idempotent.
  */
 export async function reapLostStages(deps: SchedulerDeps, heartbeatSeconds: number): Promise<number> {
-  return reap(deps, await workers.lostStages(deps.pool, heartbeatSeconds));
+  let reaped = 0;
+  for (const lost of await workers.lostStages(deps.pool, heartbeatSeconds)) {
+    const { done, delivery } = await withTransaction(deps.pool, async (tx) => {
+      const run = await runs.getRun(tx, lost.runId);
+      const def = (run?.definition as Pipeline | null)?.stages.find((s) => s.name === lost.name);
+      const finished = await finishStage(deps, tx, lost, ['running'], { status: 'failure', reason: 'worker lost' }, { retryable: !def?.environment });
+      return { done: finished, delivery: run?.deliveryId ?? null };
+    });
+    if (done) {
+      reaped++;
+      deps.log.warn({ delivery, run: lost.runId, stage: lost.name, attempt: lost.attempt, worker: lost.worker }, 'worker lost');
+    }
+  }
+  return reaped;
 }
 
 type Attempt = { runId: number; name: string; attempt: number };
@@ -53,21 +66,4 @@ export async function requeueUntrackedStages(deps: SchedulerDeps, tracked: () =>
     deps.log.warn({ run: stage.runId, stage: stage.name, attempt: stage.attempt }, 'stage claimed for this worker but never started: queued again');
   }
   return requeued;
-}
-
-async function reap(deps: SchedulerDeps, stages: Array<{ runId: number; name: string; attempt: number; worker: string | null }>): Promise<number> {
-  let reaped = 0;
-  for (const lost of stages) {
-    const { done, delivery } = await withTransaction(deps.pool, async (tx) => {
-      const run = await runs.getRun(tx, lost.runId);
-      const def = (run?.definition as Pipeline | null)?.stages.find((s) => s.name === lost.name);
-      const finished = await finishStage(deps, tx, lost, ['running'], { status: 'failure', reason: 'worker lost' }, { retryable: !def?.environment });
-      return { done: finished, delivery: run?.deliveryId ?? null };
-    });
-    if (done) {
-      reaped++;
-      deps.log.warn({ delivery, run: lost.runId, stage: lost.name, attempt: lost.attempt, worker: lost.worker }, 'worker lost');
-    }
-  }
-  return reaped;
 }

@@ -135,7 +135,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   // or the stage would stay `running` under a worker that is still alive.
   // A stage canceled meanwhile is already final: finishStage then changes nothing.
   // Tracked until then: still `running` in the database, it is this worker's, not a
-  // stage it lost track of (reapUntrackedStages), and shutdown waits for it.
+  // stage it never started (requeueUntrackedStages), and shutdown waits for it.
   try {
     for (let wait = 500; ; wait = Math.min(wait * 2, 10_000)) {
       try {

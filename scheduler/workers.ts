@@ -47,16 +47,13 @@ function semaphore(size: number) {
         release();
       }
     },
-    /** A free slot taken at once, as the function that gives it back; null when none is free. */
-    tryTake(): (() => void) | null {
-      if (free === 0) return null;
+    /** Takes a free slot at once, answering true, or answers false when none is free; `release` gives it back. */
+    tryTake(): boolean {
+      if (free === 0) return false;
       free--;
-      let given = false;
-      return () => {
-        if (!given) release();
-        given = true;
-      };
+      return true;
     },
+    release,
   };
   function release(): void {
     const next = waiting.shift();
@@ -117,15 +114,14 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
   if (stageQueues.length) {
     deps.slotHere = (labels) => {
       if (stopping || reservedHere >= MAX_STARTED_HERE || !labels.every((l) => (opts.labels ?? []).includes(l))) return null;
-      const take = slots.tryTake();
-      if (!take) return null;
+      if (!slots.tryTake()) return null;
       reservedHere++;
       let given = false;
       const release = () => {
         if (given) return;
         given = true;
         reservedHere--;
-        take();
+        slots.release();
       };
       return {
         start(job, claimed) {
