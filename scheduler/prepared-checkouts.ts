@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createCheckout } from '../git/index.ts';
+import { processAlive } from '../store/index.ts';
 import { checkoutMetrics } from './metrics.ts';
 
 interface Prepared {
@@ -113,19 +114,10 @@ export function preparedCheckouts(root: string, workerLabels: string[], opts: { 
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Checkouts a process that died (SIGKILL, a crash) prepared and never removed; those of live processes stay. */
 async function sweepLeftovers(root: string): Promise<void> {
   for (const name of await readdir(root).catch(() => [] as string[])) {
     const pid = Number(/^\.prepared-(\d+)-/.exec(name)?.[1]);
-    if (pid && !alive(pid)) await rm(path.join(root, name), { recursive: true, force: true }).catch(() => {});
+    if (pid && !processAlive(pid)) await rm(path.join(root, name), { recursive: true, force: true }).catch(() => {});
   }
 }

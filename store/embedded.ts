@@ -47,7 +47,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (one of another user's counts). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -19,3 +19,4 @@ export { audit, recentAudit, type AuditEntry } from './audit.ts';
 export type { Repo } from './repos.ts';
 export type { Delivery, DeliveryStatus } from './deliveries.ts';
 export type { RunRow, StageRow, StageStatus } from './runs.ts';
+export { processAlive } from './embedded.ts';
