@@ -8,7 +8,7 @@
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { spawnStep, WRAPPER } from '../runners/index.ts';
+import { spawnStep } from '../runners/index.ts';
 
 const N = Number(process.env.BENCH_SPAWNS ?? 200);
 const spawnTrue = () => new Promise<void>((resolve) => spawn('/bin/true').on('exit', () => resolve()));
@@ -30,6 +30,7 @@ const large = await perCall(spawnTrue);
 console.log(`the same from a process of worker size (${rss()}): ${large.toFixed(2)} ms (${(large / small).toFixed(1)}× the fresh process)`);
 
 // The step as the worker used to start it: execa from the worker, same command line.
+const WRAPPER = 'trap "kill -KILL -$$" TERM; bash -eo pipefail -c "$1" & wait $!';
 const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
 const itself = () => execa('setpriv', ['--pdeathsig', 'TERM', '--', 'bash', '-c', WRAPPER, 'forgeline-step', 'true'],
   { cwd: tmpdir(), env, extendEnv: false, detached: true, reject: false, stdin: 'ignore', all: true, buffer: false });

@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { spawnStep } from './step-process.ts';
 import type { Runner, StageExecution, StageOutcome } from './types.ts';
 
-/** Runs each step as `bash -eo pipefail -c <run>` would, in its own process group (step-process.ts). */
+/** Runs each step as `bash -eo pipefail -c <run>` in its own process group. */
 export const processRunner: Runner = {
   async run(execution: StageExecution): Promise<StageOutcome> {
     const stageDeadline = Date.now() + execution.timeoutMs;

@@ -7,14 +7,8 @@ import { streamThrough, type StreamedExit } from '../git/index.ts';
  * turns that signal into SIGKILL for its whole group: when the process that
  * started it dies, even by SIGKILL, the step and everything it started die
  * with it, so a retried stage never runs beside its lost attempt.
- *
- * The step itself is a subshell of the wrapper, not a second bash: a fork
- * without an exec, one process start less per step (a third of a step's
- * start here). It behaves as `bash -eo pipefail -c <run>`: the wrapper's trap
- * is cleared, `$0` is `bash` and there are no positional parameters (set on
- * the script's first line, so line numbers hold).
  */
-export const WRAPPER = 'trap "kill -KILL -$$" TERM; (trap - TERM; BASH_ARGV0=bash; set -eo pipefail; eval "set --; $1") & wait $!';
+const WRAPPER = 'trap "kill -KILL -$$" TERM; bash -eo pipefail -c "$1" & wait $!';
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
 
 export interface StepUser {
