@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { resolveLocalCommit } from './local-repo.ts';
 import { withLock } from './lock.ts';
 import { readObject, treeEntries } from './object-reader.ts';
 import { git, gitBytes } from './run-git.ts';
@@ -29,14 +30,6 @@ function maintainLater(mirror: string): void {
   setTimeout(() => void git(['maintenance', 'run', '--auto', '--quiet'], { cwd: mirror }).catch(() => {}), MAINTENANCE_DELAY_MS).unref();
 }
 
-/** The full id of a commit the mirror holds, from a full or abbreviated one; null when absent. */
-async function resolveCommit(mirror: string, sha: string): Promise<string | null> {
-  try {
-    return (await git(['rev-parse', '--verify', '--quiet', `${sha}^{commit}`], { cwd: mirror })).trim();
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Makes sure the bare mirror at `mirror` holds commit `sha` (full or
@@ -53,7 +46,7 @@ export async function ensureCommit(mirror: string, source: FetchSource, sha: str
     if (await hasFetched(mirror, sha)) return sha;
     // A full id is fetched straight away (a push's new commit is not here yet); any other is looked up first.
     if (!full) {
-      const known = await resolveCommit(mirror, sha);
+      const known = await resolveLocalCommit(mirror, sha);
       if (known) return known;
     }
     const config = [...NO_MAINTENANCE, ...(source.authConfig ?? [])];
@@ -75,15 +68,15 @@ export async function ensureCommit(mirror: string, source: FetchSource, sha: str
     if (fetched) return sha;
     if (!fetched) {
       // The server would not serve the id by itself: it may be here already, through a branch or a tag.
-      const known = full ? await resolveCommit(mirror, sha) : null;
+      const known = full ? await resolveLocalCommit(mirror, sha) : null;
       if (known) return known;
       await fetch(['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']);
       for (const ref of source.refs ?? []) {
-        if (await resolveCommit(mirror, sha)) break;
+        if (await resolveLocalCommit(mirror, sha)) break;
         await fetch([`+${ref}:refs/forgeline/${ref.replace(/^refs\//, '')}`]).catch(() => {});
       }
     }
-    const resolved = await resolveCommit(mirror, sha);
+    const resolved = await resolveLocalCommit(mirror, sha);
     if (!resolved) throw new Error(`commit ${sha} is not in ${source.cloneUrl}`);
     return resolved;
   });

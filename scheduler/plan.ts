@@ -1,4 +1,4 @@
-import { diffOf, mergeBase } from '../git/index.ts';
+import { diffOf, mergeBase, resolveLocalCommit } from '../git/index.ts';
 import { explainEvent, loadPipelines, PIPELINE_DIR, type EventExplain, type Pipeline, type PipelineExplain, type RepoView } from '../pipelines/index.ts';
 import { providerFor, type ForgeEvent } from '../providers/index.ts';
 import { deliveries, repos, runs, withTransaction, type Repo } from '../store/index.ts';
@@ -25,6 +25,9 @@ async function resolveShas(deps: SchedulerDeps, repo: Repo, event: ForgeEvent): 
     event.sha = pr.mergeSha ?? pr.headSha;
   } else {
     event.sha = await fetchCommit(deps, repo, event.sha!, event);
+    // A new annotated tag may name its tag object (Bitbucket Data Center's toHash does):
+    // the run, its checkout and its statuses take the commit the tag points at.
+    if (event.kind === 'tag') event.sha = (await resolveLocalCommit(mirrorPath(deps, repo.id), event.sha)) ?? event.sha;
   }
 }
 

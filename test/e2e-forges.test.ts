@@ -1,6 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { git } from '../git/index.ts';
 import { registerRepo } from '../scheduler/index.ts';
 import { startFakeForge, type FakeForge, type RecordedRequest } from './helpers/fake-forge.ts';
 import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
@@ -129,5 +130,32 @@ describe.each(CASES)('$forge, end to end: webhook in, run, statuses out', (c) =>
       // GitLab refuses a state equal to the current one: it never gets one.
       if (c.forge === 'gitlab') expect(states.some((s, i) => i > 0 && s === states[i - 1]), context).toBe(false);
     }
+  });
+
+  it.runIf(c.forge === 'bitbucket-server')('builds a new annotated tag at the commit it points at, though Data Center names the tag object', async () => {
+    const repo = await createTestRepo();
+    const sha = await repo.commit({ '.forgeline/release.yml': 'on: { push: { tags: ["v*"] } }\nstages:\n  release: { steps: [{ run: "echo releasing $FORGELINE_SHA" }] }\n' });
+    await git(['tag', '-a', 'v1.0', '-m', 'v1.0', sha], { cwd: repo.work, config: ['user.name=Test', 'user.email=test@example.com'] });
+    await git(['push', '--quiet', repo.bare, 'refs/tags/v1.0'], { cwd: repo.work });
+    const tagObject = (await git(['rev-parse', 'refs/tags/v1.0'], { cwd: repo.work })).trim();
+    expect(tagObject).not.toBe(sha);
+    const hook = await registerRepo(
+      { pool: forgeline.runtime.db.pool, box: forgeline.runtime.deps.box, publicUrl: forgeline.url, urls: forgeline.config.urls },
+      { forge: c.forge, name: 'PROJ/tagged', cloneUrl: repo.cloneUrl, apiUrl: fake.url, token: 'forge-api-token' }, 'test');
+    const p = fixture('bitbucket-server/push.json');
+    p.changes = [{ ref: { id: 'refs/tags/v1.0', displayId: 'v1.0', type: 'TAG' }, refId: 'refs/tags/v1.0', fromHash: '0'.repeat(40), toHash: tagObject, type: 'ADD' }];
+    p.repository = { ...p.repository, slug: 'tagged', project: { ...p.repository.project, key: 'PROJ' } };
+    delete p.toCommit;
+    delete p.commits;
+    const body = JSON.stringify(p);
+    const res = await fetch(hook.hookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', ...c.headers(hook.secret, body) } });
+    expect(res.status).toBe(202);
+    const statusPath = (id: string) => new RegExp(`^/rest/api/latest/projects/PROJ/repos/tagged/commits/${id}/builds$`);
+    const done = (r: RecordedRequest) => r.method === 'POST' && statusPath(sha).test(r.path) && c.read(r).context === 'forgeline/release/tag' && c.read(r).state === c.success;
+    await waitFor(async () => (fake.requests.some(done) ? true : undefined), 'the tag\'s run to succeed on its commit');
+    expect(fake.requests.filter((r) => statusPath(tagObject).test(r.path))).toEqual([]);
+    const { items } = await (await fetch(`${forgeline.url}/api/runs?repo=${hook.id}`)).json() as { items: Array<{ id: number; sha: string }> };
+    expect(items.map((r) => r.sha)).toEqual([sha]);
+    expect(await (await fetch(`${forgeline.url}/api/runs/${items[0]!.id}/stages/release/log`)).text()).toContain(`releasing ${sha}`);
   });
 });
