@@ -17,10 +17,23 @@ export interface GitOptions {
   input?: string;
 }
 
-/** git's arguments and environment for a command: hooks off, and the settings for this command only. */
+/**
+ * git's arguments and environment for a command: hooks off, and the settings
+ * for this command only. The settings go in the environment (GIT_CONFIG_COUNT,
+ * git 2.31 and later), never on the command line: a command line is readable
+ * by every user of the machine in /proc, a step's user under `--run-as` too,
+ * and the settings carry the forge's token.
+ */
 export function gitInvocation(args: string[], opts: GitOptions = {}): { args: string[]; env: Record<string, string> } {
-  const config = ['core.hooksPath=/dev/null', ...(opts.config ?? [])].flatMap((c) => ['-c', c]);
-  return { args: [...config, ...args], env: BASE_ENV };
+  const env: Record<string, string> = { ...BASE_ENV };
+  const config = opts.config ?? [];
+  config.forEach((setting, i) => {
+    const at = setting.indexOf('=');
+    env[`GIT_CONFIG_KEY_${i}`] = at < 0 ? setting : setting.slice(0, at);
+    env[`GIT_CONFIG_VALUE_${i}`] = at < 0 ? 'true' : setting.slice(at + 1);
+  });
+  if (config.length) env.GIT_CONFIG_COUNT = String(config.length);
+  return { args: ['-c', 'core.hooksPath=/dev/null', ...args], env };
 }
 
 /** A git command's output as bytes (`cat-file --batch` of binary blobs). */

@@ -1,11 +1,13 @@
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../cli/config.ts';
-import { createCheckout, ensureCommit } from '../git/index.ts';
+import { createCheckout, ensureCommit, git } from '../git/index.ts';
 import { providerFor } from '../providers/index.ts';
 import { addToken, registerRepo, type UrlPolicy } from '../scheduler/index.ts';
 import { apiRoutes } from '../server/api.ts';
@@ -161,6 +163,36 @@ describe('git in the mirror and the checkout', () => {
     const forms = [token, Buffer.from(`x-access-token:${token}`).toString('base64'), Buffer.from(token).toString('base64')];
     const { stdout } = await execa('grep', ['-rlF', ...forms.flatMap((f) => ['-e', f]), mirror, path.join(checkout, '.git')], { reject: false });
     expect(stdout).toBe('');
+  });
+
+  it('gives git the credentials in its environment, never on its command line, which every user can read', async () => {
+    const token = 'ghs_credentialNoOtherUserMayRead';
+    const authConfig = providerFor('github')!.gitAuthConfig({ name: 'acme/app', apiUrl: 'https://api.github.com', token });
+    const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
+    // A forge that holds git's request open while it looks at every command line on the machine.
+    const seen: { authorization?: string; cmdlines: string[] } = { cmdlines: [] };
+    const server = createServer((req, res) => {
+      seen.authorization ??= req.headers.authorization;
+      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        try {
+          const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+          if (cmdline.includes(token) || cmdline.includes(basic)) seen.cmdlines.push(cmdline.replace(/\0/g, ' '));
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/acme/app.git`;
+      await expect(git(['ls-remote', url], { config: authConfig })).rejects.toThrow(/ls-remote failed/);
+    } finally {
+      server.close();
+    }
+    // git sent them, so it had them; no process showed them.
+    expect(seen.authorization).toBe(`Basic ${basic}`);
+    expect(seen.cmdlines).toEqual([]);
   });
 });
 
