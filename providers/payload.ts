@@ -22,6 +22,8 @@ export function jsonPayload(headers: Headers, rawBody: Buffer): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new PayloadError(`body is not JSON: ${(err as Error).message}`);
+    // Only where it broke: the parser's own message quotes the body, which must not reach the audit log.
+    const at = /at position (\d+)/.exec((err as Error).message)?.[1];
+    throw new PayloadError(`body is not JSON${at ? ` (at character ${at})` : ''}`);
   }
 }

@@ -1,14 +1,14 @@
 export { startBoss, QUEUES } from './queues.ts';
 export { startWorkers, type WorkerOptions, type Workers } from './workers.ts';
 export { reapLostStages } from './reaper.ts';
-export { receiveHook, type HookAnswer, type HookRequest, type IngestDeps } from './ingest.ts';
+export { receiveHook, refuseHook, type HookAnswer, type HookRequest, type IngestDeps } from './ingest.ts';
 export { deliveryBatcher } from './delivery-batcher.ts';
 export { commitPrefetch, type Prefetch } from './prefetch.ts';
 export { hookDirectory } from './hook-directory.ts';
 export { unverifiedLimiter } from './rate-limit.ts';
 export { replayDelivery } from './replay.ts';
 export { rotateSecret, removeRepository } from './repo-secrets.ts';
-export { registry as metricsRegistry } from './metrics.ts';
+export { hookMetrics, registry as metricsRegistry } from './metrics.ts';
 export { refreshQueueDepth } from './queue-depth.ts';
 export { registerRepo, type RepoRegistration, type Registered } from './register-repo.ts';
 export { runView, runList, deliveryView, deliveryList, stageLog } from './views.ts';

@@ -58,7 +58,12 @@ async function findTarget(deps: IngestDeps, hook: string): Promise<Target | null
   return sourceProvider ? { provider: sourceProvider, repo, secrets: source.secrets, source: source.source } : null;
 }
 
-async function refuse(deps: IngestDeps, req: HookRequest, forge: string, status: number, reason: string): Promise<HookAnswer> {
+/**
+ * A refused hook request: answered with its reason, counted, logged and
+ * audited (never with its body or a proof). Unverified ones (401, 404) count
+ * against their address's rate limit, and past it are answered 429.
+ */
+export async function refuseHook(deps: IngestDeps, req: Pick<HookRequest, 'hook' | 'sourceAddress'>, forge: string, status: number, reason: string): Promise<HookAnswer> {
   const wait = status === 401 || status === 404 ? deps.limiter.take(req.sourceAddress ?? 'unknown') : null;
   const answer: HookAnswer = wait === null
     ? { status, body: { error: reason } }
@@ -81,7 +86,7 @@ async function receiveSourceDelivery(deps: IngestDeps, req: HookRequest, source:
     payload = jsonPayload(req.headers, req.rawBody);
   } catch (err) {
     if (!(err instanceof PayloadError)) throw err;
-    return { status: 400, body: { error: err.message } };
+    return refuseHook(deps, req, `source:${source.name}`, 400, err.message);
   }
   const event = blankEvent(repo.forge as ForgeName, 'webhook', repo.name, repo.cloneUrl);
   event.source = source.name;
@@ -107,17 +112,17 @@ async function receiveSourceDelivery(deps: IngestDeps, req: HookRequest, source:
 export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<HookAnswer> {
   const receivedAt = new Date();
   const target = await findTarget(deps, req.hook);
-  if (!target) return refuse(deps, req, 'unknown', 404, 'unknown hook');
+  if (!target) return refuseHook(deps, req, 'unknown', 404, 'unknown hook');
   const { provider } = target;
   const cidrs = target.source ? target.source.allowCidrs : target.repo?.allowCidrs;
   if (cidrs?.length && !allowed(cidrList(cidrs), req.sourceAddress)) {
-    return refuse(deps, req, provider.name, 403, `source address ${req.sourceAddress} is not allowed on this hook`);
+    return refuseHook(deps, req, provider.name, 403, `source address ${req.sourceAddress} is not allowed on this hook`);
   }
   const verified = target.source
     ? verifySource(target.source, req.headers, req.rawBody, target.secrets)
     : target.secrets.length > 0 && provider.verify(req.headers, req.rawBody, target.secrets);
   if (!verified) {
-    return refuse(deps, req, provider.name, 401, target.secrets.length ? 'missing or invalid signature' : `no secret is configured for this hook`);
+    return refuseHook(deps, req, provider.name, 401, target.secrets.length ? 'missing or invalid signature' : `no secret is configured for this hook`);
   }
   if (target.source) return receiveSourceDelivery(deps, req, target.source, target.repo!);
 
@@ -126,8 +131,7 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<H
     payload = provider.payloadOf(req.headers, req.rawBody);
   } catch (err) {
     if (!(err instanceof PayloadError)) throw err;
-    hookMetrics.requests.inc({ forge: provider.name, outcome: '400' });
-    return { status: 400, body: { error: err.message } };
+    return refuseHook(deps, req, provider.name, 400, err.message);
   }
 
   const parsed = provider.parse(req.headers, payload);
@@ -138,9 +142,10 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<H
   let status: deliveries.DeliveryStatus = parsed.outcome === 'ignored' ? 'ignored' : 'accepted';
   let reason = parsed.outcome === 'ignored' ? parsed.reason : parsed.outcome === 'rerun' ? 'rerequested' : null;
   if (repo) {
+    // Whatever its outcome: a ping or an action Forgeline ignores that names another repository is refused too.
     const foreign = events.find((e) => e.repo.name.toLowerCase() !== repo!.name.toLowerCase())
-      ?? (named && named.toLowerCase() !== repo.name.toLowerCase() && parsed.outcome === 'rerun' ? { repo: { name: named } } : undefined);
-    if (foreign) return refuse(deps, req, provider.name, 403, `payload names repository ${foreign.repo.name}; this hook belongs to ${repo.name}`);
+      ?? (named && named.toLowerCase() !== repo.name.toLowerCase() ? { repo: { name: named } } : undefined);
+    if (foreign) return refuseHook(deps, req, provider.name, 403, `payload names repository ${foreign.repo.name}; this hook belongs to ${repo.name}`);
   } else if (named) {
     repo = (await deps.directory.byName(provider.name, named))?.repo ?? null;
     if (!repo && status === 'accepted') {

@@ -43,6 +43,10 @@ describe('hook answers', () => {
     const body = 'not json';
     const res = await post(hookUrl, body, { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signGitHub(secret, body) });
     expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: 'body is not JSON' });
+    const cut = '{"ref": "refs/heads/main", x}';
+    const at = await post(hookUrl, cut, { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signGitHub(secret, cut) });
+    expect(await at.json()).toEqual({ error: `body is not JSON (at character ${cut.indexOf('x')})` });
   });
 
   it('200 ignored for a ping, stored with its headers redacted', async () => {
@@ -61,6 +65,25 @@ describe('hook answers', () => {
     const body = JSON.stringify({ ref: 'refs/heads/main', after: 'a'.repeat(40), before: '0'.repeat(40), repository: { full_name: 'evil/other' }, head_commit: { id: 'a'.repeat(40) } });
     const res = await post(hookUrl, body, { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signGitHub(secret, body) });
     expect(res.status).toBe(403);
+  });
+
+  it('403 when a repository hook receives a ping or an ignored event naming another repository', async () => {
+    const body = JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 2, repository: { full_name: 'evil/other' } });
+    const res = await post(hookUrl, body, { 'content-type': 'application/json', 'x-github-event': 'ping', 'x-hub-signature-256': signGitHub(secret, body) });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ error: 'payload names repository evil/other; this hook belongs to acme/edges' });
+  });
+
+  it('audits and counts every refusal above, with its reason and never the body or a proof', async () => {
+    const { rows } = await forgeline.runtime.db.pool.query<{ action: string; reason: string; hook: string }>('SELECT action, reason, hook FROM audit_log ORDER BY id');
+    const actions = new Set(rows.map((r) => r.action));
+    for (const status of [400, 403, 404, 405, 413, 415]) expect(actions, `hook.refused.${status}`).toContain(`hook.refused.${status}`);
+    expect(rows.find((r) => r.action === 'hook.refused.405')?.reason).toBe('method PUT is not allowed: hooks take POST');
+    expect(rows.find((r) => r.action === 'hook.refused.413')?.reason).toBe('body over the limit of 1024 bytes');
+    expect(JSON.stringify(rows)).not.toMatch(/xxxxxxxx|not json|refs\/heads|sha256=|Design for failure/);
+    expect(JSON.stringify(rows)).not.toContain(secret);
+    const metrics = await (await fetch(`${forgeline.url}/metrics`)).text();
+    for (const status of [400, 403, 404, 405, 413, 415]) expect(metrics).toMatch(new RegExp(`forgeline_hook_requests_total\\{forge="[a-z-]+",outcome="${status}"\\} [1-9]`));
   });
 
   it('healthz and readyz', async () => {
