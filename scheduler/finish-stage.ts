@@ -24,7 +24,10 @@ export async function finishStage(
   await runs.lockRun(tx, stage.runId);
   const run = await runs.getRun(tx, stage.runId);
   const def = (run?.definition as Pipeline | null)?.stages.find((s) => s.name === stage.name);
-  if (outcome.status === 'failure' && opts.retryable && def && stage.attempt <= def.retries) {
+  // `retries` counts from the attempt the stage's latest run or rerun began at.
+  const retryable = outcome.status === 'failure' && opts.retryable && def !== undefined && def.retries > 0
+    && stage.attempt - (await runs.firstAttempt(tx, stage.runId, stage.name)) < def.retries;
+  if (retryable) {
     const requeued = await runs.requeueStage(tx, { ...stage, from, reason: `attempt ${stage.attempt} failed: ${outcome.reason ?? 'failure'}; retrying` });
     if (requeued) {
       await sendStage(deps, tx, { runId: stage.runId, stage: stage.name, attempt: stage.attempt + 1 });

@@ -177,6 +177,12 @@ export async function listRuns(db: Queryable, f: RunFilter): Promise<RunRow[]> {
  * Starts the next attempt of a stage that failed or whose worker was lost:
  * queued again, at attempt + 1. False when the stage had moved on already.
  */
+/** The attempt at which the stage's latest run or rerun began. */
+export async function firstAttempt(db: Queryable, runId: number, name: string): Promise<number> {
+  const { rows } = await db.query<{ first_attempt: number }>('SELECT first_attempt FROM stages WHERE run_id = $1 AND name = $2', [runId, name]);
+  return rows[0]?.first_attempt ?? 1;
+}
+
 export async function requeueStage(db: Queryable, t: { runId: number; name: string; attempt: number; from: StageStatus[]; reason: string }): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE stages SET status = 'queued', attempt = attempt + 1, worker = NULL, started_at = NULL, finished_at = NULL,
@@ -207,7 +213,7 @@ export async function activeForHeadBranch(db: Queryable, repoId: string, branch:
 /** Puts stages back to `queued` for a rerun, at their next attempt. */
 export async function resetStages(db: Queryable, runId: number, names: string[]): Promise<void> {
   await db.query(
-    `UPDATE stages SET status = 'queued', attempt = attempt + 1, reason = NULL, worker = NULL, started_at = NULL,
+    `UPDATE stages SET status = 'queued', attempt = attempt + 1, first_attempt = attempt + 1, reason = NULL, worker = NULL, started_at = NULL,
        finished_at = NULL, waiting_for = NULL, approved_by = NULL, queued_at = now()
      WHERE run_id = $1 AND name = ANY($2::text[])`,
     [runId, names]);
