@@ -1,4 +1,6 @@
 import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setSecret } from '../scheduler/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
@@ -13,13 +15,16 @@ describe('--run-as', () => {
     if ((await execa('id', ['-u', USER], { reject: false })).exitCode !== 0) {
       await execa('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER]);
     }
-    b = await startBench('acme/isolated', { workers: 1, runAs: USER });
+    // No FORGELINE_SECRET_KEY: the key is generated into the data dir, where the step user must not read it.
+    b = await startBench('acme/isolated', { workers: 1, runAs: USER, env: { FORGELINE_SECRET_KEY: '' } });
     await setSecret({ pool: b.forgeline.runtime.db.pool, box: b.forgeline.runtime.deps.box }, { repo: b.name, name: 'TOKEN', value: 'isolated-secret-value' }, 'test');
   });
   afterAll(() => b?.stop());
 
   it('runs steps as the user, who cannot read the data dir, the worker or write the mirror', async () => {
     const data = b.forgeline.config.dataDir;
+    // What the step must be refused is there, and readable to the worker's own user.
+    expect(readFileSync(path.join(data, 'secret.key')).length).toBeGreaterThan(0);
     const attempt = (what: string, cmd: string) => `if ${cmd} >/dev/null 2>&1; then echo "${what}: allowed"; else echo "${what}: refused"; fi`;
     const { sha, runs: [id] } = await b.push({
       '.forgeline/ci.yml': `on: { push: {} }

@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerRepo } from '../scheduler/index.ts';
@@ -12,6 +12,7 @@ const manifest = JSON.parse(readFileSync(new URL('manifest.json', FIXTURES), 'ut
 const FORGE: Record<string, string> = { github: 'github', gitlab: 'gitlab', 'bitbucket-cloud': 'bitbucket', 'bitbucket-server': 'bitbucket-server', gitea: 'gitea' };
 
 const hex = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex');
+const GITEA_ORG_SECRET = 'gitea-org-secret';
 
 /** The proof each forge sends (SPEC.md §3), and its delivery id header. */
 function signed(forge: string, secret: string, body: string): Record<string, string> {
@@ -39,7 +40,7 @@ describe('real deliveries of every forge, through the front door', () => {
   const hooks = new Map<string, { hookUrl: string; secret: string }>();
 
   beforeAll(async () => {
-    forgeline = await startForgeline({ workers: 0 });
+    forgeline = await startForgeline({ workers: 0, env: { FORGELINE_GITEA_WEBHOOK_SECRET: GITEA_ORG_SECRET, FORGELINE_GITHUB_WEBHOOK_SECRET: 'github-org-secret' } });
     for (const f of manifest.filter((m) => m.expect.repo)) {
       const forge = FORGE[f.provider]!;
       const name = repoOf(forge, JSON.parse(readFileSync(new URL(f.file, FIXTURES), 'utf8')));
@@ -67,13 +68,23 @@ describe('real deliveries of every forge, through the front door', () => {
     expect(JSON.stringify(delivery.headers)).not.toContain(hook.secret);
   });
 
-  it('tells a Gitea delivery carrying GitHub headers from GitHub on the forge-wide route', async () => {
-    const body = readFileSync(new URL('gitea/push.json', FIXTURES), 'utf8');
-    const res = await fetch(`${forgeline.url}/hooks/github`, {
-      method: 'POST', body,
-      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-gitea-event': 'push', 'x-gitea-signature': hex('x', body) },
+  it('takes a Gitea delivery carrying GitHub\'s headers as Gitea\'s on the Gitea hook, and not as GitHub\'s', async () => {
+    // A push of its own: the fixture itself was delivered above, and would be a duplicate.
+    const push = JSON.parse(readFileSync(new URL('gitea/push.json', FIXTURES), 'utf8'));
+    push.after = randomBytes(20).toString('hex');
+    push.head_commit = { ...push.head_commit, id: push.after };
+    const body = JSON.stringify(push);
+    // What Gitea sends: its own headers, GitHub's and Gogs' too, every signature made with the hook's secret.
+    const asGiteaSends = (secret: string) => ({
+      'content-type': 'application/json', 'x-gitea-event': 'push', 'x-gitea-delivery': randomUUID(), 'x-gitea-signature': hex(secret, body),
+      'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': `sha256=${hex(secret, body)}`, 'x-gogs-event': 'push',
     });
-    expect(res.status).toBe(401);
+    const onGitea = await fetch(`${forgeline.url}/hooks/gitea`, { method: 'POST', body, headers: asGiteaSends(GITEA_ORG_SECRET) });
+    expect(onGitea.status).toBe(202);
+    const { delivery } = await onGitea.json() as { delivery: string };
+    expect(await (await fetch(`${forgeline.url}/api/deliveries/${delivery}`)).json()).toMatchObject({ forge: 'gitea', repo: 'Test-CI/multi-line-secrets', status: 'accepted' });
+    // GitHub's forge-wide hook verifies with GitHub's secret only: Gitea's signature is no proof there.
+    expect((await fetch(`${forgeline.url}/hooks/github`, { method: 'POST', body, headers: asGiteaSends(GITEA_ORG_SECRET) })).status).toBe(401);
   });
 });
 
