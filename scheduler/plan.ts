@@ -171,9 +171,12 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
       const pipeline = definitions.get(line.name);
       prepareCheckouts(deps, repo, event, pipeline, run);
       const group = pipeline?.concurrency ? { name: pipeline.concurrency.group, cancelInProgress: pipeline.concurrency.cancelInProgress } : null;
+      // Written with the run, so that no fork's run waits for approval without the diff its approver reads.
+      const diff = event.pullRequest?.fromFork && run.status === 'queued' ? await forkPipelineDiff(view, event) : null;
       const runId = await withTransaction(deps.pool, async (tx) => {
         const id = await runs.insertRun(tx, { ...run, repoId: repo.id, deliveryId, eventIndex: index, event, sha: event.sha!, concurrencyGroup: group?.name ?? null });
         if (id === null) return null;
+        if (diff !== null) await runs.setPipelineDiff(tx, id, diff);
         if (run.status !== 'queued') {
           await sendReport(deps, tx, id);
           return id;
@@ -190,9 +193,6 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
         }
         return id;
       });
-      if (runId !== null && event.pullRequest?.fromFork && run.status === 'queued') {
-        await runs.setPipelineDiff(deps.pool, runId, await forkPipelineDiff(view, event));
-      }
       if (runId !== null) {
         line.run = runId;
         planned.push(runId);
