@@ -18,6 +18,12 @@ export function num(value: unknown, path: string): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
+/** A whole number that fits the database's integers (a pull request's number): anything else is null. */
+export function int(value: unknown, path: string): number | null {
+  const v = at(value, path);
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1 ? v : null;
+}
+
 export function bool(value: unknown, path: string): boolean {
   return at(value, path) === true;
 }

@@ -1,39 +1,12 @@
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerRepo } from '../scheduler/index.ts';
 import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
 import { createTestRepo, type TestRepo } from './helpers/git-repo.ts';
+import { FIXTURES, FORGE, hex, manifest, repoOf, signed } from './helpers/forge-fixtures.ts';
 
-const FIXTURES = new URL('../../shared/fixtures/webhooks/', import.meta.url);
-const manifest = JSON.parse(readFileSync(new URL('manifest.json', FIXTURES), 'utf8')) as Array<{
-  file: string; provider: string; headers: Record<string, string>; expect: Record<string, any>;
-}>;
-const FORGE: Record<string, string> = { github: 'github', gitlab: 'gitlab', 'bitbucket-cloud': 'bitbucket', 'bitbucket-server': 'bitbucket-server', gitea: 'gitea' };
-
-const hex = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex');
 const GITEA_ORG_SECRET = 'gitea-org-secret';
-
-/** The proof each forge sends (SPEC.md §3), and its delivery id header. */
-function signed(forge: string, secret: string, body: string): Record<string, string> {
-  switch (forge) {
-    case 'github': return { 'x-hub-signature-256': `sha256=${hex(secret, body)}`, 'x-github-delivery': randomUUID() };
-    case 'gitlab': return { 'x-gitlab-token': secret, 'x-gitlab-event-uuid': randomUUID() };
-    case 'bitbucket': return { 'x-hub-signature': `sha256=${hex(secret, body)}`, 'x-request-uuid': randomUUID() };
-    case 'bitbucket-server': return { 'x-hub-signature': `sha256=${hex(secret, body)}`, 'x-request-id': randomUUID() };
-    default: return { 'x-gitea-signature': hex(secret, body), 'x-gitea-delivery': randomUUID() };
-  }
-}
-
-/** The repository a fixture names, as each forge spells it. */
-function repoOf(forge: string, payload: any): string {
-  if (forge === 'gitlab') return payload.project.path_with_namespace;
-  if (forge === 'bitbucket-server') {
-    const r = payload.repository ?? payload.pullRequest.toRef.repository;
-    return `${r.project.key}/${r.slug}`;
-  }
-  return payload.repository.full_name;
-}
 
 describe('real deliveries of every forge, through the front door', () => {
   let forgeline: TestForgeline;

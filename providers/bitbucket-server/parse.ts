@@ -1,5 +1,5 @@
 import { applyRef, blankEvent, isZeroSha } from '../event.ts';
-import { at, bool, list, num, str } from '../read-json.ts';
+import { at, bool, int, list, str } from '../read-json.ts';
 import type { ForgeEvent, ParseResult, PullRequestAction } from '../types.ts';
 
 /** `PROJECT/slug`, the name Data Center's URLs and API use for a repository (personal projects are `~USER`). */
@@ -71,7 +71,7 @@ function parsePullRequest(eventName: string, action: PullRequestAction, payload:
   const event = blankEvent('bitbucket-server', 'pull_request', name, cloneUrl(baseRepository));
   event.action = action;
   event.pullRequest = {
-    number: num(pr, 'id') ?? 0,
+    number: int(pr, 'id') ?? 0,
     title: str(pr, 'title') ?? '',
     labels: [],
     draft: bool(pr, 'draft'),

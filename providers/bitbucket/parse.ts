@@ -1,5 +1,5 @@
 import { applyRef, blankEvent } from '../event.ts';
-import { at, bool, list, num, str } from '../read-json.ts';
+import { at, bool, int, list, str } from '../read-json.ts';
 import type { ForgeEvent, ParseResult, PullRequestAction } from '../types.ts';
 
 interface Repo {
@@ -77,7 +77,7 @@ function parsePullRequest(eventName: string, action: PullRequestAction, payload:
   const event = blankEvent('bitbucket', 'pull_request', repo.name, repo.cloneUrl);
   event.action = action;
   event.pullRequest = {
-    number: num(pr, 'id') ?? 0,
+    number: int(pr, 'id') ?? 0,
     title: str(pr, 'title') ?? '',
     labels: [],
     draft: bool(pr, 'draft'),

@@ -1,5 +1,5 @@
 import { applyRef, blankEvent, isZeroSha } from '../event.ts';
-import { at, bool, list, num, str } from '../read-json.ts';
+import { at, bool, int, list, str } from '../read-json.ts';
 import type { ParseResult, PullRequestAction } from '../types.ts';
 
 function parsePush(payload: unknown): ParseResult {
@@ -45,7 +45,7 @@ function parsePullRequest(payload: unknown): ParseResult {
   const event = blankEvent('github', 'pull_request', repoName, str(payload, 'repository.clone_url'));
   event.action = action;
   event.pullRequest = {
-    number: num(pr, 'number') ?? 0,
+    number: int(pr, 'number') ?? 0,
     title: str(pr, 'title') ?? '',
     labels: list(pr, 'labels').map((l) => str(l, 'name')).filter((l): l is string => l !== null),
     draft: bool(pr, 'draft'),

@@ -1,5 +1,5 @@
 import { applyRef, blankEvent, isZeroSha } from '../event.ts';
-import { at, bool, list, num, str } from '../read-json.ts';
+import { at, bool, int, list, num, str } from '../read-json.ts';
 import type { ParseResult, PullRequestAction } from '../types.ts';
 
 // isZeroSha also answers true for a missing id; here only a sent all-zero id means "no ref".
@@ -53,7 +53,7 @@ function parseMergeRequest(payload: unknown): ParseResult {
   const event = blankEvent('gitlab', 'pull_request', repoName, str(payload, 'project.git_http_url'));
   event.action = action;
   event.pullRequest = {
-    number: num(mr, 'iid') ?? 0,
+    number: int(mr, 'iid') ?? 0,
     title: str(mr, 'title') ?? '',
     labels: [...new Set(labels)],
     // work_in_progress is the older name of draft.
