@@ -33,12 +33,18 @@ describe('GitHub signatures', () => {
     expect(github.verify({ 'x-hub-signature-256': good }, body, [])).toBe(false);
   });
 
-  it('refuses any single-byte change of the body', () => {
+  it('refuses any single-byte change of the body or of the signature', () => {
     const signature = signGitHub('new-secret', body);
     fc.assert(fc.property(fc.nat(body.length - 1), fc.integer({ min: 1, max: 255 }), (index, delta) => {
       const changed = Buffer.from(body);
       changed[index] = (changed[index]! + delta) % 256;
       return github.verify({ 'x-hub-signature-256': signature }, changed, secrets) === false;
+    }));
+    const signatureBytes = Buffer.from(signature, 'latin1');
+    fc.assert(fc.property(fc.nat(signatureBytes.length - 1), fc.integer({ min: 1, max: 255 }), (index, delta) => {
+      const changed = Buffer.from(signatureBytes);
+      changed[index] = (changed[index]! + delta) % 256;
+      return github.verify({ 'x-hub-signature-256': changed.toString('latin1') }, body, secrets) === false;
     }));
   });
 });

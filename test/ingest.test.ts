@@ -173,6 +173,43 @@ describe('ingest', () => {
     expect(await count('SELECT count(*)::int AS n FROM runs WHERE sha = $1', [sha])).toBe(2);
   });
 
+  it('accepts a GitHub delivery sent as a form, its signature over the form bytes as sent', async () => {
+    const sha = await repo.commit({ 'form.txt': 'form' });
+    const form = new URLSearchParams({ payload: JSON.stringify({ ...push(sha), note: 'héllo a+b & c=d' }) }).toString();
+    const headers = { 'content-type': 'application/x-www-form-urlencoded', 'x-github-event': 'push', 'x-github-delivery': 'form-1' };
+    // Signed over the JSON inside, as Gitea would: no proof for GitHub.
+    const json = new URLSearchParams(form).get('payload')!;
+    expect((await fetch(hook.hookUrl, { method: 'POST', body: form, headers: { ...headers, 'x-hub-signature-256': signGitHub(hook.secret, json) } })).status).toBe(401);
+    const res = await fetch(hook.hookUrl, { method: 'POST', body: form, headers: { ...headers, 'x-hub-signature-256': signGitHub(hook.secret, form) } });
+    expect(res.status).toBe(202);
+    const { delivery } = await res.json() as { delivery: string };
+    const stored = await (await fetch(`${forgeline.url}/api/deliveries/${delivery}`, { headers: { authorization: 'Bearer admin-token' } })).json() as any;
+    expect(stored.events).toMatchObject([{ kind: 'push', sha, repo: { name: 'acme/ingest' } }]);
+  });
+
+  it('stores a verified delivery it cannot act on as ignored, with the reason, for inspection', async () => {
+    const body = JSON.stringify({ action: 'created', repository: { full_name: 'acme/ingest' }, starred_at: '2026-12-02T00:00:00Z' });
+    const res = await fetch(hook.hookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-github-event': 'star', 'x-github-delivery': 'star-1', 'x-hub-signature-256': signGitHub(hook.secret, body) } });
+    expect(res.status).toBe(200);
+    const answer = await res.json() as { delivery: string; status: string; reason: string };
+    expect(answer).toMatchObject({ status: 'ignored', reason: expect.stringContaining('star') });
+    const stored = await (await fetch(`${forgeline.url}/api/deliveries/${answer.delivery}`, { headers: { authorization: 'Bearer admin-token' } })).json() as any;
+    expect(stored).toMatchObject({ status: 'ignored', reason: answer.reason, repo: 'acme/ingest', events: [], headers: { 'x-github-event': 'star' } });
+    expect((await deliveries.deliveryBody(forgeline.runtime.db.pool, answer.delivery))?.toString()).toBe(body);
+  });
+
+  it('redacts every proof and credential header SPEC.md §3 lists before storing the headers', async () => {
+    const sha = await repo.commit({ 'redact.txt': 'r' });
+    const body = JSON.stringify(push(sha));
+    const proofs = { 'x-hub-signature': 'sha1=0123', 'x-gitea-signature': 'ab12', 'x-forgejo-signature': 'cd34', 'webhook-signature': 'v1,AAAA', 'x-gitlab-token': 'glt-token', authorization: 'Bearer tok' };
+    const res = await fetch(hook.hookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': 'redact-1', 'x-hub-signature-256': signGitHub(hook.secret, body), ...proofs } });
+    expect(res.status).toBe(202);
+    const { delivery } = await res.json() as { delivery: string };
+    const stored = await (await fetch(`${forgeline.url}/api/deliveries/${delivery}`, { headers: { authorization: 'Bearer admin-token' } })).json() as any;
+    for (const name of [...Object.keys(proofs), 'x-hub-signature-256']) expect(stored.headers[name], name).toBe('[redacted]');
+    expect(stored.headers['x-github-event']).toBe('push');
+  });
+
   it('never answers a 5xx or crashes on random bodies, headers and content types', async () => {
     await fc.assert(fc.asyncProperty(
       fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain', 'application/json; charset=utf-8', ''),
