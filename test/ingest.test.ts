@@ -265,6 +265,23 @@ describe('ingest while the database is down', () => {
     const up = await sendGitHubHook(hook.hookUrl, hook.secret, 'push', payload, down.deliveryId);
     expect(up.status).toBe(202);
   });
+
+  it('answers 503 when the database goes away between the hook\'s lookup and the store, storing nothing', async () => {
+    // The hook and its secrets are in the cache: only the store needs the database.
+    const warm = await sendGitHubHook(hook.hookUrl, hook.secret, 'ping', { zen: 'warm', hook_id: 1, repository: { full_name: 'acme/down' } });
+    expect(warm.status).toBe(200);
+    const payload = pushPayload({ name: 'acme/down', cloneUrl: 'file:///nowhere.git' }, 'd'.repeat(40));
+    await proxy.cut();
+    const down = await sendGitHubHook(hook.hookUrl, hook.secret, 'push', payload);
+    expect(down.status).toBe(503);
+    expect(down.body).toEqual({ error: 'database unavailable: nothing was stored' });
+    await proxy.restore();
+    await waitFor(async () => ((await fetch(`${forgeline.url}/readyz`)).status === 200 ? true : undefined), 'readiness');
+    const { rows } = await forgeline.runtime.db.pool.query('SELECT count(*)::int AS n FROM deliveries WHERE forge_delivery_id = $1', [down.deliveryId]);
+    expect(rows[0].n).toBe(0);
+    const metrics = await (await fetch(`${forgeline.url}/metrics`)).text();
+    expect(metrics).toMatch(/forgeline_hook_requests_total\{forge="unknown",outcome="503"\} [1-9]/);
+  });
 });
 
 describe('rate limit', () => {
