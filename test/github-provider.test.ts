@@ -94,6 +94,42 @@ describe('GitHub payloads', () => {
     expect(parsed).toBeGreaterThan(10);
   });
 
+  it('maps each pull_request example\'s action as SPEC.md §4 says, with the pull request\'s own number and head', () => {
+    const expected = (p: any): string | null => {
+      if (p.action === 'closed') return p.pull_request.merged ? 'merged' : 'closed';
+      if (['opened', 'synchronize', 'reopened'].includes(p.action)) return p.action;
+      if (['edited', 'labeled', 'unlabeled', 'ready_for_review', 'converted_to_draft'].includes(p.action)) return 'edited';
+      return null;
+    };
+    const seen = new Set<string>();
+    for (const payload of githubExamples('pull_request')) {
+      const result = parse('pull_request', payload);
+      const want = expected(payload);
+      if (want === null) {
+        expect(result.outcome, payload.action).toBe('ignored');
+        continue;
+      }
+      const [event] = (result as { events: ForgeEvent[] }).events as [ForgeEvent];
+      expect([payload.action, event.action]).toEqual([payload.action, want]);
+      expect(event.pullRequest).toMatchObject({ number: payload.number, headSha: payload.pull_request.head.sha, headRef: payload.pull_request.head.ref, baseRef: payload.pull_request.base.ref });
+      seen.add(want);
+    }
+    // The examples cover what is acted on, so a mapping dropped is a failure here.
+    expect([...seen].sort()).toEqual(expect.arrayContaining(['closed', 'edited', 'opened', 'reopened', 'synchronize']));
+  });
+
+  it('tells a pull request from a fork, or from a fork since deleted, from one within the repository', () => {
+    const base = githubExamples('pull_request').find((p) => p.action === 'opened');
+    const fromFork = structuredClone(base);
+    fromFork.pull_request.head.repo = { ...fromFork.pull_request.head.repo, full_name: 'forker/app', id: 999 };
+    const deleted = structuredClone(base);
+    deleted.pull_request.head.repo = null;
+    const pr = (p: any) => (parse('pull_request', p) as { events: ForgeEvent[] }).events[0]!.pullRequest!;
+    expect(pr(base)).toMatchObject({ fromFork: false, headRepo: base.repository.full_name });
+    expect(pr(fromFork)).toMatchObject({ fromFork: true, headRepo: 'forker/app' });
+    expect(pr(deleted)).toMatchObject({ fromFork: true, headRepo: null });
+  });
+
   it('peels an annotated tag push to the commit it points at', () => {
     const payload = githubExamples('push').find((p) => p.ref.startsWith('refs/tags/') && p.head_commit);
     payload.after = 'f'.repeat(40);

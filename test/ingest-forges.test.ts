@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerRepo } from '../scheduler/index.ts';
@@ -58,6 +58,39 @@ describe('real deliveries of every forge, through the front door', () => {
     expect(await (await fetch(`${forgeline.url}/api/deliveries/${delivery}`)).json()).toMatchObject({ forge: 'gitea', repo: 'Test-CI/multi-line-secrets', status: 'accepted' });
     // GitHub's forge-wide hook verifies with GitHub's secret only: Gitea's signature is no proof there.
     expect((await fetch(`${forgeline.url}/hooks/github`, { method: 'POST', body, headers: asGiteaSends(GITEA_ORG_SECRET) })).status).toBe(401);
+  });
+});
+
+describe('GitLab signing tokens, through the front door', () => {
+  let forgeline: TestForgeline;
+  beforeAll(async () => { forgeline = await startForgeline({ workers: 0 }); });
+  afterAll(() => forgeline?.stop());
+
+  it('accepts a push signed with a whsec_ token (Standard Webhooks), and refuses a stale or altered one', async () => {
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    const { hookUrl } = await registerRepo(
+      { pool: forgeline.runtime.db.pool, box: forgeline.runtime.deps.box, publicUrl: forgeline.url, urls: forgeline.config.urls },
+      { forge: 'gitlab', name: 'group/signed', cloneUrl: 'file:///nowhere.git', apiUrl: 'http://127.0.0.1:9', secret }, 'test');
+    const payload = JSON.parse(readFileSync(new URL('gitlab/push.json', FIXTURES), 'utf8'));
+    payload.project.path_with_namespace = 'group/signed';
+    const body = JSON.stringify(payload);
+    // Standard Webhooks, written out here: base64 HMAC-SHA256 of `id.timestamp.body` under the token's key.
+    const send = (timestamp: number, sign = body) => {
+      const id = `msg_${randomUUID()}`;
+      const mac = createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64')).update(`${id}.${timestamp}.${sign}`).digest('base64');
+      return fetch(hookUrl, { method: 'POST', body, headers: {
+        'content-type': 'application/json', 'x-gitlab-event': 'Push Hook', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${mac}`,
+      } });
+    };
+    const now = Math.floor(Date.now() / 1000);
+    expect((await send(now - 6 * 60)).status).toBe(401);
+    expect((await send(now, `${body} `)).status).toBe(401);
+    const res = await send(now);
+    expect(res.status).toBe(202);
+    const { delivery } = await res.json() as { delivery: string };
+    const stored = await (await fetch(`${forgeline.url}/api/deliveries/${delivery}`)).json() as any;
+    expect(stored).toMatchObject({ forge: 'gitlab', repo: 'group/signed', events: [{ kind: 'push', sha: payload.checkout_sha }] });
+    expect(stored.headers['webhook-signature']).toBe('[redacted]');
   });
 });
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readConfig } from '../cli/config.ts';
 import { registerRepo } from '../scheduler/index.ts';
 import { startForgeline, type TestForgeline } from './helpers/forgeline.ts';
 import { signGitHub } from './helpers/github-webhook.ts';
@@ -34,7 +35,9 @@ describe('hook answers', () => {
     expect((await post(hookUrl, '{}', { 'content-type': 'text/plain' })).status).toBe(415);
   });
 
-  it('413 past the body limit', async () => {
+  it('413 past the body limit, 25 MiB unless FORGELINE_BODY_LIMIT_BYTES says otherwise', async () => {
+    expect(readConfig({}).bodyLimitBytes).toBe(25 * 1024 * 1024);
+    expect(forgeline.config.bodyLimitBytes).toBe(1024);
     const body = JSON.stringify({ pad: 'x'.repeat(2000) });
     expect((await post(hookUrl, body, { 'content-type': 'application/json', 'x-hub-signature-256': signGitHub(secret, body) })).status).toBe(413);
   });
