@@ -197,6 +197,9 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
         line.run = runId;
         planned.push(runId);
         log.info({ run: runId, pipeline: line.name, sha: event.sha, status: run.status }, 'run planned');
+      } else {
+        // Planned before (the job came twice): the trace written again still names its run.
+        line.run = (await runs.plannedRunId(deps.pool, deliveryId, index, line.name)) ?? undefined;
       }
     }
     explain.push(entry);

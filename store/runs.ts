@@ -91,6 +91,12 @@ export async function getStages(db: Queryable, runId: number): Promise<StageRow[
   return rows;
 }
 
+/** The run planned for a delivery's event and pipeline, if it was. */
+export async function plannedRunId(db: Queryable, deliveryId: string, eventIndex: number, pipeline: string): Promise<number | null> {
+  const { rows } = await db.query<{ id: number }>('SELECT id FROM runs WHERE delivery_id = $1 AND event_index = $2 AND pipeline = $3', [deliveryId, eventIndex, pipeline]);
+  return rows[0]?.id ?? null;
+}
+
 export async function runIdsOfDelivery(db: Queryable, deliveryId: string): Promise<number[]> {
   const { rows } = await db.query<{ id: number }>('SELECT id FROM runs WHERE delivery_id = $1 ORDER BY id', [deliveryId]);
   return rows.map((r) => r.id);
