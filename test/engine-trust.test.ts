@@ -53,6 +53,29 @@ describe('trust: environments, approvals, forks', () => {
     expect(envs.body.items[0]).toMatchObject({ name: 'production', deployed: { sha, runId: id } });
   });
 
+  it('refuses an approve token the environment does not name, and asks for approval again on a rerun, of the same file', async () => {
+    const stranger = (await addToken(b.forgeline.runtime.db.pool, 'other-approver', 'approve', 'test')).token;
+    const sha = await b.repo.commit({ '.forgeline/release.yml': DEPLOY, 'again.txt': 'again' }, 'merge again', 'main');
+    const { runs: [id] } = await b.pullRequest(sha, { action: 'closed', merged: true, mergeSha: sha, head: 'feature-2', base: 'main', number: 12 });
+    await b.stage(id!, 'deploy', 'waiting');
+    const refused = await b.api(`/runs/${id}/stages/deploy/approve`, { method: 'POST', token: stranger });
+    expect([refused.status, refused.body.error]).toEqual([409, 'other-approver may not approve deployments to production (approvers: release-manager)']);
+    expect((await b.run(id!)).stages[1]).toMatchObject({ status: 'waiting', waitingFor: 'approval' });
+    await b.api(`/runs/${id}/stages/deploy/approve`, { method: 'POST', token: approver });
+    expect((await b.finished(id!)).status).toBe('success');
+    // The file changes on the branch meanwhile; the rerun keeps the run's own file, and asks again.
+    await b.repo.commit({ '.forgeline/release.yml': DEPLOY.replace('deploying with', 'changed since') }, 'later', 'main');
+    const rerun = await b.api(`/runs/${id}/stages/deploy/rerun`, { method: 'POST', token: writer });
+    expect(rerun.body).toMatchObject({ id, stages: ['deploy'] });
+    expect(await b.stage(id!, 'deploy', 'waiting')).toMatchObject({ waitingFor: 'approval', attempt: 2 });
+    await b.api(`/runs/${id}/stages/deploy/approve`, { method: 'POST', token: approver });
+    const again = await b.finished(id!);
+    expect([again.status, again.stages[1].attempt]).toEqual(['success', 2]);
+    expect(await b.log(id!, 'deploy')).toContain('deploying with ***');
+    const deployments = (await b.api(`/repos/${encodeURIComponent(b.name)}/environments/production/deployments`)).body.items.filter((d: any) => d.runId === id);
+    expect(deployments.map((d: any) => [d.attempt, d.approvedBy])).toEqual([[2, 'release-manager'], [1, 'release-manager']]);
+  });
+
   it('never deploys from a pull request, nor from a branch outside the rule, whatever the file says', async () => {
     const sha = await b.repo.commit({ '.forgeline/release.yml': DEPLOY.replace('environment: production', 'environment: production\n    approval: { required: false }') }, 'try', 'feature');
     const { runs: [pr] } = await b.pullRequest(sha, { action: 'opened', head: 'feature', number: 12 });
