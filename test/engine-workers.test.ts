@@ -86,8 +86,8 @@ describe('workers on other processes', () => {
     await child;
   }, 60_000);
 
-  it('detects a worker killed with SIGKILL, kills its steps, retries the stage elsewhere or fails it "worker lost"', async () => {
-    const { child: victim } = await startWorker(env(), ['--concurrency', '2']);
+  it('detects a worker killed with SIGKILL, kills its steps, retries the stage elsewhere or fails it "worker lost", never retrying a deployment', async () => {
+    const { child: victim } = await startWorker(env(), ['--concurrency', '3']);
     children.push(victim);
     const pids = path.join(scratch, 'pids');
     const { runs: [id] } = await b.push({
@@ -98,11 +98,14 @@ stages:
     steps: [{ run: "echo $FORGELINE_ATTEMPT; if [ $FORGELINE_ATTEMPT = 1 ]; then sleep 300 & echo $! >> ${pids}; wait; fi" }]
   lost:
     steps: [{ run: "sleep 300 & echo $! >> ${pids}; wait" }]
+  deploying:
+    environment: staging
+    retries: 1
+    steps: [{ run: "echo $FORGELINE_ATTEMPT; sleep 300 & echo $! >> ${pids}; wait" }]
 `,
     });
-    await b.stage(id!, 'retried', 'running');
-    await b.stage(id!, 'lost', 'running');
-    await waitFor(async () => (existsSync(pids) && (await readFile(pids, 'utf8')).trim().split('\n').length === 2 ? true : undefined), 'both steps to start');
+    for (const stage of ['retried', 'lost', 'deploying']) await b.stage(id!, stage, 'running');
+    await waitFor(async () => (existsSync(pids) && (await readFile(pids, 'utf8')).trim().split('\n').length === 3 ? true : undefined), 'the three steps to start');
     const sleepers = (await readFile(pids, 'utf8')).trim().split('\n').map(Number);
     expect(sleepers.every(alive)).toBe(true);
 
@@ -116,6 +119,8 @@ stages:
     expect(Object.fromEntries(run.stages.map((s: any) => [s.name, [s.status, s.attempt, s.reason]]))).toEqual({
       retried: ['success', 2, null],
       lost: ['failure', 1, 'worker lost'],
+      // Its retries notwithstanding: a deployment that may have half happened is not done again on its own.
+      deploying: ['failure', 1, 'worker lost'],
     });
     rescuer.kill('SIGTERM');
     expect((await rescuer).exitCode).toBe(0);
