@@ -1,9 +1,10 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { crossFileProblems, explainStages, formatProblem, parsePipelineFile, PIPELINE_DIR, PIPELINE_FILE, type Pipeline } from '../pipelines/index.ts';
+import { crossFileProblems, evaluateCondition, explainStages, formatProblem, parsePipelineFile, PIPELINE_DIR, PIPELINE_FILE, type Pipeline, type StageDefinition, type StageExplain } from '../pipelines/index.ts';
+import type { ForgeEvent } from '../providers/index.ts';
 import { blankEvent } from '../providers/event.ts';
-import { processRunner, stepEnvironment } from '../runners/index.ts';
+import { processRunner, stepEnvironment, type StageOutcome } from '../runners/index.ts';
 import { git, gitDirOf, resolveLocalCommit } from '../git/index.ts';
 
 export class ExecError extends Error {}
@@ -42,6 +43,27 @@ function ordered(p: Pipeline): string[] {
   return done;
 }
 
+type Result = { stage: string; status: string; reason: string | null };
+
+/**
+ * Whether a stage runs, as the scheduler decides it (SPEC.md §5.2): one whose
+ * `if` reads `stages.*` once its needs finished, whatever their result; any
+ * other when its needs succeeded and its `if` held. Null: it runs.
+ */
+function decide(stage: StageDefinition, verdict: StageExplain, event: ForgeEvent, results: Result[]): { status: string; reason: string } | null {
+  if (stage.if && stage.ifReadsStages) {
+    const stages = Object.fromEntries(results.filter((r) => stage.needs.includes(r.stage)).map((r) => [r.stage, { result: r.status }]));
+    try {
+      return evaluateCondition(stage.if, { event, payload: null, stages }) ? null : { status: 'skipped', reason: `if: ${stage.if} is false` };
+    } catch (err) {
+      return { status: 'failure', reason: `if: ${(err as Error).message}` };
+    }
+  }
+  const blocked = stage.needs.find((n) => results.find((r) => r.stage === n)?.status !== 'success');
+  if (blocked) return { status: 'skipped', reason: `needs '${blocked}', which did not succeed` };
+  return verdict.runs ? null : { status: 'skipped', reason: verdict.reason };
+}
+
 /**
  * `forgeline exec`: runs a pipeline from the working tree with the same
  * runner and variables as a worker, without a server or a database, so a
@@ -72,22 +94,25 @@ export async function execLocally(opts: ExecOptions): Promise<{ pipeline: string
   }
   const verdicts = new Map(explainStages(pipeline, event, {}).map((v) => [v.name, v]));
   const home = await mkdtemp(path.join(tmpdir(), 'forgeline-exec-home-'));
-  const results: Array<{ stage: string; status: string; reason: string | null }> = [];
+  const results: Result[] = [];
   try {
     for (const name of ordered(pipeline)) {
       if (opts.stage && name !== opts.stage) continue;
       const stage = pipeline.stages.find((s) => s.name === name)!;
-      const blocked = opts.stage ? undefined : stage.needs.find((n) => results.find((r) => r.stage === n)?.status !== 'success');
-      const verdict = verdicts.get(name)!;
-      if (blocked || !verdict.runs) {
-        const reason = blocked ? `needs '${blocked}', which did not succeed` : verdict.reason;
-        opts.out(`── ${name}: skipped (${reason})\n`);
-        results.push({ stage: name, status: 'skipped', reason });
+      const skip = opts.stage ? null : decide(stage, verdicts.get(name)!, event, results);
+      if (skip) {
+        opts.out(`── ${name}: ${skip.status} (${skip.reason})\n`);
+        results.push({ stage: name, ...skip });
         continue;
       }
-      opts.out(`── ${name}\n`);
-      const ciEnv = stepEnvironment({ event, runId: 0, runUrl: '', attempt: 1, stage: name, environment: stage.environment, inputs: opts.inputs }, home);
-      const outcome = await processRunner.run({ workdir: opts.dir, steps: stage.steps, env: { ...pipeline.env, ...stage.env }, ciEnv, timeoutMs: stage.timeoutMs, log: opts.out });
+      // As a worker does: a failed attempt is tried again while `retries` allow.
+      let outcome!: StageOutcome;
+      for (let attempt = 1; attempt <= stage.retries + 1; attempt++) {
+        opts.out(`── ${name}${attempt > 1 ? ` (attempt ${attempt})` : ''}\n`);
+        const ciEnv = stepEnvironment({ event, runId: 0, runUrl: '', attempt, stage: name, environment: stage.environment, inputs: opts.inputs }, home);
+        outcome = await processRunner.run({ workdir: opts.dir, steps: stage.steps, env: { ...pipeline.env, ...stage.env }, ciEnv, timeoutMs: stage.timeoutMs, log: opts.out });
+        if (outcome.status !== 'failure') break;
+      }
       opts.out(`── ${name}: ${outcome.status}${outcome.reason ? ` (${outcome.reason})` : ''}\n`);
       results.push({ stage: name, status: outcome.status, reason: outcome.reason });
     }

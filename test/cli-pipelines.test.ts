@@ -133,4 +133,42 @@ stages:
     expect(one.exitCode).toBe(0);
     expect(one.stdout).toContain('── only-prs: success');
   });
+
+  it('retries and decides `if: stages.*` as a worker does, and runs the pipeline named by --pipeline', async () => {
+    const repo = await createTestRepo();
+    await repo.commit({
+      '.forgeline/a.yml': 'name: first\non: { push: {} }\nstages:\n  s: { steps: [{ run: "echo first" }] }\n',
+      '.forgeline/b.yml': `name: second
+on: { push: {} }
+stages:
+  flaky:
+    retries: 1
+    steps: [{ run: 'echo attempt $FORGELINE_ATTEMPT; test $FORGELINE_ATTEMPT = 2' }]
+  broken:
+    steps: [{ run: 'exit 3' }]
+  cleanup:
+    needs: [broken]
+    if: stages.broken.result == "failure"
+    steps: [{ run: 'echo cleaning up' }]
+  after-success:
+    needs: [broken]
+    if: stages.broken.result == "success"
+    steps: [{ run: 'echo never' }]
+  never:
+    needs: [broken]
+    steps: [{ run: 'echo never' }]
+`,
+    });
+    const result = await forgelineCli(['exec', '--pipeline', 'second'], { PATH: process.env.PATH }, undefined, repo.work);
+    const out = result.stdout;
+    expect(out).not.toContain('first');
+    expect(out).toMatch(/\nattempt 1\n── flaky \(attempt 2\)\n▶ [^\n]*\nattempt 2\n── flaky: success\n/);
+    expect(out).toContain('── broken: failure (step 1: exited with 3)');
+    expect(out).toContain('cleaning up');
+    expect(out).toContain('── cleanup: success');
+    expect(out).toContain('── after-success: skipped (if: stages.broken.result == "success" is false)');
+    expect(out).toContain("── never: skipped (needs 'broken', which did not succeed)");
+    expect(out).not.toContain('never\n── never');
+    expect(result.exitCode).toBe(1);
+  });
 });
