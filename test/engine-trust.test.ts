@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addToken, setEnvironment, setSecret } from '../scheduler/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
+import { pushPayload, sendGitHubHook } from './helpers/github-webhook.ts';
 
 const DEPLOY = `name: release
 on:
@@ -145,5 +146,23 @@ describe('trust: environments, approvals, forks', () => {
     await b.pullRequest(two, { action: 'closed', head: 'topic', number: 21 });
     expect(await b.stage(second.runs[0]!, 'after', 'canceled')).toMatchObject({ reason: 'pull request #21 closed' });
     await b.api(`/runs/${second.runs[0]}/cancel`, { method: 'POST', token: writer });
+  });
+
+  it('cancels a pull request\'s waiting stages when it is merged, or when its head branch is deleted', async () => {
+    const ci = 'on: { pull_request: {} }\nstages:\n  slow:\n    steps: [{ run: "sleep 30" }]\n  after:\n    needs: [slow]\n    steps: [{ run: "true" }]\n';
+    const merging = await b.repo.commit({ '.forgeline/ci.yml': ci }, 'to merge', 'topic-merged');
+    const merged = await b.pullRequest(merging, { action: 'opened', head: 'topic-merged', base: 'develop', number: 22 });
+    await b.stage(merged.runs[0]!, 'slow', 'running');
+    await b.pullRequest(merging, { action: 'closed', merged: true, mergeSha: merging, head: 'topic-merged', base: 'develop', number: 22 });
+    expect(await b.stage(merged.runs[0]!, 'after', 'canceled')).toMatchObject({ reason: 'pull request #22 merged' });
+    await b.api(`/runs/${merged.runs[0]}/cancel`, { method: 'POST', token: writer });
+
+    const going = await b.repo.commit({ 'gone.txt': 'soon' }, 'to delete', 'topic-gone');
+    const gone = await b.pullRequest(going, { action: 'opened', head: 'topic-gone', base: 'develop', number: 23 });
+    await b.stage(gone.runs[0]!, 'slow', 'running');
+    const deletion = { ...pushPayload({ name: b.name, cloneUrl: b.repo.cloneUrl }, '0'.repeat(40), { branch: 'topic-gone', before: going }), deleted: true, created: false, head_commit: null, commits: [] };
+    expect((await sendGitHubHook(b.hook.hookUrl, b.hook.secret, 'push', deletion)).status).toBe(202);
+    expect(await b.stage(gone.runs[0]!, 'after', 'canceled')).toMatchObject({ reason: 'branch topic-gone deleted' });
+    await b.api(`/runs/${gone.runs[0]}/cancel`, { method: 'POST', token: writer });
   });
 });
