@@ -2,9 +2,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addToken, setEnvironment, setSecret } from '../scheduler/index.ts';
+import { addToken, registerRepo, setEnvironment, setSecret } from '../scheduler/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
-import { pushPayload, sendGitHubHook } from './helpers/github-webhook.ts';
+import { waitFor } from './helpers/forgeline.ts';
+import { githubExamples, pushPayload, sendGitHubHook } from './helpers/github-webhook.ts';
 
 const DEPLOY = `name: release
 on:
@@ -146,6 +147,37 @@ describe('trust: environments, approvals, forks', () => {
     await b.pullRequest(two, { action: 'closed', head: 'topic', number: 21 });
     expect(await b.stage(second.runs[0]!, 'after', 'canceled')).toMatchObject({ reason: 'pull request #21 closed' });
     await b.api(`/runs/${second.runs[0]}/cancel`, { method: 'POST', token: writer });
+  });
+
+  it('holds a fork\'s pull request under --fork-prs run when steps would run as the worker\'s own user, and plans none under ignore', async () => {
+    const deps = { pool: b.forgeline.runtime.db.pool, box: b.forgeline.runtime.deps.box, publicUrl: b.forgeline.url, urls: b.forgeline.config.urls };
+    const sha = await b.repo.commit({ '.forgeline/ci.yml': 'on: { pull_request: {} }\nstages:\n  s: { steps: [{ run: "echo forked" }] }\n' }, 'from a fork', 'forked');
+    const forkPr = (name: string) => {
+      const pr = githubExamples('pull_request').find((p) => p.action === 'opened');
+      pr.number = pr.pull_request.number = 31;
+      pr.repository.full_name = pr.pull_request.base.repo.full_name = name;
+      pr.repository.clone_url = b.repo.cloneUrl;
+      Object.assign(pr.pull_request.head, { sha, ref: 'forked', repo: { ...pr.pull_request.head.repo, full_name: 'stranger/fork' } });
+      pr.pull_request.base.ref = 'main';
+      return pr;
+    };
+    const planned = async (hook: { hookUrl: string; secret: string }, name: string) => {
+      const res = await sendGitHubHook(hook.hookUrl, hook.secret, 'pull_request', forkPr(name));
+      expect(res.status).toBe(202);
+      return waitFor(async () => {
+        const d = (await b.api(`/deliveries/${res.body.delivery}`)).body;
+        return d.explain?.length ? d : undefined;
+      }, 'planning');
+    };
+    // This worker has no --run-as: a fork's steps would run as the worker's own user, so they wait whatever the policy.
+    const run = await registerRepo(deps, { forge: 'github', name: 'acme/forks-run', cloneUrl: b.repo.cloneUrl, apiUrl: b.github.apiUrl, forkPrs: 'run' }, 'test');
+    const held = await planned(run, 'acme/forks-run');
+    expect(await b.stage(held.runs[0], 's', 'waiting')).toMatchObject({ waitingFor: 'fork' });
+    await b.api(`/runs/${held.runs[0]}/cancel`, { method: 'POST', token: writer });
+    const ignore = await registerRepo(deps, { forge: 'github', name: 'acme/forks-ignored', cloneUrl: b.repo.cloneUrl, apiUrl: b.github.apiUrl, forkPrs: 'ignore' }, 'test');
+    const ignored = await planned(ignore, 'acme/forks-ignored');
+    expect(ignored.runs).toEqual([]);
+    expect(ignored.explain[0].reason).toBe('pull requests from forks are ignored (--fork-prs ignore)');
   });
 
   it('cancels a pull request\'s waiting stages when it is merged, or when its head branch is deleted', async () => {
