@@ -132,6 +132,29 @@ describe('trust: environments, approvals, forks', () => {
     expect(history).toEqual([[third.runs[0], 'success'], [first.runs[0], 'success']]);
   });
 
+  it('asks for approval before the lock, and never supersedes a manual run: each deploys what it names once approved', async () => {
+    const pool = b.forgeline.runtime.db.pool;
+    await setEnvironment(pool, { repo: b.name, name: 'qa', branches: null, approval: true, approvers: null }, 'test');
+    const qa = 'name: qa\non: { manual: {} }\nstages:\n  deploy:\n    environment: qa\n    steps: [{ run: "echo deploying $FORGELINE_SHA" }]\n';
+    const trigger = async () => (await b.api('/trigger', { method: 'POST', token: writer, body: { repo: b.name, ref: 'main', pipeline: 'qa' } })).body.runs[0] as number;
+    const older = await b.repo.commit({ '.forgeline/qa.yml': qa, 'qa.txt': 'older' }, 'older', 'main');
+    const a = await trigger();
+    const newer = await b.repo.commit({ 'qa.txt': 'newer' }, 'newer', 'main');
+    const c = await trigger();
+    // Both wait for approval, neither holding the environment.
+    for (const id of [a, c]) expect(await b.stage(id, 'deploy', 'waiting')).toMatchObject({ waitingFor: 'approval' });
+    await b.api(`/runs/${c}/stages/deploy/approve`, { method: 'POST', token: approver });
+    expect((await b.finished(c)).status).toBe('success');
+    expect(await b.log(c, 'deploy')).toContain(`deploying ${newer}`);
+    // The older manual run was neither superseded nor held up by the newer one.
+    expect((await b.run(a)).stages[0]).toMatchObject({ status: 'waiting', waitingFor: 'approval' });
+    await b.api(`/runs/${a}/stages/deploy/approve`, { method: 'POST', token: approver });
+    expect((await b.finished(a)).status).toBe('success');
+    expect(await b.log(a, 'deploy')).toContain(`deploying ${older}`);
+    const history = (await b.api(`/repos/${encodeURIComponent(b.name)}/environments/qa/deployments`)).body.items.map((d: any) => [d.runId, d.sha]);
+    expect(history).toEqual([[a, older], [c, newer]]);
+  });
+
   it('cancels a pull request\'s older runs when new commits arrive, and its waiting stages when it closes', async () => {
     const ci = 'on: { pull_request: {} }\nstages:\n  slow:\n    steps: [{ run: "sleep 30" }]\n  after:\n    needs: [slow]\n    steps: [{ run: "true" }]\n';
     const one = await b.repo.commit({ '.forgeline/ci.yml': ci, '.forgeline/release.yml': 'on: { manual: {} }\nstages: { s: { steps: [{ run: "true" }] } }\n', '.forgeline/stage.yml': 'on: { manual: {} }\nstages: { s: { steps: [{ run: "true" }] } }\n' }, 'pr one', 'topic');
