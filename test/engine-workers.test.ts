@@ -1,5 +1,6 @@
 import { execa, type ResultPromise } from 'execa';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -206,5 +207,30 @@ stages:
     const { child: next } = await startWorker(env());
     children.push(next);
     expect((await b.finished(long!)).status).toBe('success');
+    next.kill('SIGTERM');
+    await next;
+  }, 60_000);
+
+  it('stops `serve` on SIGTERM as a worker stops: its running step finishes within the deadline, then it exits 0', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const serve = execa(process.execPath, [bin, 'serve', '--port', String(port), '--workers', '1'], { env: { ...env(), LOG_LEVEL: 'warn', FORGELINE_SHUTDOWN_SECONDS: '10' }, extendEnv: false, reject: false });
+    children.push(serve);
+    await new Promise<void>((resolve, reject) => {
+      serve.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('listening')) resolve(); });
+      serve.then((r) => reject(new Error(`serve exited: ${r.stderr}`)));
+    });
+    const { runs: [id] } = await b.push({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  short:\n    steps: [{ run: "sleep 1.5; echo finished" }]\n' });
+    await b.stage(id!, 'short', 'running');
+    const { rows: [stage] } = await b.forgeline.runtime.db.pool.query('SELECT worker FROM stages WHERE run_id = $1', [id]);
+    expect(stage.worker).toContain(`:${serve.pid}:`);
+    serve.kill('SIGTERM');
+    expect((await serve).exitCode).toBe(0);
+    expect((await b.run(id!)).stages[0]).toMatchObject({ status: 'success' });
+    expect(await b.log(id!, 'short')).toContain('finished');
   }, 60_000);
 });
