@@ -1,8 +1,9 @@
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCheckout, ensureCommit } from '../git/index.ts';
 import { createTestRepo, type TestRepo } from './helpers/git-repo.ts';
@@ -81,5 +82,22 @@ describe('mirror and checkout', () => {
     await createCheckout(mirror, second, dir);
     expect(await readFile(path.join(dir, 'd.txt'), 'utf8')).toBe('second');
     expect(await g('rev-parse', 'HEAD')).toBe(second);
+  });
+
+  it('lets processes sharing a data dir fetch the same commits into one new mirror at once', async () => {
+    // Fetches take turns within a process only: `serve` and a `worker` on one data dir fetch side by side,
+    // and git's own ref locks must leave each of them with its commit (one that lost a race looks again).
+    const shas: string[] = [];
+    for (let i = 0; i < 8; i++) shas.push(await repo.commit({ 'race.txt': String(i) }, `race ${i}`, `race-${i}`));
+    const mirror = path.join(scratch, 'shared-mirror.git');
+    const script = path.join(scratch, 'fetch-all.ts');
+    await writeFile(script, `import { ensureCommit } from ${JSON.stringify(fileURLToPath(new URL('../git/index.ts', import.meta.url)))};
+const [mirror, url, ...shas] = process.argv.slice(2);
+const got = await Promise.all(shas.map((sha) => ensureCommit(mirror, { cloneUrl: url }, sha).catch((err) => 'failed: ' + err.message)));
+console.log(JSON.stringify(got));
+process.exit(0);
+`);
+    const results = await Promise.all([0, 1, 2].map(() => execa(process.execPath, [script, mirror, repo.cloneUrl, ...shas])));
+    for (const r of results) expect(JSON.parse(r.stdout)).toEqual(shas);
   });
 });
