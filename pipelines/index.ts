@@ -1,6 +1,7 @@
 export { parsePipelineFile, crossFileProblems, type ParsedFile } from './parse.ts';
 export { matchPipeline, type ChangedPaths, type MatchContext, type MatchResult } from './match.ts';
 export { evaluateCondition, compileCel } from './cel.ts';
+export { decideStage, type StageDecision } from './stage-decision.ts';
 export { matchesFilter } from './globs.ts';
 export { formatProblem } from './problem.ts';
 export { pipelineSchema, schemaPath } from './schema.ts';

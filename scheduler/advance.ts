@@ -1,4 +1,4 @@
-import { evaluateCondition, type Pipeline } from '../pipelines/index.ts';
+import { decideStage, type Pipeline, type StageDecision } from '../pipelines/index.ts';
 import { providerFor } from '../providers/index.ts';
 import { deliveries, repos, runs, type Queryable, type RunRow, type StageRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
@@ -6,8 +6,6 @@ import { sendReport } from './dispatch.ts';
 import { openStage } from './gates.ts';
 import { releaseGroup } from './release.ts';
 import { deriveRunStatus, isFinal } from './run-status.ts';
-
-type Decision = { run: true } | { run: false; status: 'skipped' | 'failure'; reason: string };
 
 async function payloadOf(tx: Queryable, run: RunRow): Promise<unknown> {
   if (!run.deliveryId) return null;
@@ -20,25 +18,11 @@ async function payloadOf(tx: Queryable, run: RunRow): Promise<unknown> {
   }
 }
 
-/**
- * SPEC.md §5.2: a stage whose `if` reads `stages.*` runs once its needs have
- * finished, whatever their result, if the condition holds; any other stage
- * runs only when all its needs succeeded.
- */
-async function decide(stage: StageRow, pipeline: Pipeline, byName: Map<string, StageRow>, run: RunRow, payload: () => Promise<unknown>): Promise<Decision> {
+/** Decides a stage whose needs have all finished (SPEC.md §5.2, pipelines/stage-decision.ts). */
+function decide(stage: StageRow, pipeline: Pipeline, byName: Map<string, StageRow>, run: RunRow, payload: () => Promise<unknown>): Promise<StageDecision> {
   const def = pipeline.stages.find((s) => s.name === stage.name);
-  if (def?.if && def.ifReadsStages) {
-    const stages = Object.fromEntries([...byName.values()].filter((s) => isFinal(s.status)).map((s) => [s.name, { result: s.status }]));
-    try {
-      return evaluateCondition(def.if, { event: run.event, payload: await payload(), stages })
-        ? { run: true }
-        : { run: false, status: 'skipped', reason: `if: ${def.if} is false` };
-    } catch (err) {
-      return { run: false, status: 'failure', reason: `if: ${(err as Error).message}` };
-    }
-  }
-  const blocked = stage.needs.map((n) => byName.get(n)!).find((n) => n.status !== 'success');
-  return blocked ? { run: false, status: 'skipped', reason: `needs '${blocked.name}', which ended ${blocked.status}` } : { run: true };
+  const finished = new Map([...byName.values()].filter((s) => isFinal(s.status)).map((s) => [s.name, s.status]));
+  return decideStage({ if: def?.if ?? null, ifReadsStages: def?.ifReadsStages ?? false, needs: stage.needs }, finished, run.event, payload);
 }
 
 /**

@@ -1,8 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { crossFileProblems, evaluateCondition, explainStages, formatProblem, parsePipelineFile, PIPELINE_DIR, PIPELINE_FILE, type Pipeline, type StageDefinition, type StageExplain } from '../pipelines/index.ts';
-import type { ForgeEvent } from '../providers/index.ts';
+import { crossFileProblems, decideStage, explainStages, formatProblem, parsePipelineFile, PIPELINE_DIR, PIPELINE_FILE, type Pipeline } from '../pipelines/index.ts';
 import { blankEvent } from '../providers/event.ts';
 import { processRunner, stepEnvironment, type StageOutcome } from '../runners/index.ts';
 import { git, gitDirOf, resolveLocalCommit } from '../git/index.ts';
@@ -46,25 +45,6 @@ function ordered(p: Pipeline): string[] {
 type Result = { stage: string; status: string; reason: string | null };
 
 /**
- * Whether a stage runs, as the scheduler decides it (SPEC.md §5.2): one whose
- * `if` reads `stages.*` once its needs finished, whatever their result; any
- * other when its needs succeeded and its `if` held. Null: it runs.
- */
-function decide(stage: StageDefinition, verdict: StageExplain, event: ForgeEvent, results: Result[]): { status: string; reason: string } | null {
-  if (stage.if && stage.ifReadsStages) {
-    const stages = Object.fromEntries(results.filter((r) => stage.needs.includes(r.stage)).map((r) => [r.stage, { result: r.status }]));
-    try {
-      return evaluateCondition(stage.if, { event, payload: null, stages }) ? null : { status: 'skipped', reason: `if: ${stage.if} is false` };
-    } catch (err) {
-      return { status: 'failure', reason: `if: ${(err as Error).message}` };
-    }
-  }
-  const blocked = stage.needs.find((n) => results.find((r) => r.stage === n)?.status !== 'success');
-  if (blocked) return { status: 'skipped', reason: `needs '${blocked}', which did not succeed` };
-  return verdict.runs ? null : { status: 'skipped', reason: verdict.reason };
-}
-
-/**
  * `forgeline exec`: runs a pipeline from the working tree with the same
  * runner and variables as a worker, without a server or a database, so a
  * pipeline can be tried before it is pushed. Steps run in the working tree
@@ -99,10 +79,14 @@ export async function execLocally(opts: ExecOptions): Promise<{ pipeline: string
     for (const name of ordered(pipeline)) {
       if (opts.stage && name !== opts.stage) continue;
       const stage = pipeline.stages.find((s) => s.name === name)!;
-      const skip = opts.stage ? null : decide(stage, verdicts.get(name)!, event, results);
-      if (skip) {
-        opts.out(`── ${name}: ${skip.status} (${skip.reason})\n`);
-        results.push({ stage: name, ...skip });
+      // As the scheduler decides: the condition known at planning, then the needs' results.
+      const verdict = verdicts.get(name)!;
+      const decision = opts.stage ? { run: true as const }
+        : !verdict.runs ? { run: false as const, status: 'skipped', reason: verdict.reason }
+        : await decideStage(stage, new Map(results.map((r) => [r.stage, r.status])), event, () => null);
+      if (!decision.run) {
+        opts.out(`── ${name}: ${decision.status} (${decision.reason})\n`);
+        results.push({ stage: name, status: decision.status, reason: decision.reason });
         continue;
       }
       // As a worker does: a failed attempt is tried again while `retries` allow.

@@ -167,7 +167,7 @@ stages:
     expect(out).toContain('cleaning up');
     expect(out).toContain('── cleanup: success');
     expect(out).toContain('── after-success: skipped (if: stages.broken.result == "success" is false)');
-    expect(out).toContain("── never: skipped (needs 'broken', which did not succeed)");
+    expect(out).toContain("── never: skipped (needs 'broken', which ended failure)");
     expect(out).not.toContain('never\n── never');
     expect(result.exitCode).toBe(1);
   });
