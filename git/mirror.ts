@@ -30,7 +30,6 @@ function maintainLater(mirror: string): void {
   setTimeout(() => void git(['maintenance', 'run', '--auto', '--quiet'], { cwd: mirror }).catch(() => {}), MAINTENANCE_DELAY_MS).unref();
 }
 
-
 /**
  * Makes sure the bare mirror at `mirror` holds commit `sha` (full or
  * abbreviated), fetching it from the clone URL when it does not, and answers

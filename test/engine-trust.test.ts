@@ -4,7 +4,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addToken, registerRepo, setEnvironment, setSecret } from '../scheduler/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
-import { waitFor } from './helpers/forgeline.ts';
 import { githubExamples, pushPayload, sendGitHubHook } from './helpers/github-webhook.ts';
 
 const DEPLOY = `name: release
@@ -187,10 +186,7 @@ describe('trust: environments, approvals, forks', () => {
     const planned = async (hook: { hookUrl: string; secret: string }, name: string) => {
       const res = await sendGitHubHook(hook.hookUrl, hook.secret, 'pull_request', forkPr(name));
       expect(res.status).toBe(202);
-      return waitFor(async () => {
-        const d = (await b.api(`/deliveries/${res.body.delivery}`)).body;
-        return d.explain?.length ? d : undefined;
-      }, 'planning');
+      return b.planned(res.body.delivery);
     };
     // This worker has no --run-as: a fork's steps would run as the worker's own user, so they wait whatever the policy.
     const run = await registerRepo(deps, { forge: 'github', name: 'acme/forks-run', cloneUrl: b.repo.cloneUrl, apiUrl: b.github.apiUrl, forkPrs: 'run' }, 'test');

@@ -15,6 +15,8 @@ export interface Bench {
   api(path: string, init?: { method?: string; token?: string; body?: unknown }): Promise<{ status: number; body: any }>;
   push(files: Record<string, string>, opts?: { branch?: string; message?: string }): Promise<{ sha: string; runs: number[]; delivery: any }>;
   pullRequest(sha: string, opts: { action?: string; number?: number; head?: string; base?: string; fork?: boolean; merged?: boolean; mergeSha?: string }): Promise<{ runs: number[]; delivery: any }>;
+  /** The delivery once planned (its explain trace written). */
+  planned(delivery: string): Promise<any>;
   run(id: number): Promise<any>;
   finished(id: number, timeoutMs?: number): Promise<any>;
   stage(id: number, name: string, status: string | string[], timeoutMs?: number): Promise<any>;
@@ -45,7 +47,7 @@ export async function startBench(name: string, opts: TestForgelineOptions & { fo
     return d.explain?.length ? d : undefined;
   }, 'planning');
   const bench: Bench = {
-    forgeline, github, repo, name, hook, api,
+    forgeline, github, repo, name, hook, api, planned,
     async push(files, o = {}) {
       const sha = await repo.commit(files, o.message ?? 'change', o.branch ?? 'main');
       const res = await sendGitHubHook(hook.hookUrl, hook.secret, 'push', pushPayload({ name, cloneUrl: repo.cloneUrl }, sha, { branch: o.branch, message: o.message }));
