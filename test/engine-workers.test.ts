@@ -5,7 +5,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { planDelivery } from '../scheduler/plan.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
@@ -36,10 +36,15 @@ describe('workers on other processes', () => {
     b = await startBench('acme/workers', { workers: 0, env: { FORGELINE_HEARTBEAT_SECONDS: '2' } });
     scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-workers-'));
   });
-  afterAll(async () => {
-    for (const c of children) c.kill('SIGKILL');
-    await b?.stop();
+  // A test that failed midway leaves its workers running, and they would take the next tests' stages.
+  afterEach(async () => {
+    for (const c of children.splice(0)) {
+      // A no-op for one that already exited.
+      c.kill('SIGKILL');
+      await c;
+    }
   });
+  afterAll(() => b?.stop());
 
   const env = () => ({ ...b.forgeline.env, FORGELINE_HEARTBEAT_SECONDS: '2' });
 
