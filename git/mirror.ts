@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveLocalCommit } from './local-repo.ts';
+import { withFileLock } from './file-lock.ts';
 import { withLock } from './lock.ts';
 import { readObject, treeEntries } from './object-reader.ts';
 import { git, gitBytes } from './run-git.ts';
@@ -33,52 +34,57 @@ function maintainLater(mirror: string): void {
 /**
  * Makes sure the bare mirror at `mirror` holds commit `sha` (full or
  * abbreviated), fetching it from the clone URL when it does not, and answers
- * its full id. Fetches into one mirror are serialized.
+ * its full id. Fetches into one mirror are serialized: within this process,
+ * then across the processes sharing the data dir (a lock file beside the mirror).
  */
 export async function ensureCommit(mirror: string, source: FetchSource, sha: string): Promise<string> {
   return withLock(mirror, async () => {
-    if (!existsSync(path.join(mirror, 'HEAD'))) {
-      await mkdir(mirror, { recursive: true });
-      await git(['init', '--quiet', '--bare', mirror]);
-    }
-    const full = FULL_SHA.test(sha);
-    if (await hasFetched(mirror, sha)) return sha;
-    // A full id is fetched straight away (a push's new commit is not here yet); any other is looked up first.
-    if (!full) {
-      const known = await resolveLocalCommit(mirror, sha);
-      if (known) return known;
-    }
-    const config = [...NO_MAINTENANCE, ...(source.authConfig ?? [])];
-    const fetch = async (refspecs: string[]) => {
-      await git(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', source.cloneUrl, ...refspecs], { cwd: mirror, config });
-      maintainLater(mirror);
-    };
-    let fetched = false;
-    if (full) {
-      try {
-        // Keep a ref to the commit so that gc never drops it while runs may still need it.
-        await fetch([`+${sha}:refs/forgeline/${sha}`]);
-        fetched = true;
-      } catch {
-        // Servers that refuse to serve an unadvertised sha: fetch the refs below instead.
-      }
-    }
-    // A full id fetched into its own ref is there: no need to ask git again (one process less on the hot path).
-    if (fetched) return sha;
-    if (!fetched) {
-      // The server would not serve the id by itself: it may be here already, through a branch or a tag.
-      const known = full ? await resolveLocalCommit(mirror, sha) : null;
-      if (known) return known;
-      await fetch(['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']);
-      for (const ref of source.refs ?? []) {
-        if (await resolveLocalCommit(mirror, sha)) break;
-        await fetch([`+${ref}:refs/forgeline/${ref.replace(/^refs\//, '')}`]).catch(() => {});
-      }
-    }
-    const resolved = await resolveLocalCommit(mirror, sha);
-    if (!resolved) throw new Error(`commit ${sha} is not in ${source.cloneUrl}`);
-    return resolved;
+    await mkdir(path.dirname(mirror), { recursive: true });
+    return withFileLock(`${mirror}.fetch-lock`, () => fetchInto(mirror, source, sha));
   });
+}
+
+/** The fetch itself, holding both locks: a second look first, since a process before this one may have fetched it. */
+async function fetchInto(mirror: string, source: FetchSource, sha: string): Promise<string> {
+  if (!existsSync(path.join(mirror, 'HEAD'))) {
+    await mkdir(mirror, { recursive: true });
+    await git(['init', '--quiet', '--bare', mirror]);
+  }
+  const full = FULL_SHA.test(sha);
+  if (await hasFetched(mirror, sha)) return sha;
+  // A full id is fetched straight away (a push's new commit is not here yet); any other is looked up first.
+  if (!full) {
+    const known = await resolveLocalCommit(mirror, sha);
+    if (known) return known;
+  }
+  const config = [...NO_MAINTENANCE, ...(source.authConfig ?? [])];
+  const fetch = async (refspecs: string[]) => {
+    await git(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', source.cloneUrl, ...refspecs], { cwd: mirror, config });
+    maintainLater(mirror);
+  };
+  let fetched = false;
+  if (full) {
+    try {
+      // Keep a ref to the commit so that gc never drops it while runs may still need it.
+      await fetch([`+${sha}:refs/forgeline/${sha}`]);
+      fetched = true;
+    } catch {
+      // Servers that refuse to serve an unadvertised sha: fetch the refs below instead.
+    }
+  }
+  // A full id fetched into its own ref is there: no need to ask git again (one process less on the hot path).
+  if (fetched) return sha;
+  // The server would not serve the id by itself: it may be here already, through a branch or a tag.
+  const known = full ? await resolveLocalCommit(mirror, sha) : null;
+  if (known) return known;
+  await fetch(['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*']);
+  for (const ref of source.refs ?? []) {
+    if (await resolveLocalCommit(mirror, sha)) break;
+    await fetch([`+${ref}:refs/forgeline/${ref.replace(/^refs\//, '')}`]).catch(() => {});
+  }
+  const resolved = await resolveLocalCommit(mirror, sha);
+  if (!resolved) throw new Error(`commit ${sha} is not in ${source.cloneUrl}`);
+  return resolved;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -85,8 +86,7 @@ describe('mirror and checkout', () => {
   });
 
   it('lets processes sharing a data dir fetch the same commits into one new mirror at once', async () => {
-    // Fetches take turns within a process only: `serve` and a `worker` on one data dir fetch side by side,
-    // and git's own ref locks must leave each of them with its commit (one that lost a race looks again).
+    // `serve` and a `worker` on one data dir: each must end with every commit, fetched once between them.
     const shas: string[] = [];
     for (let i = 0; i < 8; i++) shas.push(await repo.commit({ 'race.txt': String(i) }, `race ${i}`, `race-${i}`));
     const mirror = path.join(scratch, 'shared-mirror.git');
@@ -99,5 +99,33 @@ process.exit(0);
 `);
     const results = await Promise.all([0, 1, 2].map(() => execa(process.execPath, [script, mirror, repo.cloneUrl, ...shas])));
     for (const r of results) expect(JSON.parse(r.stdout)).toEqual(shas);
+  });
+
+  it('makes a fetch wait while another process holds the mirror, and takes over the lock of one that died', async () => {
+    const mirror = path.join(scratch, 'locked.git');
+    const first = await repo.commit({ 'lock.txt': 'first' }, 'lock 1');
+    await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, first);
+    const script = path.join(scratch, 'hold-lock.ts');
+    await writeFile(script, `import { withFileLock } from ${JSON.stringify(fileURLToPath(new URL('../git/file-lock.ts', import.meta.url)))};
+await withFileLock(process.argv[2] + '.fetch-lock', async () => {
+  console.log('held');
+  await new Promise((r) => setTimeout(r, 1500));
+  console.log('released ' + Date.now());
+});
+`);
+    const holder = execa(process.execPath, [script, mirror]);
+    await new Promise<void>((resolve) => holder.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('held')) resolve(); }));
+    const second = await repo.commit({ 'lock.txt': 'second' }, 'lock 2');
+    expect(await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, second)).toBe(second);
+    const fetchedAt = Date.now();
+    const released = Number(/released (\d+)/.exec((await holder).stdout)![1]);
+    expect(fetchedAt).toBeGreaterThanOrEqual(released);
+
+    // A process killed while it held the lock leaves its file behind, naming a pid that is gone.
+    const dead = await execa(process.execPath, ['-e', 'console.log(process.pid)']);
+    await writeFile(`${mirror}.fetch-lock`, `${dead.stdout.trim()}\n`);
+    const third = await repo.commit({ 'lock.txt': 'third' }, 'lock 3');
+    expect(await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, third)).toBe(third);
+    expect(existsSync(`${mirror}.fetch-lock`)).toBe(false);
   });
 });
