@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { spawnStep } from './step-process.ts';
+import { holdSteps, spawnStep } from './step-process.ts';
 import type { Runner, StageExecution, StageOutcome } from './types.ts';
 
 /** Runs each step as `bash -eo pipefail -c <run>` in its own process group. */
@@ -56,4 +56,5 @@ export const processRunner: Runner = {
     }
     return { status: 'success', reason: softFailure ? `${softFailure}, continued on error` : null };
   },
+  hold: holdSteps,
 };

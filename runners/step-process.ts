@@ -33,13 +33,31 @@ export interface StepProcess {
   kill(): void;
 }
 
-/** Kills a process group; it may be gone already. */
-function killGroup(pid: number): void {
+/** Signals a process group; it may be gone already. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-pid, 'SIGKILL');
+    process.kill(-pid, signal);
   } catch {
     // Already gone.
   }
+}
+
+const killGroup = (pid: number) => signalGroup(pid, 'SIGKILL');
+
+// The process groups of the steps running in this process, and whether they are held.
+const groups = new Set<number>();
+let held = false;
+
+/**
+ * Stops (SIGSTOP) every step of this process, and any step that starts
+ * while held, until released (SIGCONT). A worker that cannot reach the
+ * database holds its steps before the others could take its stages, so
+ * that a retry never runs beside them; a stopped step can still be killed.
+ */
+export function holdSteps(hold: boolean): void {
+  if (held === hold) return;
+  held = hold;
+  for (const pid of groups) signalGroup(pid, hold ? 'SIGSTOP' : 'SIGCONT');
 }
 
 /**
@@ -57,10 +75,14 @@ export function spawnStep(opts: StepProcessOptions): StepProcess {
   const exited = streamThrough(file!, args, { cwd: opts.cwd, env: opts.env }, {
     pid(started) {
       pid = started;
+      groups.add(started);
       if (killed) killGroup(started);
+      else if (held) signalGroup(started, 'SIGSTOP');
     },
     output: (chunk) => opts.onOutput?.(chunk),
   });
+  const forget = () => { if (pid !== null) groups.delete(pid); };
+  exited.then(forget, forget);
   return {
     exited,
     kill() {

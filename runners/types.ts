@@ -27,4 +27,6 @@ export interface StageOutcome {
 /** Executes one stage's steps. Local processes today; the seam for other runners. */
 export interface Runner {
   run(execution: StageExecution): Promise<StageOutcome>;
+  /** Stops every running step of this process until called with false (the worker lost the database). */
+  hold?(held: boolean): void;
 }

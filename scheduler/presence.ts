@@ -63,7 +63,18 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
 
   // Since when every heartbeat of this process reached the database (null: the last one failed).
   let reachedSince: number | null = Date.now();
+  // When the latest heartbeat that reached the database was sent: the others may take this
+  // worker's stages once the database has not heard it for an interval (reaper.ts).
+  let heardAt = Date.now();
+  const tick = Math.min(500, opts.heartbeatSeconds * 1000 / 3);
+  // Before that moment, with room for a late tick, its steps are held (SIGSTOP), and
+  // the first heartbeat that gets through says which are still its own: those go on,
+  // the others are killed. A retry never runs beside a step of a worker cut off
+  // from the database; a database that restarted only pauses the steps.
+  const holdAfterMs = opts.heartbeatSeconds * 1000 - Math.max(2 * tick, opts.heartbeatSeconds * 1000 / 4);
+  let holding = false;
   const beat = async () => {
+    const sent = Date.now();
     let stale: StageAttempt[];
     try {
       stale = await workers.heartbeat(deps.pool, deps.workerName, [...tracked.values()].map((t) => t.stage));
@@ -72,14 +83,30 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
       throw err;
     }
     reachedSince ??= Date.now();
+    heardAt = Math.max(heardAt, sent);
     for (const s of stale) tracked.get(keyOf(s))?.controller.abort();
+    if (holding) {
+      holding = false;
+      deps.runner.hold?.(false);
+      deps.log.warn({ stages: tracked.size, taken: stale.length }, 'the database answers again: held steps go on, those of stages taken meanwhile were killed');
+    }
+  };
+  const holdIfUnheard = () => {
+    if (holding || Date.now() - heardAt < holdAfterMs) return;
+    holding = true;
+    deps.runner.hold?.(true);
+    deps.log.warn({ stages: tracked.size, unheardMs: Date.now() - heardAt }, 'the database has not heard this worker for most of an interval: its steps are held until it does');
   };
   // Workers the database could not hear while it was away are not lost: a process reaps
   // only once its own heartbeats have reached the database for a whole interval.
   const heardLongEnough = () => reachedSince !== null && Date.now() - reachedSince >= opts.heartbeatSeconds * 1000;
   // A cancel is also announced with NOTIFY: the worker beats at once instead of at its next tick.
   const stopListening = await listenForCancels(deps, () => { if (!stopped) beat().catch(() => {}); });
-  const beatTimer = setInterval(() => { if (!stopped) beat().catch((err) => deps.log.warn({ err: (err as Error).message }, 'heartbeat failed')); }, Math.min(500, opts.heartbeatSeconds * 1000 / 3));
+  const beatTimer = setInterval(() => {
+    if (stopped) return;
+    holdIfUnheard();
+    beat().catch((err) => deps.log.warn({ err: (err as Error).message }, 'heartbeat failed'));
+  }, tick);
   // Spread the monitor passes of many workers over the interval.
   const reapEvery = (opts.heartbeatSeconds * 1000) / 2;
   let reporting = false;

@@ -15,6 +15,7 @@ export async function reapLostStages(deps: SchedulerDeps, heartbeatSeconds: numb
   let reaped = 0;
   for (const lost of await workers.lostStages(deps.pool, heartbeatSeconds)) {
     const { done, delivery } = await withTransaction(deps.pool, async (tx) => {
+      if (!(await workers.stillLost(tx, lost.worker, heartbeatSeconds))) return { done: false, delivery: null };
       const run = await runs.getRun(tx, lost.runId);
       const def = (run?.definition as Pipeline | null)?.stages.find((s) => s.name === lost.name);
       const finished = await finishStage(deps, tx, lost, ['running'], { status: 'failure', reason: 'worker lost' }, { retryable: !def?.environment });

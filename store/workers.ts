@@ -39,6 +39,20 @@ export async function lostStages(db: Queryable, seconds: number): Promise<Array<
 }
 
 /**
+ * Whether a worker is still lost, asked again inside the transaction that
+ * reaps its stage: its row is locked, so a heartbeat that got through after
+ * the monitor's look either comes first (and the stage stays its own) or
+ * waits, then learns that the stage was taken.
+ */
+export async function stillLost(db: Queryable, id: string | null, seconds: number): Promise<boolean> {
+  if (id === null) return true;
+  const { rows } = await db.query<{ lost: boolean }>(
+    `SELECT stopped_at IS NOT NULL OR heartbeat_at < now() - make_interval(secs => $2) AS lost FROM workers WHERE id = $1 FOR UPDATE`,
+    [id, seconds]);
+  return rows[0]?.lost ?? true;
+}
+
+/**
  * Stages `running` on this live worker that it does not run: claimed for it,
  * but never started (its start failed, or the claim committed though the
  * worker was told it had not). `seconds` spares stages just claimed.

@@ -10,7 +10,7 @@ import { planDelivery } from '../scheduler/plan.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
 import { pushPayload, sendGitHubHook } from './helpers/github-webhook.ts';
-import { alive } from './helpers/process.ts';
+import { alive, processState } from './helpers/process.ts';
 import { startTcpProxy } from './helpers/tcp-proxy.ts';
 
 const bin = fileURLToPath(new URL('../bin/forgeline.js', import.meta.url));
@@ -153,6 +153,52 @@ stages:
       expect(await b.log(id!, 'long')).toMatch(/started\n(.|\n)*during\n(.|\n)*survived\n/);
       child.kill('SIGTERM');
       await child;
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it('holds the steps of a worker cut off from the database before another retries its stage, and kills them once it can tell', async () => {
+    const direct = new URL(b.forgeline.env.DATABASE_URL!);
+    const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    const viaProxy = new URL(direct.toString());
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const ticks = path.join(scratch, 'partition-ticks');
+    const pidFile = path.join(scratch, 'partition-pid');
+    try {
+      const { child: cutOff } = await startWorker({ ...env(), DATABASE_URL: viaProxy.toString() });
+      children.push(cutOff);
+      const { runs: [id] } = await b.push({
+        '.forgeline/ci.yml': `on: { push: {} }
+stages:
+  held:
+    retries: 1
+    steps: [{ run: "if [ $FORGELINE_ATTEMPT = 1 ]; then echo $$ > ${pidFile}; while true; do echo 1 >> ${ticks}; sleep 0.1; done; fi; for i in 1 2 3 4 5 6 7 8 9 10; do echo 2 >> ${ticks}; sleep 0.1; done" }]
+`,
+      });
+      await waitFor(async () => (existsSync(pidFile) && (await readFile(pidFile, 'utf8')).trim() ? true : undefined), 'the first attempt to start');
+      const step = Number((await readFile(pidFile, 'utf8')).trim());
+      // The other worker reaches the database all along.
+      const { child: rescuer } = await startWorker(env());
+      children.push(rescuer);
+      await new Promise((r) => setTimeout(r, 2500));
+      await proxy.cut();
+      const run = await b.finished(id!, 30_000);
+      expect([run.status, run.stages[0].attempt]).toEqual(['success', 2]);
+      // The first attempt is stopped, not running beside the second: its ticks all come before the second's.
+      expect(processState(step)).toBe('T');
+      const lines = (await readFile(ticks, 'utf8')).trim().split('\n');
+      expect(lines.slice(lines.indexOf('2'))).toEqual(Array(10).fill('2'));
+      expect(lines.indexOf('2')).toBeGreaterThan(0);
+      // Back in touch, the worker learns the stage was taken and kills what it held.
+      await proxy.restore();
+      await waitFor(async () => (alive(step) ? undefined : true), 'the held step to be killed', 10_000);
+      expect((await readFile(ticks, 'utf8')).trim().split('\n')).toEqual(lines);
+      cutOff.kill('SIGTERM');
+      rescuer.kill('SIGTERM');
+      expect((await cutOff).exitCode).toBe(0);
+      await rescuer;
     } finally {
       await proxy.close();
     }

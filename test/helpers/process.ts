@@ -1,5 +1,16 @@
 import { readFileSync } from 'node:fs';
 
+/** A process's state letter from /proc/<pid>/stat (R, S, T for stopped, Z for a zombie…), null when there is none. */
+export function processState(pid: number): string | null {
+  try {
+    // "pid (comm) S …": the state follows the command's closing parenthesis.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
 /** Whether a process still runs: a zombie (exited, not yet reaped by its parent) does not. */
 export function alive(pid: number): boolean {
   try {
@@ -7,11 +18,6 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S …", the state after the command's closing parenthesis.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  const state = processState(pid);
+  return state !== null && state !== 'Z';
 }
