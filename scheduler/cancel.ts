@@ -14,8 +14,11 @@ export async function cancelRunIn(deps: SchedulerDeps, tx: Queryable, runId: num
   await runs.lockRun(tx, runId);
   const canceled = await runs.cancelStages(tx, runId, reason, null, statuses);
   const run = await runs.getRun(tx, runId);
-  // A canceled deployment gives its environment's lock to the next one.
-  for (const name of canceled) await releaseEnvironment(deps, tx, run!, { name, attempt: (await runs.getStages(tx, runId)).find((s) => s.name === name)!.attempt, status: 'canceled' });
+  // A canceled deployment gives its environment's lock to the next one, once no step of it can still be running.
+  const stages = await runs.getStages(tx, runId);
+  for (const name of canceled) {
+    await releaseEnvironment(deps, tx, run!, { name, attempt: stages.find((s) => s.name === name)!.attempt, status: 'canceled' }, { unclaimedOnly: true });
+  }
   if (canceled.length) {
     // Workers running a canceled stage beat at once (delivered on commit).
     await tx.query(`SELECT pg_notify('${CANCEL_CHANNEL}', $1)`, [String(runId)]);

@@ -1,5 +1,5 @@
 import type { Pipeline } from '../pipelines/index.ts';
-import { runs, type Queryable, type StageStatus } from '../store/index.ts';
+import { environments, runs, type Queryable, type StageStatus } from '../store/index.ts';
 import { advanceRun } from './advance.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport, sendStage } from './dispatch.ts';
@@ -30,6 +30,8 @@ export async function finishStage(
   if (retryable) {
     const requeued = await runs.requeueStage(tx, { ...stage, from, reason: `attempt ${stage.attempt} failed: ${outcome.reason ?? 'failure'}; retrying` });
     if (requeued) {
+      // The failed attempt's step has ended: the next attempt keeps the environment's lock.
+      if (def.environment) await environments.passLock(tx, stage.runId, stage.name, stage.attempt);
       await sendStage(deps, tx, { runId: stage.runId, stage: stage.name, attempt: stage.attempt + 1 });
       await sendReport(deps, tx, stage.runId);
     }

@@ -37,7 +37,7 @@ async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo,
     if ((env?.approval || def.approval) && !stage.approvedBy) {
       return { open: false, waitingFor: 'approval', reason: `waiting for approval to deploy to ${name}` };
     }
-    if (!(await environments.acquireLock(tx, repo.id, name, run.id, stage.name))) {
+    if (!(await environments.acquireLock(tx, repo.id, name, run.id, stage.name, stage.attempt))) {
       const holder = await environments.lockHolder(tx, repo.id, name);
       return { open: false, waitingFor: 'lock', reason: `waiting for ${name}: run ${holder?.runId} is deploying` };
     }

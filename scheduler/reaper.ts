@@ -1,8 +1,9 @@
 import type { Pipeline } from '../pipelines/index.ts';
-import { runs, withTransaction, workers } from '../store/index.ts';
+import { environments, runs, withTransaction, workers } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport, sendStage } from './dispatch.ts';
 import { finishStage } from './finish-stage.ts';
+import { freeLock } from './release.ts';
 import { deriveRunStatus } from './run-status.ts';
 
 /**
@@ -27,6 +28,27 @@ export async function reapLostStages(deps: SchedulerDeps, heartbeatSeconds: numb
     }
   }
   return reaped;
+}
+
+/**
+ * Environment locks kept by deployments canceled while they ran, whose
+ * worker stopped or went quiet: its steps died with it (or are held until it
+ * hears the stage is over), and the next deployment may go.
+ */
+export async function freeLocksOfLostWorkers(deps: SchedulerDeps, heartbeatSeconds: number): Promise<number> {
+  let freed = 0;
+  for (const lock of await environments.locksOfLostWorkers(deps.pool, heartbeatSeconds)) {
+    const done = await withTransaction(deps.pool, async (tx) => {
+      const held = await environments.heldBy(tx, lock);
+      if (!held || held.running || !(await workers.stillLost(tx, held.worker, heartbeatSeconds))) return false;
+      return freeLock(deps, tx, lock);
+    });
+    if (done) {
+      freed++;
+      deps.log.warn({ run: lock.runId, stage: lock.stage, attempt: lock.attempt, environment: lock.environment }, 'environment lock of a canceled deployment on a lost worker freed');
+    }
+  }
+  return freed;
 }
 
 type Attempt = { runId: number; name: string; attempt: number };
@@ -59,6 +81,12 @@ export async function requeueUnstarted(deps: SchedulerDeps, stage: Attempt): Pro
 export async function requeueUntrackedStages(deps: SchedulerDeps, tracked: () => Attempt[], graceSeconds: number): Promise<number> {
   let requeued = 0;
   const key = (s: Attempt) => `${s.runId}\0${s.name}\0${s.attempt}`;
+  // Deployments claimed here and canceled before they started: no step of theirs to wait for.
+  const locks = await environments.untrackedLocks(deps.pool, deps.workerName, tracked(), graceSeconds);
+  const running = new Set(tracked().map(key));
+  for (const lock of locks.filter((l) => !running.has(key({ runId: l.runId, name: l.stage, attempt: l.attempt })))) {
+    await withTransaction(deps.pool, (tx) => freeLock(deps, tx, lock));
+  }
   const found = await workers.untrackedStages(deps.pool, deps.workerName, tracked(), graceSeconds);
   const now = new Set(tracked().map(key));
   for (const stage of found.filter((s) => !now.has(key(s)))) {

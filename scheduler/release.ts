@@ -24,14 +24,29 @@ export async function reopenStages(deps: SchedulerDeps, tx: Queryable, runId: nu
   return superseded;
 }
 
-/** After a deploying stage ended: its deployment is recorded, and the next waiting one takes the lock. */
-export async function releaseEnvironment(deps: SchedulerDeps, tx: Queryable, run: RunRow, stage: { name: string; attempt: number; status: string }): Promise<void> {
-  const environment = (run.definition as Pipeline).stages.find((s) => s.name === stage.name)?.environment;
+/**
+ * After a deploying stage ended: its deployment is recorded, and the next
+ * waiting one takes the lock. `unclaimedOnly` (a cancel): an attempt a worker
+ * claimed keeps the lock until that worker has killed its step (stage.ts) or
+ * is found lost (reaper.ts).
+ */
+export async function releaseEnvironment(
+  deps: SchedulerDeps, tx: Queryable, run: RunRow, stage: { name: string; attempt: number; status: string }, opts: { unclaimedOnly?: boolean } = {},
+): Promise<void> {
+  const environment = environmentOf(run, stage.name);
   if (!environment) return;
   await environments.finishDeployment(tx, run.id, stage.name, stage.attempt, stage.status);
-  if (!(await environments.releaseLock(tx, run.repoId, environment, run.id, stage.name))) return;
-  const next = await runs.nextWaitingForLock(tx, run.repoId, environment);
+  await freeLock(deps, tx, { repoId: run.repoId, environment, runId: run.id, stage: stage.name, attempt: stage.attempt }, opts);
+}
+
+export const environmentOf = (run: RunRow, stage: string) => (run.definition as Pipeline).stages.find((s) => s.name === stage)?.environment;
+
+/** Frees the environment's lock a stage's attempt holds, and the next waiting deployment takes it; false when it held none. */
+export async function freeLock(deps: SchedulerDeps, tx: Queryable, lock: environments.HeldLock, opts: { unclaimedOnly?: boolean } = {}): Promise<boolean> {
+  if (!(await environments.releaseLock(tx, lock.repoId, lock.environment, lock.runId, lock.stage, lock.attempt, opts))) return false;
+  const next = await runs.nextWaitingForLock(tx, lock.repoId, lock.environment);
   if (next) await reopenStages(deps, tx, next.runId, [next.name]);
+  return true;
 }
 
 /** After a run of a concurrency group finished: the newest pending run of the group starts. */

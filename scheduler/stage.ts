@@ -10,6 +10,7 @@ import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
 import { finishStage } from './finish-stage.ts';
 import { logSink } from './log-sink.ts';
+import { environmentOf, freeLock } from './release.ts';
 import { stageMetrics } from './metrics.ts';
 import { fetchCommit, mirrorPath } from './mirrors.ts';
 import type { Presence } from './presence.ts';
@@ -26,6 +27,7 @@ async function claim(deps: SchedulerDeps, job: StageJob): Promise<RunRow | null>
     const environment = (run.definition as Pipeline).stages.find((s) => s.name === job.stage)?.environment;
     if (environment) {
       await environments.recordDeployment(tx, { repoId: run.repoId, environment, runId: run.id, stage: job.stage, attempt: job.attempt, sha: run.sha, approvedBy: claimed.approvedBy });
+      await environments.claimLock(tx, run.id, job.stage, job.attempt, deps.workerName);
     }
     await sendReport(deps, tx, job.runId);
     return run;
@@ -139,7 +141,12 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   try {
     for (let wait = 500; ; wait = Math.min(wait * 2, 10_000)) {
       try {
-        await withTransaction(deps.pool, (tx) => finishStage(deps, tx, attempt, ['running'], outcome));
+        await withTransaction(deps.pool, async (tx) => {
+          if (await finishStage(deps, tx, attempt, ['running'], outcome)) return;
+          // Canceled while it ran: its step is dead now, and the environment's lock it kept goes to the next deployment.
+          const environment = environmentOf(run, job.stage);
+          if (environment) await freeLock(deps, tx, { repoId: run.repoId, environment, runId: run.id, stage: job.stage, attempt: job.attempt });
+        });
         return;
       } catch (err) {
         log.warn({ err: (err as Error).message, retryInMs: wait }, 'recording the stage result failed; trying again');

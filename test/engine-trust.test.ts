@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addToken, registerRepo, setEnvironment, setSecret } from '../scheduler/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
+import { waitFor } from './helpers/forgeline.ts';
 import { githubExamples, pushPayload, sendGitHubHook } from './helpers/github-webhook.ts';
 
 const DEPLOY = `name: release
@@ -129,6 +130,27 @@ describe('trust: environments, approvals, forks', () => {
     expect((await b.finished(third.runs[0]!)).status).toBe('success');
     const history = (await b.api(`/repos/${encodeURIComponent(b.name)}/environments/staging/deployments`)).body.items.map((d: any) => [d.runId, d.status]);
     expect(history).toEqual([[third.runs[0], 'success'], [first.runs[0], 'success']]);
+  });
+
+  it('keeps an environment\'s lock through a deployment\'s retries, and gives it to the next one after the last', async () => {
+    const scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-lock-retry-'));
+    const file = `name: retried-deploy\non: { push: { branches: [retried] } }\nstages:\n  deploy:\n    environment: retried\n    retries: 1\n    steps: [{ run: "[ $FORGELINE_ATTEMPT != 1 ]; while [ ! -e ${scratch}/release-$FORGELINE_RUN_ID ]; do sleep 0.05; done" }]\n`;
+    // A branch of its own: the other tests' pipelines run on main.
+    const push = async (n: string) => {
+      for (const id of (await b.push({ '.forgeline/retried.yml': file, 'n.txt': n }, { branch: 'retried' })).runs) {
+        if ((await b.run(id)).pipeline === 'retried-deploy') return id;
+      }
+      throw new Error('no retried-deploy run');
+    };
+    const first = await push('first');
+    expect(await b.stage(first, 'deploy', 'running')).toMatchObject({ attempt: 1 });
+    await waitFor(async () => ((await b.run(first)).stages[0].attempt === 2 ? true : undefined), 'the second attempt');
+    const second = await push('second');
+    expect(await b.stage(second, 'deploy', 'waiting')).toMatchObject({ waitingFor: 'lock', reason: `waiting for retried: run ${first} is deploying` });
+    await writeFile(path.join(scratch, `release-${first}`), '');
+    expect((await b.finished(first)).stages[0]).toMatchObject({ status: 'success', attempt: 2 });
+    await writeFile(path.join(scratch, `release-${second}`), '');
+    expect((await b.finished(second)).stages[0]).toMatchObject({ status: 'success', attempt: 2 });
   });
 
   it('asks for approval before the lock, and never supersedes a manual run: each deploys what it names once approved', async () => {

@@ -1,7 +1,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,7 @@ describe('workers on other processes', () => {
 
   beforeAll(async () => {
     // No stage runs in the test's own process: only the worker processes below take stages.
-    b = await startBench('acme/workers', { workers: 0, env: { FORGELINE_HEARTBEAT_SECONDS: '2' } });
+    b = await startBench('acme/workers', { workers: 0, env: { FORGELINE_HEARTBEAT_SECONDS: '2', FORGELINE_API_TOKEN: 'bootstrap-admin' } });
     scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-workers-'));
   });
   // A test that failed midway leaves its workers running, and they would take the next tests' stages.
@@ -203,6 +203,78 @@ stages:
       await proxy.close();
     }
   }, 60_000);
+
+  it('keeps an environment locked after its running deployment is canceled until no step of it can run, also on a worker cut off from the database', async () => {
+    const direct = new URL(b.forgeline.env.DATABASE_URL!);
+    const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    const viaProxy = new URL(direct.toString());
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const ticks = path.join(scratch, 'deploy-ticks');
+    const pids = path.join(scratch, 'deploy-pid');
+    const deploy = (forever: boolean) => ({
+      '.forgeline/ci.yml': `on: { push: {} }
+stages:
+  deploy:
+    environment: lockstep
+    steps: [{ run: "echo $$ > ${pids}-$FORGELINE_RUN_ID; s=$(awk '{print $3}' /proc/$(cat ${pids}-first 2>/dev/null || echo 0)/stat 2>/dev/null || true); echo \\"$FORGELINE_RUN_ID saw [$s]\\" >> ${ticks}; ${forever ? 'while true' : 'for i in 1 2 3 4 5'}; do echo $FORGELINE_RUN_ID >> ${ticks}; sleep 0.1; done" }]
+`,
+      'n.txt': String(Math.random()),
+    });
+    const cancel = async (id: number) => expect((await b.api(`/runs/${id}/cancel`, { method: 'POST', token: 'bootstrap-admin' })).body.canceled).toEqual(['deploy']);
+    const pidOf = async (id: number) => Number(await waitFor(async () => (existsSync(`${pids}-${id}`) ? (await readFile(`${pids}-${id}`, 'utf8')).trim() || undefined : undefined), 'the deploy step to start'));
+    try {
+      // A worker that hears the cancel: the next deployment starts once the step is dead, not before.
+      const { child: worker } = await startWorker(env());
+      children.push(worker);
+      const { runs: [first] } = await b.push(deploy(true));
+      const firstStep = await pidOf(first!);
+      await writeFile(`${pids}-first`, String(firstStep));
+      const { runs: [second] } = await b.push(deploy(false));
+      expect(await b.stage(second!, 'deploy', 'waiting')).toMatchObject({ waitingFor: 'lock' });
+      await cancel(first!);
+      expect((await b.finished(second!)).status).toBe('success');
+      expect(alive(firstStep)).toBe(false);
+      // What the next deployment saw of the canceled one's step as it started: nothing, or a zombie.
+      expect((await readFile(ticks, 'utf8')).match(new RegExp(`${second} saw \\[(.*)\\]`))![1]).toMatch(/^Z?$/);
+
+      // A worker cut off from the database as its deployment is canceled: it cannot hear the cancel,
+      // so the lock is kept until the others find it lost, by when its step is held.
+      await rm(ticks);
+      const { child: cutOff } = await startWorker({ ...env(), DATABASE_URL: viaProxy.toString() });
+      children.push(cutOff);
+      worker.kill('SIGTERM');
+      await worker;
+      const { runs: [third] } = await b.push(deploy(true));
+      const thirdStep = await pidOf(third!);
+      const { runs: [fourth] } = await b.push(deploy(false));
+      expect(await b.stage(fourth!, 'deploy', 'waiting')).toMatchObject({ waitingFor: 'lock' });
+      const { child: rescuer } = await startWorker(env());
+      children.push(rescuer);
+      await new Promise((r) => setTimeout(r, 2500));
+      await proxy.cut();
+      await cancel(third!);
+      const canceledAt = Date.now();
+      // Not freed by the cancel: the next deployment still waits for the step that may be running.
+      expect((await b.run(fourth!)).stages[0]).toMatchObject({ status: 'waiting', reason: `waiting for lockstep: run ${third} is deploying` });
+      expect((await b.finished(fourth!)).status).toBe('success');
+      // Freed once the others found the cut-off worker lost: a heartbeat interval after its last one.
+      expect(Date.parse((await b.run(fourth!)).stages[0].startedAt) - canceledAt).toBeGreaterThan(1000);
+      expect(processState(thirdStep)).toBe('T');
+      const lines = (await readFile(ticks, 'utf8')).trim().split('\n').filter((l) => !l.includes('saw'));
+      expect(lines.slice(lines.indexOf(String(fourth)))).toEqual(Array(5).fill(String(fourth)));
+      expect(lines.indexOf(String(fourth))).toBeGreaterThan(0);
+      await proxy.restore();
+      await waitFor(async () => (alive(thirdStep) ? undefined : true), 'the held step to be killed', 10_000);
+      const deployments = (await b.api(`/repos/${encodeURIComponent(b.name)}/environments/lockstep/deployments`)).body.items;
+      expect(deployments.map((d: any) => [d.runId, d.status])).toEqual([[fourth, 'success'], [third, 'canceled'], [second, 'success'], [first, 'canceled']]);
+      cutOff.kill('SIGTERM');
+      rescuer.kill('SIGTERM');
+      await Promise.all([cutOff, rescuer]);
+    } finally {
+      await proxy.close();
+    }
+  }, 90_000);
 
   it('spreads the stages of many runs over three worker processes, none run twice', async () => {
     const workers = (await Promise.all([1, 2, 3].map(() => startWorker(env(), ['--concurrency', '2'])))).map((w) => w.child);
