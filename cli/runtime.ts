@@ -4,8 +4,8 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { PgBoss } from 'pg-boss';
-import { processRunner, resolveUser } from '../runners/index.ts';
-import { commitPrefetch, deliveryBatcher, hookDirectory, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
+import { processRunner, resolveUser, type RunAsUser } from '../runners/index.ts';
+import { commitPrefetch, deliveryBatcher, FORK_LABEL, hookDirectory, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
 import { connectDatabase, createIngestPool, loadSecretKey, migrate, secretBox, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
 
@@ -66,24 +66,45 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
 /**
  * With `--run-as`, steps run as that user: the data dir keeps only a
  * traversal bit for others (its secret key, mirrors and cluster stay
- * unreadable), and workspaces live outside it, owned by the step user.
+ * unreadable), and workspaces live outside it, each owned by its step's user
+ * and closed to others. `--fork-run-as` names a second user for the steps of
+ * forks' pull requests.
  */
-async function isolate(runtime: Runtime, user: string): Promise<void> {
-  const runAs = await resolveUser(user);
+async function isolate(runtime: Runtime, { runAs, forkRunAs }: StepUsers): Promise<void> {
   await chmod(runtime.config.dataDir, 0o711);
   await mkdir(path.join(runtime.config.dataDir, 'mirrors'), { recursive: true, mode: 0o700 });
   await chmod(path.join(runtime.config.dataDir, 'mirrors'), 0o700);
   const workspaceRoot = path.join(tmpdir(), `forgeline-workspaces-${runtime.deps.workerName.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
   await mkdir(workspaceRoot, { recursive: true, mode: 0o711 });
   runtime.deps.runAs = runAs;
+  runtime.deps.forkRunAs = forkRunAs;
   runtime.deps.workspaceRoot = workspaceRoot;
 }
 
-export async function openRuntimeWithWorkers(config: Config, options: WorkerOptions & { runAs?: string }, log?: Logger): Promise<Runtime> {
+interface StepUsers {
+  runAs: RunAsUser;
+  forkRunAs: RunAsUser | null;
+}
+
+/** `--run-as` and `--fork-run-as`, checked before anything is opened. */
+async function stepUsers(options: { labels?: string[]; runAs?: string; forkRunAs?: string }): Promise<StepUsers | null> {
+  if (options.labels?.includes(FORK_LABEL)) throw new Error(`the label ${FORK_LABEL} is Forgeline's own: give --fork-run-as USER instead`);
+  if (options.forkRunAs && !options.runAs) throw new Error('--fork-run-as needs --run-as: the other steps need a user of their own too');
+  if (!options.runAs) return null;
+  const runAs = await resolveUser(options.runAs);
+  const forkRunAs = options.forkRunAs ? await resolveUser(options.forkRunAs, '--fork-run-as') : null;
+  if (forkRunAs?.uid === runAs.uid) throw new Error(`--fork-run-as ${options.forkRunAs} is the --run-as user: name a second user, or forks' steps could read the others' environment`);
+  return { runAs, forkRunAs };
+}
+
+export async function openRuntimeWithWorkers(config: Config, options: WorkerOptions & { runAs?: string; forkRunAs?: string }, log?: Logger): Promise<Runtime> {
+  const users = await stepUsers(options);
   const runtime = await openRuntime(config, log);
-  if (options.runAs) await isolate(runtime, options.runAs);
-  else runtime.deps.log.warn('no --run-as: steps run as the worker\'s own user, and every pull request from a fork waits for approval');
-  const workers = await startWorkers(runtime.deps, { heartbeatSeconds: config.heartbeatSeconds, shutdownSeconds: config.shutdownSeconds, ...options });
+  if (users) await isolate(runtime, users);
+  if (!options.runAs) runtime.deps.log.warn('no --run-as: steps run as the worker\'s own user, and every pull request from a fork waits for approval');
+  else if (!options.forkRunAs) runtime.deps.log.warn('no --fork-run-as: a fork\'s steps would share a user with the others, so every pull request from a fork waits for approval');
+  const labels = [...(options.labels ?? []), ...(runtime.deps.forkRunAs ? [FORK_LABEL] : [])];
+  const workers = await startWorkers(runtime.deps, { heartbeatSeconds: config.heartbeatSeconds, shutdownSeconds: config.shutdownSeconds, ...options, labels });
   // This process plans the deliveries it receives, most likely: their commits can be on their way already.
   runtime.ingest.prefetch = commitPrefetch(runtime.deps);
   const close = runtime.close;

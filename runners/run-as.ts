@@ -8,13 +8,13 @@ export interface RunAsUser {
   gid: number;
 }
 
-/** `--run-as USER`: the user's ids, or an error that says what to do. */
-export async function resolveUser(name: string): Promise<RunAsUser> {
-  if (process.getuid?.() !== 0) throw new Error('--run-as needs Forgeline to run as root (to switch to that user for each step)');
+/** `--run-as USER` (or `--fork-run-as USER`): the user's ids, or an error that says what to do. */
+export async function resolveUser(name: string, flag = '--run-as'): Promise<RunAsUser> {
+  if (process.getuid?.() !== 0) throw new Error(`${flag} needs Forgeline to run as root (to switch to that user for each step)`);
   const uid = await execa('id', ['-u', name], { reject: false, cleanup: false });
   const gid = await execa('id', ['-g', name], { reject: false, cleanup: false });
-  if (uid.exitCode !== 0 || gid.exitCode !== 0) throw new Error(`--run-as ${name}: no such user (create it first, e.g. useradd --system ${name})`);
-  if (Number(uid.stdout) === 0) throw new Error('--run-as root isolates nothing: name an unprivileged user');
+  if (uid.exitCode !== 0 || gid.exitCode !== 0) throw new Error(`${flag} ${name}: no such user (create it first, e.g. useradd --system ${name})`);
+  if (Number(uid.stdout) === 0) throw new Error(`${flag} root isolates nothing: name an unprivileged user`);
   return { name, uid: Number(uid.stdout), gid: Number(gid.stdout) };
 }
 

@@ -20,8 +20,14 @@ export interface SchedulerDeps {
   publicUrl: string;
   /** Names this process in stage rows and logs. */
   workerName: string;
-  /** `--run-as`: steps run as this user, isolated from the worker. Without it, every fork's pull request waits for approval. */
+  /** `--run-as`: steps run as this user, isolated from the worker. */
   runAs?: { name: string; uid: number; gid: number } | null;
+  /**
+   * `--fork-run-as`: a fork's pull request's steps run as this second user, who
+   * cannot read the environment (secrets) or workspace of the other steps.
+   * While no live worker has one, every fork's pull request waits for approval.
+   */
+  forkRunAs?: { name: string; uid: number; gid: number } | null;
   /** FORGELINE_HEARTBEAT_SECONDS, for telling whether a worker with the right labels is alive. */
   heartbeatSeconds?: number;
   /** Set while this process takes stages: checkouts planning starts for them (scheduler/prepared-checkouts.ts). */

@@ -2,6 +2,7 @@ import { matchesFilter, type Pipeline } from '../pipelines/index.ts';
 import { environments, onTransactionEnd, runs, workers, type Queryable, type Repo, type RunRow, type StageRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendStage } from './dispatch.ts';
+import { FORK_LABEL } from './stage-queues.ts';
 
 export type WaitingFor = 'fork' | 'approval' | 'lock' | 'labels' | 'group';
 
@@ -18,8 +19,13 @@ async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo,
   const def = pipeline.stages.find((s) => s.name === stage.name)!;
   const event = run.event;
   const fromFork = event.pullRequest?.fromFork === true;
-  if (fromFork && !run.approvedBy && (repo.forkPrs === 'approve' || !deps.runAs)) {
-    return { open: false, waitingFor: 'fork', reason: 'waiting for approval: a pull request from a fork' };
+  if (fromFork && !run.approvedBy) {
+    if (repo.forkPrs !== 'run') return { open: false, waitingFor: 'fork', reason: 'waiting for approval: a pull request from a fork' };
+    // `run` needs a worker that gives a fork's steps a user of their own (--fork-run-as): else they
+    // would share one with steps that hold secrets, and could read those steps' environment.
+    if ((await workers.liveWorkersWith(tx, [FORK_LABEL], deps.heartbeatSeconds ?? 30)) === 0) {
+      return { open: false, waitingFor: 'fork', reason: 'waiting for approval: a pull request from a fork, and no worker runs forks as a user of their own (--fork-run-as)' };
+    }
   }
   if (def.environment) {
     const name = def.environment;
@@ -42,7 +48,8 @@ async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo,
       return { open: false, waitingFor: 'lock', reason: `waiting for ${name}: run ${holder?.runId} is deploying` };
     }
   }
-  const labels = def.runsOn ?? pipeline.runsOn;
+  // Unapproved (--fork-prs run), a fork's stage goes only to workers that run it as a user of its own.
+  const labels = [...(def.runsOn ?? pipeline.runsOn), ...(fromFork && !run.approvedBy ? [FORK_LABEL] : [])];
   if (labels.length && (await workers.liveWorkersWith(tx, labels, deps.heartbeatSeconds ?? 30)) === 0) {
     return { open: true, labels, waitForLabels: `waiting for a worker with labels [${labels.join(', ')}]` };
   }

@@ -1,6 +1,12 @@
 import type { PgBoss } from 'pg-boss';
 import { ensureQueue, QUEUES, STAGE_QUEUE_OPTIONS } from './queues.ts';
 
+/**
+ * The label of workers started with `--fork-run-as`: a fork's pull request
+ * that runs without approval (`--fork-prs run`) needs it. Reserved.
+ */
+export const FORK_LABEL = 'forgeline-fork-user';
+
 // Label sets a worker may serve: every subset of its labels (kept small: 6 labels, 63 queues).
 const MAX_LABELS = 6;
 

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createCheckout } from '../git/index.ts';
 import type { Pipeline, StageDefinition } from '../pipelines/index.ts';
@@ -103,7 +103,12 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
       await unpackArtifacts(a.archive, src);
       write(`forgeline: restored ${a.files.length} artifact file(s) of ${a.stage}\n`);
     }
-    if (deps.runAs) await chownTree(workspace, deps.runAs);
+    // A fork's steps run as a user of their own where the worker has one: they never see another step's environment or files.
+    const user = (run.event.pullRequest?.fromFork ? deps.forkRunAs : null) ?? deps.runAs ?? null;
+    if (user) {
+      await chownTree(workspace, user);
+      await chmod(workspace, 0o700);
+    }
     const ciEnv = stepEnvironment({
       event: run.event, runId: run.id, runUrl: runUrl(deps.publicUrl, run.id), attempt: job.attempt,
       stage: stage.name, environment: stage.environment, inputs: run.event.kind === 'manual' ? await waitingOutOutages(() => manualInputs(deps, run)) : {},
@@ -111,7 +116,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     log.info('stage started');
     outcome = await deps.runner.run({
       workdir: src, steps: stage.steps, env: { ...pipeline.env, ...stage.env, ...values }, ciEnv, timeoutMs: stage.timeoutMs,
-      log: write, signal, user: deps.runAs ?? null,
+      log: write, signal, user,
     });
     if (outcome.status === 'success' && stage.artifacts.length) {
       const packed = await packArtifacts(src, stage.artifacts);

@@ -1,20 +1,31 @@
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setSecret } from '../scheduler/index.ts';
+import { openRuntimeWithWorkers } from '../cli/runtime.ts';
+import { FORK_LABEL, setSecret } from '../scheduler/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
+import { waitFor } from './helpers/forgeline.ts';
 
 const USER = 'forgeline-step';
+const FORK_USER = 'forgeline-fork';
+
+/** The tests run as root, like CI: each unprivileged user is created once. */
+async function ensureUser(name: string): Promise<void> {
+  if ((await execa('id', ['-u', name], { reject: false })).exitCode !== 0) {
+    await execa('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
+  }
+}
+
+const attempt = (what: string, cmd: string) => `if ${cmd} >/dev/null 2>&1; then echo "${what}: allowed"; else echo "${what}: refused"; fi`;
 
 describe('--run-as', () => {
   let b: Bench;
 
   beforeAll(async () => {
-    // The tests run as root, like CI: create the unprivileged step user once.
-    if ((await execa('id', ['-u', USER], { reject: false })).exitCode !== 0) {
-      await execa('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER]);
-    }
+    await ensureUser(USER);
     // No FORGELINE_SECRET_KEY: the key is generated into the data dir, where the step user must not read it.
     b = await startBench('acme/isolated', { workers: 1, runAs: USER, env: { FORGELINE_SECRET_KEY: '' } });
     await setSecret({ pool: b.forgeline.runtime.db.pool, box: b.forgeline.runtime.deps.box }, { repo: b.name, name: 'TOKEN', value: 'isolated-secret-value' }, 'test');
@@ -25,7 +36,6 @@ describe('--run-as', () => {
     const data = b.forgeline.config.dataDir;
     // What the step must be refused is there, and readable to the worker's own user.
     expect(readFileSync(path.join(data, 'secret.key')).length).toBeGreaterThan(0);
-    const attempt = (what: string, cmd: string) => `if ${cmd} >/dev/null 2>&1; then echo "${what}: allowed"; else echo "${what}: refused"; fi`;
     const { sha, runs: [id] } = await b.push({
       '.forgeline/ci.yml': `on: { push: {} }
 stages:
@@ -54,5 +64,63 @@ stages:
     expect(log).toContain('write the checkout: allowed');
     expect(log).toContain(`head=${sha}`);
     expect(log).toContain('token=***');
+  });
+});
+
+describe('--fork-run-as', () => {
+  let b: Bench;
+
+  beforeAll(async () => {
+    await ensureUser(USER);
+    await ensureUser(FORK_USER);
+    b = await startBench('acme/fork-isolated', { workers: 2, runAs: USER, forkRunAs: FORK_USER, forkPrs: 'run' });
+    await setSecret({ pool: b.forgeline.runtime.db.pool, box: b.forgeline.runtime.deps.box }, { repo: b.name, name: 'TOKEN', value: 'fork-isolated-secret' }, 'test');
+  });
+  afterAll(() => b?.stop());
+
+  it('runs a fork\'s pull request under --fork-prs run as a user of its own, who cannot read a running step\'s environment or workspace', async () => {
+    const gate = await mkdtemp(path.join(tmpdir(), 'forgeline-fork-gate-'));
+    await chmod(gate, 0o777);
+    // A step holding the repository's secret, in its environment and in a file of its workspace, running until released.
+    const { runs: [holding] } = await b.push({
+      '.forgeline/hold.yml': `on: { push: { branches: [main] } }\nstages:\n  hold:\n    secrets: [TOKEN]\n    steps: [{ run: "echo $TOKEN > kept.txt; echo started; while [ ! -e ${gate}/release ]; do sleep 0.05; done" }]\n`,
+    });
+    await waitFor(async () => ((await b.log(holding!, 'hold')).includes('started') ? true : undefined), 'the secret-holding step to start');
+    const workspace = path.join(b.forgeline.runtime.deps.workspaceRoot!, `${holding}-hold-1`);
+    const probe = `on: { push: {}, pull_request: {} }
+stages:
+  probe:
+    steps:
+      - run: |
+          echo "user=$(id -un)"
+          echo "found=$(cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c fork-isolated-secret)"
+          ${attempt('read the other workspace', `cat ${workspace}/src/kept.txt`)}
+`;
+    // The same probe on a push of the repository's own branch runs as the step user: it finds the secret, so the probe works.
+    const { sha, runs: [own] } = await b.push({ '.forgeline/probe.yml': probe }, { branch: 'fork-work' });
+    expect((await b.finished(own!)).status).toBe('success');
+    const ownLog = await b.log(own!, 'probe');
+    expect(ownLog).toContain(`user=${USER}`);
+    expect(ownLog).toMatch(/found=[1-9]/);
+    expect(ownLog).toContain('read the other workspace: allowed');
+
+    // From a fork, with no approval: its own user, which reaches neither.
+    const { runs: [forked] } = await b.pullRequest(sha, { action: 'opened', head: 'fork-work', fork: true, number: 21 });
+    const run = await b.finished(forked!);
+    expect([run.status, run.approvedBy]).toEqual(['success', null]);
+    const forkLog = await b.log(forked!, 'probe');
+    expect(forkLog).toContain(`user=${FORK_USER}`);
+    expect(forkLog).toContain('found=0');
+    expect(forkLog).toContain('read the other workspace: refused');
+    await writeFile(path.join(gate, 'release'), '');
+    expect((await b.finished(holding!)).status).toBe('success');
+  });
+
+  it('refuses --fork-run-as without --run-as, naming the same user, or its label given by hand, before opening anything', async () => {
+    const config = b.forgeline.config;
+    await expect(openRuntimeWithWorkers(config, { concurrency: 1, forkRunAs: FORK_USER })).rejects.toThrow('--fork-run-as needs --run-as');
+    await expect(openRuntimeWithWorkers(config, { concurrency: 1, runAs: USER, forkRunAs: USER })).rejects.toThrow(`--fork-run-as ${USER} is the --run-as user`);
+    await expect(openRuntimeWithWorkers(config, { concurrency: 1, runAs: USER, forkRunAs: 'forgeline-nobody-here' })).rejects.toThrow('--fork-run-as forgeline-nobody-here: no such user');
+    await expect(openRuntimeWithWorkers(config, { concurrency: 1, labels: [FORK_LABEL] })).rejects.toThrow(`the label ${FORK_LABEL} is Forgeline's own`);
   });
 });

@@ -10,10 +10,11 @@ export function workerCommand(program: Command): void {
     .option('--concurrency <n>', 'stages run at once', positiveInt, 2)
     .option('--labels <labels>', 'comma-separated labels for runs-on (e.g. linux,gpu)', (v: string) => v.split(',').map((l) => l.trim()).filter(Boolean), [])
     .option('--run-as <user>', 'run steps as this unprivileged user, isolated from the data dir and the worker')
-    .action(async (opts: { concurrency: number; labels: string[]; runAs?: string }) => {
+    .option('--fork-run-as <user>', 'run the steps of forks\' pull requests as this second unprivileged user (with --run-as); needed for --fork-prs run')
+    .action(async (opts: { concurrency: number; labels: string[]; runAs?: string; forkRunAs?: string }) => {
       const config = readConfig();
       const log = createLogger(config.logLevel);
-      const runtime = await openRuntimeWithWorkers(config, { concurrency: opts.concurrency, labels: opts.labels, runAs: opts.runAs }, log);
+      const runtime = await openRuntimeWithWorkers(config, { concurrency: opts.concurrency, labels: opts.labels, runAs: opts.runAs, forkRunAs: opts.forkRunAs }, log);
       log.info({ concurrency: opts.concurrency, labels: opts.labels, worker: runtime.deps.workerName }, 'forgeline worker started');
       process.stdout.write(`Forgeline worker ${runtime.deps.workerName} started\n`);
       onShutdown(() => runtime.close());

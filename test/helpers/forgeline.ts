@@ -23,6 +23,8 @@ export interface TestForgelineOptions {
   backstopPollSeconds?: number;
   /** `--run-as`: steps run as this user. */
   runAs?: string;
+  /** `--fork-run-as`: forks' steps run as this second user. */
+  forkRunAs?: string;
   env?: Record<string, string>;
   /** Where the process's log goes (silent unless TEST_LOG_LEVEL is set). */
   log?: pino.Logger;
@@ -49,7 +51,7 @@ export async function startForgeline(opts: TestForgelineOptions = {}): Promise<T
   const log = opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const workers = opts.workers ?? 2;
   const runtime = workers > 0
-    ? await openRuntimeWithWorkers(config, { concurrency: workers, backstopPollSeconds: opts.backstopPollSeconds, runAs: opts.runAs }, log)
+    ? await openRuntimeWithWorkers(config, { concurrency: workers, backstopPollSeconds: opts.backstopPollSeconds, runAs: opts.runAs, forkRunAs: opts.forkRunAs }, log)
     : await openRuntime(config, log);
   const server: Server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: config.apiToken, publicRead: config.publicRead }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls, transport: config.transport }, 0, '127.0.0.1');
   const { port } = server.address() as { port: number };
