@@ -19,6 +19,8 @@ export interface Config {
   unverifiedPerMinute: number;
   /** FORGELINE_HEARTBEAT_SECONDS: worker-loss detection. */
   heartbeatSeconds: number;
+  /** FORGELINE_SCHEDULE_CHECK_SECONDS: how late after its minute a schedule may fire (1–45). */
+  scheduleCheckSeconds: number;
   /** FORGELINE_SHUTDOWN_SECONDS: how long SIGTERM waits for running stages. */
   shutdownSeconds: number;
   /** FORGELINE_RECOVERY_SECONDS: how often missed deliveries are looked for. */
@@ -64,6 +66,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
     ])),
     unverifiedPerMinute: Number(env.FORGELINE_UNVERIFIED_PER_MINUTE ?? 60),
     heartbeatSeconds: Number(env.FORGELINE_HEARTBEAT_SECONDS ?? 30),
+    scheduleCheckSeconds: Number(env.FORGELINE_SCHEDULE_CHECK_SECONDS ?? 5),
     shutdownSeconds: Number(env.FORGELINE_SHUTDOWN_SECONDS ?? 30),
     recoverySeconds: Number(env.FORGELINE_RECOVERY_SECONDS ?? 300),
     transport: {

@@ -28,7 +28,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
   let boss: PgBoss | undefined;
   try {
     await migrate(db.pool);
-    boss = await startBoss(db.url, (err) => log.error({ err: err.message }, 'queue error'));
+    boss = await startBoss(db.url, (err) => log.error({ err: err.message }, 'queue error'), { scheduleCheckSeconds: config.scheduleCheckSeconds });
   } catch (err) {
     await db.close();
     throw err;

@@ -44,7 +44,14 @@ const QUEUE_OPTIONS: Record<string, Omit<Queue, 'name'>> = {
   [QUEUES.report]: { notify: true, policy: 'stately', retryLimit: 12, retryDelay: 1, retryBackoff: true, retryDelayMax: 300, heartbeatSeconds: JOB_HEARTBEAT_SECONDS },
 };
 
-export async function startBoss(url: string, onError: (err: Error) => void): Promise<PgBoss> {
+/**
+ * `scheduleCheckSeconds`: how often pg-boss looks for schedules come due
+ * (FORGELINE_SCHEDULE_CHECK_SECONDS, default 5). A schedule fires at the
+ * first look after its minute, so at pg-boss's own default (30 s) a nightly
+ * build could start half a minute late; each look is one small query.
+ */
+export async function startBoss(url: string, onError: (err: Error) => void, opts: { scheduleCheckSeconds?: number } = {}): Promise<PgBoss> {
+  const scheduleCheckSeconds = Math.min(45, Math.max(1, Math.round(opts.scheduleCheckSeconds ?? 5)));
   const boss = new PgBoss({
     connectionString: url,
     schema: 'pgboss',
@@ -54,6 +61,9 @@ export async function startBoss(url: string, onError: (err: Error) => void): Pro
     registerInstance: false,
     // How often a job whose heartbeats stopped is failed and retried (pg-boss's default: a minute).
     superviseIntervalSeconds: JOB_HEARTBEAT_SECONDS,
+    cronMonitorIntervalSeconds: scheduleCheckSeconds,
+    // The job a schedule sends is forwarded to its queue by pg-boss's own worker: as often.
+    cronWorkerIntervalSeconds: scheduleCheckSeconds,
   });
   boss.on('error', onError);
   await boss.start();
