@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_MAX_ARTIFACT_BYTES } from '../runners/index.ts';
 import { PUBLIC_FORGE_HOSTS, type UrlPolicy } from '../scheduler/index.ts';
 
 /** Everything Forgeline reads from its environment (SPEC.md §2), in one place. */
@@ -19,6 +20,8 @@ export interface Config {
   unverifiedPerMinute: number;
   /** FORGELINE_HEARTBEAT_SECONDS: worker-loss detection. */
   heartbeatSeconds: number;
+  /** FORGELINE_ARTIFACT_MAX_BYTES: a stage's artifacts, uncompressed. */
+  artifactMaxBytes: number;
   /** FORGELINE_SCHEDULE_CHECK_SECONDS: how late after its minute a schedule may fire (1–45). */
   scheduleCheckSeconds: number;
   /** FORGELINE_SHUTDOWN_SECONDS: how long SIGTERM waits for running stages. */
@@ -67,6 +70,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
     unverifiedPerMinute: Number(env.FORGELINE_UNVERIFIED_PER_MINUTE ?? 60),
     heartbeatSeconds: Number(env.FORGELINE_HEARTBEAT_SECONDS ?? 30),
     scheduleCheckSeconds: Number(env.FORGELINE_SCHEDULE_CHECK_SECONDS ?? 5),
+    artifactMaxBytes: Number(env.FORGELINE_ARTIFACT_MAX_BYTES ?? DEFAULT_MAX_ARTIFACT_BYTES),
     shutdownSeconds: Number(env.FORGELINE_SHUTDOWN_SECONDS ?? 30),
     recoverySeconds: Number(env.FORGELINE_RECOVERY_SECONDS ?? 300),
     transport: {

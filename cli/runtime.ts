@@ -43,6 +43,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     publicUrl: config.publicUrl,
     workerName: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     heartbeatSeconds: config.heartbeatSeconds,
+    artifactMaxBytes: config.artifactMaxBytes,
   };
   const ingestPool = createIngestPool(db.url);
   const ingest: IngestDeps = {

@@ -133,7 +133,7 @@ async function readRegularFile(root: string, rel: string): Promise<{ data: Buffe
 function tooBig(bytes: number, files: number, maxBytes: number, globs: string[]): ArtifactError {
   return new ArtifactError(
     `artifacts over the size limit: ${bytes} bytes in ${files} files matched ${JSON.stringify(globs)}, ` +
-      `the limit (maxBytes) is ${maxBytes} bytes uncompressed; narrow the globs or exclude files with "!pattern"`,
+      `the limit (FORGELINE_ARTIFACT_MAX_BYTES) is ${maxBytes} bytes uncompressed; narrow the globs or exclude files with "!pattern"`,
   );
 }
 
@@ -184,7 +184,7 @@ function parseArchive(stream: Buffer, maxBytes: number, root: string): Entry[] {
     if (why) throw new ArtifactError(`refusing artifact path ${JSON.stringify(rel)}: ${why}`);
     if (pos + (size as number) > stream.length) throw malformed(`truncated: ${JSON.stringify(rel)} has ${stream.length - pos} of its ${size} bytes`);
     total += size as number;
-    if (total > maxBytes) throw new ArtifactError(`artifact archive over the size limit: more than ${maxBytes} bytes uncompressed (maxBytes)`);
+    if (total > maxBytes) throw new ArtifactError(`artifact archive over the size limit: more than ${maxBytes} bytes uncompressed (FORGELINE_ARTIFACT_MAX_BYTES)`);
     entries.push({ path: rel, mode: mode as number, data: stream.subarray(pos, pos + (size as number)) });
     pos += size as number;
   }

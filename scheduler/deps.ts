@@ -28,6 +28,8 @@ export interface SchedulerDeps {
    * While no live worker has one, every fork's pull request waits for approval.
    */
   forkRunAs?: { name: string; uid: number; gid: number } | null;
+  /** FORGELINE_ARTIFACT_MAX_BYTES: the most a stage's artifacts may hold, uncompressed (default 100 MiB). */
+  artifactMaxBytes?: number;
   /** FORGELINE_HEARTBEAT_SECONDS, for telling whether a worker with the right labels is alive. */
   heartbeatSeconds?: number;
   /** Set while this process takes stages: checkouts planning starts for them (scheduler/prepared-checkouts.ts). */

@@ -100,7 +100,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     // Synchronous: one tiny call, rather than a wait for a busy event loop's next turn.
     mkdirSync(home, { recursive: true, mode: 0o700 });
     for (const a of stage.needs.length ? await waitingOutOutages(() => artifacts.loadArtifacts(deps.pool, run.id, stage.needs)) : []) {
-      await unpackArtifacts(a.archive, src);
+      await unpackArtifacts(a.archive, src, { maxBytes: deps.artifactMaxBytes });
       write(`forgeline: restored ${a.files.length} artifact file(s) of ${a.stage}\n`);
     }
     // A fork's steps run as a user of their own where the worker has one: they never see another step's environment or files.
@@ -119,7 +119,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
       log: write, signal, user,
     });
     if (outcome.status === 'success' && stage.artifacts.length) {
-      const packed = await packArtifacts(src, stage.artifacts);
+      const packed = await packArtifacts(src, stage.artifacts, { maxBytes: deps.artifactMaxBytes });
       await waitingOutOutages(() => artifacts.saveArtifacts(deps.pool, { runId: run.id, stage: stage.name, attempt: job.attempt, ...packed }));
       write(`forgeline: kept ${packed.files.length} artifact file(s), ${packed.bytes} bytes\n`);
     }

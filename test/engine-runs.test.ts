@@ -15,7 +15,7 @@ describe('runs: cancel, rerun, retries, secrets, artifacts, inputs', () => {
   let scratch: string;
 
   beforeAll(async () => {
-    b = await startBench('acme/engine', { workers: 3, env: { FORGELINE_API_TOKEN: 'bootstrap-admin' } });
+    b = await startBench('acme/engine', { workers: 3, env: { FORGELINE_API_TOKEN: 'bootstrap-admin', FORGELINE_ARTIFACT_MAX_BYTES: String(1024 * 1024) } });
     admin = 'bootstrap-admin';
     scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-engine-'));
   });
@@ -117,6 +117,29 @@ stages:
     const run = await b.finished(id!);
     expect(run.stages.map((s: any) => s.status)).toEqual(['success', 'success']);
     expect(await b.log(id!, 'test')).toContain('built');
+  });
+
+  it('fails a stage whose artifacts are over FORGELINE_ARTIFACT_MAX_BYTES, saying so, and skips what needs it', async () => {
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }
+stages:
+  build:
+    artifacts: ["dist/**"]
+    steps: [{ run: "mkdir -p dist && head -c 2000000 /dev/zero > dist/big.bin && echo built" }]
+  test:
+    needs: [build]
+    steps: [{ run: "true" }]
+`,
+    });
+    const run = await b.finished(id!);
+    const [build, test] = run.stages;
+    expect(build).toMatchObject({ status: 'failure', reason: expect.stringContaining('artifacts: artifacts over the size limit: 2000000 bytes in 1 files matched ["dist/**"], the limit (FORGELINE_ARTIFACT_MAX_BYTES) is 1048576 bytes') });
+    expect(test).toMatchObject({ status: 'skipped' });
+    const log = await b.log(id!, 'build');
+    expect(log).toContain('built');
+    expect(log).toContain('forgeline: artifacts over the size limit');
+    const { rows } = await b.forgeline.runtime.db.pool.query('SELECT count(*)::int AS n FROM artifacts WHERE run_id = $1', [id]);
+    expect(rows[0].n).toBe(0);
   });
 
   it('starts a manual run at a ref with typed inputs given to the steps', async () => {

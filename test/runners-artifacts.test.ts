@@ -139,7 +139,7 @@ describe('packArtifacts and unpackArtifacts', () => {
     const err = await packArtifacts(work, ['dist/**'], { maxBytes: 10 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ArtifactError);
     expect((err as Error).message).toMatch(/12 bytes in 2 files/);
-    expect((err as Error).message).toMatch(/maxBytes\) is 10 bytes/);
+    expect((err as Error).message).toMatch(/FORGELINE_ARTIFACT_MAX_BYTES\) is 10 bytes/);
     expect((err as Error).message).toMatch(/narrow the globs/);
     expect((await packArtifacts(work, ['dist/**'], { maxBytes: 12 })).bytes).toBe(12);
     await expect(unpackArtifacts((await packArtifacts(work, ['dist/**'])).archive, path.join(root, 'outside'), { maxBytes: 10 })).rejects.toThrow(ArtifactError);
