@@ -1,11 +1,11 @@
-import type { Queryable } from '../store/index.ts';
+import type { Queryable, RunRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { inTransaction, QUEUES, type ReportJob, type StageJob } from './queues.ts';
-import { ensureStageQueue, stageQueue } from './stage-queues.ts';
+import { ensureStageQueue, stageLabels, stageQueue } from './stage-queues.ts';
 
-/** Sends a stage job inside the caller's transaction, to the queue of the worker labels it needs. */
-export async function sendStage(deps: SchedulerDeps, tx: Queryable, job: StageJob, labels: string[] = []): Promise<void> {
-  const queue = stageQueue(labels);
+/** Sends a stage job inside the caller's transaction, to the queue of the worker labels it needs (first attempt, retry or requeue alike). */
+export async function sendStage(deps: SchedulerDeps, tx: Queryable, run: RunRow, job: StageJob): Promise<void> {
+  const queue = stageQueue(stageLabels(run, job.stage));
   await ensureStageQueue(deps.boss, queue);
   await deps.boss.send(queue, job, { db: inTransaction(tx) });
 }

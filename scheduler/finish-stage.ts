@@ -32,7 +32,7 @@ export async function finishStage(
     if (requeued) {
       // The failed attempt's step has ended: the next attempt keeps the environment's lock.
       if (def.environment) await environments.passLock(tx, stage.runId, stage.name, stage.attempt);
-      await sendStage(deps, tx, { runId: stage.runId, stage: stage.name, attempt: stage.attempt + 1 });
+      await sendStage(deps, tx, run!, { runId: stage.runId, stage: stage.name, attempt: stage.attempt + 1 });
       await sendReport(deps, tx, stage.runId);
     }
     return requeued;

@@ -2,7 +2,7 @@ import { matchesFilter, type Pipeline } from '../pipelines/index.ts';
 import { environments, onTransactionEnd, runs, workers, type Queryable, type Repo, type RunRow, type StageRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendStage } from './dispatch.ts';
-import { FORK_LABEL } from './stage-queues.ts';
+import { FORK_LABEL, stageLabels } from './stage-queues.ts';
 
 export type WaitingFor = 'fork' | 'approval' | 'lock' | 'labels' | 'group';
 
@@ -49,7 +49,7 @@ async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo,
     }
   }
   // Unapproved (--fork-prs run), a fork's stage goes only to workers that run it as a user of its own.
-  const labels = [...(def.runsOn ?? pipeline.runsOn), ...(fromFork && !run.approvedBy ? [FORK_LABEL] : [])];
+  const labels = stageLabels(run, stage.name);
   if (labels.length && (await workers.liveWorkersWith(tx, labels, deps.heartbeatSeconds ?? 30)) === 0) {
     return { open: true, labels, waitForLabels: `waiting for a worker with labels [${labels.join(', ')}]` };
   }
@@ -107,7 +107,7 @@ export async function openStage(deps: SchedulerDeps, tx: Queryable, run: RunRow,
   if (!g.waitForLabels && (await startHere(deps, tx, run, repo, stage, g.labels))) return { state: 'started', superseded: [] };
   if (g.waitForLabels) await runs.setWaiting(tx, run.id, stage.name, stage.attempt, 'labels', g.waitForLabels);
   else await runs.setQueued(tx, run.id, stage.name, stage.attempt);
-  await sendStage(deps, tx, { runId: run.id, stage: stage.name, attempt: stage.attempt }, g.labels);
+  await sendStage(deps, tx, run, { runId: run.id, stage: stage.name, attempt: stage.attempt });
   return { state: 'sent', superseded: [] };
 }
 

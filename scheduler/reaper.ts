@@ -63,9 +63,7 @@ export async function requeueUnstarted(deps: SchedulerDeps, stage: Attempt): Pro
     await runs.lockRun(tx, stage.runId);
     if (!(await runs.unclaimStage(tx, { ...stage, worker: deps.workerName }))) return false;
     const run = (await runs.getRun(tx, stage.runId))!;
-    const pipeline = run.definition as Pipeline;
-    const def = pipeline.stages.find((s) => s.name === stage.name);
-    await sendStage(deps, tx, { runId: stage.runId, stage: stage.name, attempt: stage.attempt }, def?.runsOn ?? pipeline.runsOn);
+    await sendStage(deps, tx, run, { runId: stage.runId, stage: stage.name, attempt: stage.attempt });
     await runs.setRunStatus(tx, stage.runId, deriveRunStatus(await runs.getStages(tx, stage.runId)));
     await sendReport(deps, tx, stage.runId);
     return true;

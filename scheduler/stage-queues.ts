@@ -1,4 +1,6 @@
 import type { PgBoss } from 'pg-boss';
+import type { Pipeline } from '../pipelines/index.ts';
+import type { RunRow } from '../store/index.ts';
 import { ensureQueue, QUEUES, STAGE_QUEUE_OPTIONS } from './queues.ts';
 
 /**
@@ -6,6 +8,17 @@ import { ensureQueue, QUEUES, STAGE_QUEUE_OPTIONS } from './queues.ts';
  * that runs without approval (`--fork-prs run`) needs it. Reserved.
  */
 export const FORK_LABEL = 'forgeline-fork-user';
+
+/**
+ * The worker labels a stage needs: its `runs-on` (else the pipeline's) and,
+ * for a fork's pull request that nobody approved, FORK_LABEL. Every attempt
+ * of the stage goes to the same workers.
+ */
+export function stageLabels(run: RunRow, stage: string): string[] {
+  const pipeline = run.definition as Pipeline;
+  const labels = pipeline.stages.find((s) => s.name === stage)?.runsOn ?? pipeline.runsOn ?? [];
+  return run.event.pullRequest?.fromFork && !run.approvedBy ? [...labels, FORK_LABEL] : labels;
+}
 
 // Label sets a worker may serve: every subset of its labels (kept small: 6 labels, 63 queues).
 const MAX_LABELS = 6;

@@ -88,6 +88,10 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     const pipeline = run.definition as Pipeline;
     const stage = pipeline.stages.find((s) => s.name === job.stage);
     if (!stage) throw new Error(`stage '${job.stage}' is not in the run's pipeline`);
+    // Its queue (stage-queues.ts stageLabels) keeps it from such a worker; this is the last check before any step.
+    if (run.event.pullRequest?.fromFork && !run.approvedBy && !deps.forkRunAs) {
+      throw new Error('an unapproved fork\'s stage runs only on a worker with --fork-run-as, and this one has none');
+    }
     const values = await waitingOutOutages(() => stageSecrets(deps, run, stage, write));
     masker = secretMasker(Object.values(values));
     const mirror = mirrorPath(deps, repo.id);

@@ -90,11 +90,14 @@ describe('--fork-run-as', () => {
     const probe = `on: { push: {}, pull_request: {} }
 stages:
   probe:
+    retries: 1
     steps:
       - run: |
           echo "user=$(id -un)"
           echo "found=$(cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c fork-isolated-secret)"
           ${attempt('read the other workspace', `cat ${workspace}/src/kept.txt`)}
+      # A fork's first attempt fails: its retry must go to the same workers.
+      - run: '[ "$FORGELINE_EVENT" = push ] || [ "$FORGELINE_ATTEMPT" = 2 ]'
 `;
     // The same probe on a push of the repository's own branch runs as the step user: it finds the secret, so the probe works.
     const { sha, runs: [own] } = await b.push({ '.forgeline/probe.yml': probe }, { branch: 'fork-work' });
@@ -107,7 +110,12 @@ stages:
     // From a fork, with no approval: its own user, which reaches neither.
     const { runs: [forked] } = await b.pullRequest(sha, { action: 'opened', head: 'fork-work', fork: true, number: 21 });
     const run = await b.finished(forked!);
-    expect([run.status, run.approvedBy]).toEqual(['success', null]);
+    expect([run.status, run.approvedBy, run.stages[0].attempt]).toEqual(['success', null, 2]);
+    // The retry's job, like any job of this run (the first attempt may have started without one), is in the fork queue.
+    const { rows } = await b.forgeline.runtime.db.pool.query(
+      `SELECT name, (data->>'attempt')::int AS attempt FROM pgboss.job WHERE data->>'runId' = $1 AND name LIKE 'stage%' ORDER BY created_on`, [String(forked)]);
+    expect(rows.map((r) => r.attempt)).toContain(2);
+    expect(new Set(rows.map((r) => r.name))).toEqual(new Set([`stage.${FORK_LABEL}`]));
     const forkLog = await b.log(forked!, 'probe');
     expect(forkLog).toContain(`user=${FORK_USER}`);
     expect(forkLog).toContain('found=0');

@@ -297,14 +297,18 @@ stages:
     const { child: linux } = await startWorker(env(), ['--labels', 'linux']);
     children.push(linux);
     const { runs: [id] } = await b.push({
-      '.forgeline/ci.yml': 'on: { push: {} }\nruns-on: [linux]\nstages:\n  gpu:\n    runs-on: [gpu]\n    steps: [{ run: "echo on gpu" }]\n  plain:\n    steps: [{ run: "echo on linux" }]\n',
+      '.forgeline/ci.yml': 'on: { push: {} }\nruns-on: [linux]\nstages:\n  gpu:\n    runs-on: [gpu]\n    retries: 1\n    steps: [{ run: "echo on gpu; [ $FORGELINE_ATTEMPT = 2 ]" }]\n  plain:\n    steps: [{ run: "echo on linux" }]\n',
     });
     expect(await b.stage(id!, 'gpu', 'waiting')).toMatchObject({ waitingFor: 'labels', reason: 'waiting for a worker with labels [gpu]' });
     await b.stage(id!, 'plain', 'success');
     expect((await b.run(id!)).stages.find((s: any) => s.name === 'gpu').status).toBe('waiting');
     const { child: gpu } = await startWorker(env(), ['--labels', 'gpu,linux']);
     children.push(gpu);
-    expect((await b.finished(id!)).status).toBe('success');
+    expect((await b.finished(id!)).stages.find((s: any) => s.name === 'gpu')).toMatchObject({ status: 'success', attempt: 2 });
+    // The retry went to the same workers as the first attempt: the gpu queue, not the plain one.
+    const { rows } = await b.forgeline.runtime.db.pool.query(
+      `SELECT name, (data->>'attempt')::int AS attempt FROM pgboss.job WHERE data->>'runId' = $1 AND data->>'stage' = 'gpu' ORDER BY created_on`, [String(id)]);
+    expect(rows.map((r) => [r.name, r.attempt])).toEqual([['stage.gpu', 1], ['stage.gpu', 2]]);
     linux.kill('SIGTERM');
     gpu.kill('SIGTERM');
     await Promise.all([linux, gpu]);
