@@ -1,10 +1,18 @@
+import { hostname } from 'node:os';
 import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
 
-/** The pid written in a lock file, or null while its owner is still writing it. */
-async function ownerOf(file: string): Promise<number | null> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  const pid = Number.parseInt(text, 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : null;
+// A lock whose owner cannot be asked (another machine or container on a shared data dir,
+// or a process that died between creating the file and writing it) is broken after this.
+const UNASKABLE_STALE_MS = 15 * 60_000;
+const UNWRITTEN_STALE_MS = 5_000;
+
+const ME = `${process.pid} ${hostname()}`;
+
+/** The owner written in a lock file: its pid and host, or null while it is still being written. */
+async function ownerOf(file: string): Promise<{ pid: number; host: string } | null> {
+  const [pid, host] = (await readFile(file, 'utf8').catch(() => '')).trim().split(' ');
+  const n = Number.parseInt(pid ?? '', 10);
+  return Number.isInteger(n) && n > 0 && host ? { pid: n, host } : null;
 }
 
 function alive(pid: number): boolean {
@@ -18,46 +26,63 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Takes a lock left by a process that died holding it. The file is first
- * renamed aside, so that of two processes that both saw it stale only one
- * removes it; one that renamed a lock taken meanwhile by a live process puts it back.
+ * Whether a lock file was left by a process that can no longer hold it. This
+ * process's own pid counts as gone: its fetches take turns in memory first
+ * (lock.ts), so a file naming it is a previous life's, as after a restart
+ * in a container where the worker is always pid 1.
  */
-async function breakStale(file: string, stalePid: number | null): Promise<void> {
+async function stale(file: string): Promise<{ ino: number } | null> {
+  const info = await stat(file).catch(() => null);
+  if (!info) return null;
+  const owner = await ownerOf(file);
+  const age = Date.now() - info.mtimeMs;
+  const gone = owner === null ? age > UNWRITTEN_STALE_MS
+    : owner.host !== hostname() ? age > UNASKABLE_STALE_MS
+      : owner.pid === process.pid || !alive(owner.pid);
+  return gone ? { ino: info.ino } : null;
+}
+
+/**
+ * Removes a stale lock file. It is renamed aside first and its inode
+ * compared, so that of two processes that both found it stale only one
+ * removes it, and one that caught a lock taken meanwhile puts it back.
+ */
+async function breakStale(file: string, ino: number): Promise<void> {
   const aside = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
   try {
     await rename(file, aside);
   } catch {
     return;
   }
-  if ((await ownerOf(aside)) !== stalePid) await link(aside, file).catch(() => {});
+  if ((await stat(aside).catch(() => null))?.ino !== ino) await link(aside, file).catch(() => {});
   await rm(aside, { force: true });
 }
 
 /**
  * Runs fn holding a lock file (created with O_EXCL, holding this process's
- * pid), so that processes sharing a data dir on one machine take turns, as
- * the fetches of one process already do. A lock whose process is gone is
- * taken over: a worker killed mid-fetch leaves no mirror locked.
+ * pid and host), so that processes sharing a data dir take turns, as the
+ * fetches of one process already do. A lock whose process is gone is taken
+ * over: a worker killed mid-fetch leaves no mirror locked.
  */
 export async function withFileLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
     try {
       const handle = await open(file, 'wx', 0o600);
-      await handle.writeFile(`${process.pid}\n`);
+      await handle.writeFile(`${ME}\n`);
       await handle.close();
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const owner = await ownerOf(file);
-    // A file with no pid in it for a while: its process died between creating and writing it.
-    const stale = owner === null ? Date.now() - ((await stat(file).catch(() => null))?.mtimeMs ?? Date.now()) > 5000 : !alive(owner);
-    if (stale) await breakStale(file, owner);
+    const gone = await stale(file);
+    if (gone) await breakStale(file, gone.ino);
     else await new Promise((r) => setTimeout(r, wait));
   }
   try {
     return await fn();
   } finally {
-    await rm(file, { force: true });
+    // Only its own: a lock broken as stale meanwhile (a fetch past UNASKABLE_STALE_MS) is another's now.
+    const owner = await ownerOf(file);
+    if (owner && `${owner.pid} ${owner.host}` === ME) await rm(file, { force: true });
   }
 }

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { chmod, rm } from 'node:fs/promises';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createCheckout } from '../git/index.ts';
 import type { Pipeline, StageDefinition } from '../pipelines/index.ts';
@@ -99,6 +99,10 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     const src = path.join(workspace, 'src');
     const home = path.join(workspace, 'home');
     const checkout = { mirror, sha: run.sha, independent: Boolean(deps.runAs) };
+    // Closed to other users before anything is in it: a step of another stage cannot step in
+    // early and keep a handle on it (it becomes its step user's below).
+    mkdirSync(workspace, { recursive: true, mode: 0o700 });
+    chmodSync(workspace, 0o700);
     // Planning may have made it already, while this job was on its way.
     if (!(await deps.prepared?.take(checkout, src))) await createCheckout(mirror, run.sha, src, { independent: checkout.independent });
     // Synchronous: one tiny call, rather than a wait for a busy event loop's next turn.
@@ -109,10 +113,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     }
     // A fork's steps run as a user of their own where the worker has one: they never see another step's environment or files.
     const user = (run.event.pullRequest?.fromFork ? deps.forkRunAs : null) ?? deps.runAs ?? null;
-    if (user) {
-      await chownTree(workspace, user);
-      await chmod(workspace, 0o700);
-    }
+    if (user) await chownTree(workspace, user);
     const ciEnv = stepEnvironment({
       event: run.event, runId: run.id, runUrl: runUrl(deps.publicUrl, run.id), attempt: job.attempt,
       stage: stage.name, environment: stage.environment, inputs: run.event.kind === 'manual' ? await waitingOutOutages(() => manualInputs(deps, run)) : {},

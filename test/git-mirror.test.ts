@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,11 +121,14 @@ await withFileLock(process.argv[2] + '.fetch-lock', async () => {
     const released = Number(/released (\d+)/.exec((await holder).stdout)![1]);
     expect(fetchedAt).toBeGreaterThanOrEqual(released);
 
-    // A process killed while it held the lock leaves its file behind, naming a pid that is gone.
+    // A process killed while it held the lock leaves its file behind, naming a pid that is gone;
+    // or naming this very process, restarted with the same pid (a container's pid 1).
     const dead = await execa(process.execPath, ['-e', 'console.log(process.pid)']);
-    await writeFile(`${mirror}.fetch-lock`, `${dead.stdout.trim()}\n`);
-    const third = await repo.commit({ 'lock.txt': 'third' }, 'lock 3');
-    expect(await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, third)).toBe(third);
-    expect(existsSync(`${mirror}.fetch-lock`)).toBe(false);
+    for (const [pid, name] of [[dead.stdout.trim(), 'third'], [String(process.pid), 'fourth']]) {
+      await writeFile(`${mirror}.fetch-lock`, `${pid} ${hostname()}\n`);
+      const sha = await repo.commit({ 'lock.txt': name! }, `lock ${name}`);
+      expect(await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, sha)).toBe(sha);
+      expect(existsSync(`${mirror}.fetch-lock`)).toBe(false);
+    }
   });
 });
