@@ -48,6 +48,15 @@ const FORGE_ENV: Record<string, string> = {
   github: 'GITHUB', gitlab: 'GITLAB', bitbucket: 'BITBUCKET', 'bitbucket-server': 'BITBUCKET_SERVER', gitea: 'GITEA',
 };
 
+/** A whole-number setting within bounds, or an error naming it (rather than a NaN that would lift a limit). */
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, not '${raw}'`);
+  return n;
+}
+
 export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { port?: number } = {}): Config {
   const port = overrides.port ?? Number(env.PORT ?? 8080);
   return {
@@ -69,8 +78,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
     ])),
     unverifiedPerMinute: Number(env.FORGELINE_UNVERIFIED_PER_MINUTE ?? 60),
     heartbeatSeconds: Number(env.FORGELINE_HEARTBEAT_SECONDS ?? 30),
-    scheduleCheckSeconds: Number(env.FORGELINE_SCHEDULE_CHECK_SECONDS ?? 5),
-    artifactMaxBytes: Number(env.FORGELINE_ARTIFACT_MAX_BYTES ?? DEFAULT_MAX_ARTIFACT_BYTES),
+    scheduleCheckSeconds: wholeNumber(env, 'FORGELINE_SCHEDULE_CHECK_SECONDS', 5, 1, 45),
+    artifactMaxBytes: wholeNumber(env, 'FORGELINE_ARTIFACT_MAX_BYTES', DEFAULT_MAX_ARTIFACT_BYTES, 1),
     shutdownSeconds: Number(env.FORGELINE_SHUTDOWN_SECONDS ?? 30),
     recoverySeconds: Number(env.FORGELINE_RECOVERY_SECONDS ?? 300),
     transport: {

@@ -15,7 +15,22 @@ interface Feed { id: number; feed: string | null }
 
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
-process.on('disconnect', () => process.exit(0));
+
+// The process groups of the steps started here, until they exit.
+const stepGroups = new Set<number>();
+
+// The parent is gone: its steps go with it. Their parent-death signal does it too, but a step
+// the worker held (SIGSTOP) would keep that signal pending, stopped forever.
+process.on('disconnect', () => {
+  for (const pid of stepGroups) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  process.exit(0);
+});
 
 /** A git command: its whole output in one answer. */
 function run(req: Request): void {
@@ -37,13 +52,17 @@ function run(req: Request): void {
 function stream(req: Request): void {
   const child = execa(req.file, req.args, { cwd: req.cwd, env: req.env, extendEnv: false, detached: true, reject: false, stdin: 'ignore', buffer: false });
   const node = child.nodeChildProcess;
-  node.on('spawn', () => process.send?.({ id: req.id, pid: child.pid }));
+  node.on('spawn', () => {
+    stepGroups.add(child.pid!);
+    process.send?.({ id: req.id, pid: child.pid });
+  });
   const forward = (chunk: Buffer) => process.send?.({ id: req.id, chunk });
   child.stdout!.on('data', forward);
   child.stderr!.on('data', forward);
   // What the step left running in its group dies with it: its output pipes then close, and
   // the result comes once everything it wrote has been read.
   node.on('exit', () => {
+    stepGroups.delete(child.pid!);
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {

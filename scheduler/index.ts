@@ -1,5 +1,5 @@
 export { startBoss, QUEUES } from './queues.ts';
-export { FORK_LABEL } from './stage-queues.ts';
+export { FORK_LABEL, MAX_LABELS } from './stage-queues.ts';
 export { startWorkers, type WorkerOptions, type Workers } from './workers.ts';
 export { reapLostStages } from './reaper.ts';
 export { receiveHook, refuseHook, type HookAnswer, type HookRequest, type IngestDeps } from './ingest.ts';

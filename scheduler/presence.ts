@@ -71,7 +71,8 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
   // the first heartbeat that gets through says which are still its own: those go on,
   // the others are killed. A retry never runs beside a step of a worker cut off
   // from the database; a database that restarted only pauses the steps.
-  const holdAfterMs = opts.heartbeatSeconds * 1000 - Math.max(2 * tick, opts.heartbeatSeconds * 1000 / 4);
+  // At least two ticks, or a short interval would hold and release the steps between beats.
+  const holdAfterMs = Math.max(2 * tick, opts.heartbeatSeconds * 1000 - Math.max(2 * tick, opts.heartbeatSeconds * 1000 / 4));
   let holding = false;
   const beat = async () => {
     const sent = Date.now();
@@ -144,6 +145,7 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
     running: () => tracked.size,
     async stop() {
       stopped = true;
+      if (holding) deps.runner.hold?.(false);
       stopListening();
       clearInterval(beatTimer);
       clearInterval(reapTimer);

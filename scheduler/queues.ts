@@ -51,7 +51,7 @@ const QUEUE_OPTIONS: Record<string, Omit<Queue, 'name'>> = {
  * build could start half a minute late; each look is one small query.
  */
 export async function startBoss(url: string, onError: (err: Error) => void, opts: { scheduleCheckSeconds?: number } = {}): Promise<PgBoss> {
-  const scheduleCheckSeconds = Math.min(45, Math.max(1, Math.round(opts.scheduleCheckSeconds ?? 5)));
+  const scheduleCheckSeconds = opts.scheduleCheckSeconds ?? 5;
   const boss = new PgBoss({
     connectionString: url,
     schema: 'pgboss',

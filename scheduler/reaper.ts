@@ -40,7 +40,7 @@ export async function freeLocksOfLostWorkers(deps: SchedulerDeps, heartbeatSecon
   for (const lock of await environments.locksOfLostWorkers(deps.pool, heartbeatSeconds)) {
     const done = await withTransaction(deps.pool, async (tx) => {
       const held = await environments.heldBy(tx, lock);
-      if (!held || held.running || !(await workers.stillLost(tx, held.worker, heartbeatSeconds))) return false;
+      if (!held || held.unfinished || !(await workers.stillLost(tx, held.worker, heartbeatSeconds))) return false;
       return freeLock(deps, tx, lock);
     });
     if (done) {
@@ -62,6 +62,7 @@ export async function requeueUnstarted(deps: SchedulerDeps, stage: Attempt): Pro
   return withTransaction(deps.pool, async (tx) => {
     await runs.lockRun(tx, stage.runId);
     if (!(await runs.unclaimStage(tx, { ...stage, worker: deps.workerName }))) return false;
+    await environments.unclaimLock(tx, stage.runId, stage.name, stage.attempt);
     const run = (await runs.getRun(tx, stage.runId))!;
     await sendStage(deps, tx, run, { runId: stage.runId, stage: stage.name, attempt: stage.attempt });
     await runs.setRunStatus(tx, stage.runId, deriveRunStatus(await runs.getStages(tx, stage.runId)));
@@ -83,7 +84,10 @@ export async function requeueUntrackedStages(deps: SchedulerDeps, tracked: () =>
   const locks = await environments.untrackedLocks(deps.pool, deps.workerName, tracked(), graceSeconds);
   const running = new Set(tracked().map(key));
   for (const lock of locks.filter((l) => !running.has(key({ runId: l.runId, name: l.stage, attempt: l.attempt })))) {
-    await withTransaction(deps.pool, (tx) => freeLock(deps, tx, lock));
+    await withTransaction(deps.pool, async (tx) => {
+      const held = await environments.heldBy(tx, lock);
+      if (held?.worker === deps.workerName && !held.unfinished) await freeLock(deps, tx, lock);
+    });
   }
   const found = await workers.untrackedStages(deps.pool, deps.workerName, tracked(), graceSeconds);
   const now = new Set(tracked().map(key));

@@ -21,7 +21,7 @@ export function stageLabels(run: RunRow, stage: string): string[] {
 }
 
 // Label sets a worker may serve: every subset of its labels (kept small: 6 labels, 63 queues).
-const MAX_LABELS = 6;
+export const MAX_LABELS = 6;
 
 /** The queue of stages that need exactly these worker labels (`runs-on`). */
 export function stageQueue(labels: string[]): string {

@@ -53,6 +53,11 @@ export async function claimLock(db: Queryable, runId: number, stage: string, att
   await db.query('UPDATE environment_locks SET worker = $4, claimed_at = now() WHERE run_id = $1 AND stage = $2 AND attempt = $3', [runId, stage, attempt, worker]);
 }
 
+/** An attempt claimed but never started, queued again: no worker holds it now. */
+export async function unclaimLock(db: Queryable, runId: number, stage: string, attempt: number): Promise<void> {
+  await db.query('UPDATE environment_locks SET worker = NULL, claimed_at = NULL WHERE run_id = $1 AND stage = $2 AND attempt = $3', [runId, stage, attempt]);
+}
+
 /** A failed attempt retried: its step has ended, and the next attempt keeps the lock. */
 export async function passLock(db: Queryable, runId: number, stage: string, attempt: number): Promise<void> {
   await db.query(
@@ -81,14 +86,14 @@ export interface HeldLock {
 }
 
 /**
- * Locks still held by an attempt that is no longer running (canceled while
- * running, or rerun since) whose worker cannot end its step any more: it
+ * Locks still held by an attempt that has ended (canceled while running,
+ * or rerun since) whose worker cannot end its step any more: it
  * stopped or went quiet for `seconds`. Its step died with it, or is held.
  */
 export async function locksOfLostWorkers(db: Queryable, seconds: number): Promise<HeldLock[]> {
   const { rows } = await db.query<HeldLock>(
     `SELECT l.repo_id AS "repoId", l.environment, l.run_id AS "runId", l.stage, l.attempt FROM environment_locks l
-     LEFT JOIN stages s ON s.run_id = l.run_id AND s.name = l.stage AND s.attempt = l.attempt AND s.status = 'running'
+     LEFT JOIN stages s ON s.run_id = l.run_id AND s.name = l.stage AND s.attempt = l.attempt AND s.status IN ('queued', 'waiting', 'running')
      LEFT JOIN workers w ON w.id = l.worker
      WHERE l.worker IS NOT NULL AND s.run_id IS NULL
        AND (w.id IS NULL OR w.stopped_at IS NOT NULL OR w.heartbeat_at < now() - make_interval(secs => $1))`,
@@ -96,25 +101,26 @@ export async function locksOfLostWorkers(db: Queryable, seconds: number): Promis
   return rows;
 }
 
-/** A held lock, locked for the transaction: the worker that claimed its attempt, and whether that attempt is running. */
-export async function heldBy(db: Queryable, lock: HeldLock): Promise<{ worker: string | null; running: boolean } | null> {
-  const { rows } = await db.query<{ worker: string | null; running: boolean }>(
-    `SELECT l.worker, EXISTS (SELECT 1 FROM stages s WHERE s.run_id = l.run_id AND s.name = l.stage AND s.attempt = l.attempt AND s.status = 'running') AS running
+/** A held lock, locked for the transaction: the worker that claimed its attempt, and whether that attempt is still unfinished. */
+export async function heldBy(db: Queryable, lock: HeldLock): Promise<{ worker: string | null; unfinished: boolean } | null> {
+  const { rows } = await db.query<{ worker: string | null; unfinished: boolean }>(
+    `SELECT l.worker, EXISTS (SELECT 1 FROM stages s WHERE s.run_id = l.run_id AND s.name = l.stage AND s.attempt = l.attempt
+                               AND s.status IN ('queued', 'waiting', 'running')) AS unfinished
      FROM environment_locks l WHERE l.repo_id = $1 AND l.environment = $2 AND l.run_id = $3 AND l.stage = $4 AND l.attempt = $5 FOR UPDATE OF l`,
     [lock.repoId, lock.environment, lock.runId, lock.stage, lock.attempt]);
   return rows[0] ?? null;
 }
 
 /**
- * Locks held for this live worker by attempts that are no longer running and
- * that it does not run: canceled after it claimed them and before it started
+ * Locks held for this live worker by attempts that have ended and that it
+ * does not run: canceled after it claimed them and before it started
  * them. `seconds` spares claims just made.
  */
 export async function untrackedLocks(db: Queryable, worker: string, tracked: Array<{ runId: number; name: string; attempt: number }>, seconds: number): Promise<HeldLock[]> {
   const { rows } = await db.query<HeldLock>(
     `SELECT l.repo_id AS "repoId", l.environment, l.run_id AS "runId", l.stage, l.attempt FROM environment_locks l
      WHERE l.worker = $1 AND l.claimed_at < now() - make_interval(secs => $5)
-       AND NOT EXISTS (SELECT 1 FROM stages s WHERE s.run_id = l.run_id AND s.name = l.stage AND s.attempt = l.attempt AND s.status = 'running')
+       AND NOT EXISTS (SELECT 1 FROM stages s WHERE s.run_id = l.run_id AND s.name = l.stage AND s.attempt = l.attempt AND s.status IN ('queued', 'waiting', 'running'))
        AND NOT EXISTS (SELECT 1 FROM unnest($2::bigint[], $3::text[], $4::int[]) AS t(run_id, name, attempt)
                        WHERE t.run_id = l.run_id AND t.name = l.stage AND t.attempt = l.attempt)`,
     [worker, tracked.map((t) => t.runId), tracked.map((t) => t.name), tracked.map((t) => t.attempt), seconds]);

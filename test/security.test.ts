@@ -86,6 +86,13 @@ describe('SSRF: API and clone URLs outside FORGELINE_ALLOWED_HOSTS', () => {
     expect(readConfig({}).urls.allowedHosts).toContain('api.github.com');
   });
 
+  it('refuses a size or interval setting that is not a whole number in range, rather than reading it as no limit', () => {
+    expect(readConfig({}).artifactMaxBytes).toBe(100 * 1024 * 1024);
+    expect(readConfig({ FORGELINE_ARTIFACT_MAX_BYTES: '1048576', FORGELINE_SCHEDULE_CHECK_SECONDS: '1' })).toMatchObject({ artifactMaxBytes: 1048576, scheduleCheckSeconds: 1 });
+    expect(() => readConfig({ FORGELINE_ARTIFACT_MAX_BYTES: '100MB' })).toThrow("FORGELINE_ARTIFACT_MAX_BYTES must be a whole number from 1 to 9007199254740991, not '100MB'");
+    expect(() => readConfig({ FORGELINE_SCHEDULE_CHECK_SECONDS: '60' })).toThrow('FORGELINE_SCHEDULE_CHECK_SECONDS must be a whole number from 1 to 45');
+  });
+
   it('refuses internal, loopback, file and other-scheme URLs through registration, and lets allowed hosts through', async () => {
     const deps = (urls: UrlPolicy) => ({ pool: b.forgeline.runtime.db.pool, box: b.forgeline.runtime.deps.box, publicUrl: b.forgeline.url, urls });
     const corp: UrlPolicy = { allowedHosts: ['git.corp.example', '*.forge.corp.example'], allowLocal: false };
