@@ -45,7 +45,11 @@ async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo,
     }
     if (!(await environments.acquireLock(tx, repo.id, name, run.id, stage.name, stage.attempt))) {
       const holder = await environments.lockHolder(tx, repo.id, name);
-      return { open: false, waitingFor: 'lock', reason: `waiting for ${name}: run ${holder?.runId} is deploying` };
+      // A rerun of a deployment canceled while it ran waits for its own earlier attempt's step to die.
+      const reason = holder?.runId === run.id && holder.stage === stage.name
+        ? `waiting for ${name}: attempt ${holder.attempt} of this stage is still stopping`
+        : `waiting for ${name}: run ${holder?.runId} is deploying`;
+      return { open: false, waitingFor: 'lock', reason };
     }
   }
   // Unapproved (--fork-prs run), a fork's stage goes only to workers that run it as a user of its own.

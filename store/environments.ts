@@ -42,9 +42,9 @@ export async function acquireLock(db: Queryable, repoId: string, environment: st
   return rows[0]?.run_id === runId && rows[0]?.stage === stage && rows[0]?.attempt === attempt;
 }
 
-export async function lockHolder(db: Queryable, repoId: string, environment: string): Promise<{ runId: number; stage: string } | null> {
-  const { rows } = await db.query<{ runId: number; stage: string }>(
-    'SELECT run_id AS "runId", stage FROM environment_locks WHERE repo_id = $1 AND environment = $2', [repoId, environment]);
+export async function lockHolder(db: Queryable, repoId: string, environment: string): Promise<{ runId: number; stage: string; attempt: number } | null> {
+  const { rows } = await db.query<{ runId: number; stage: string; attempt: number }>(
+    'SELECT run_id AS "runId", stage, attempt FROM environment_locks WHERE repo_id = $1 AND environment = $2', [repoId, environment]);
   return rows[0] ?? null;
 }
 

@@ -257,6 +257,10 @@ stages:
       const canceledAt = Date.now();
       // Not freed by the cancel: the next deployment still waits for the step that may be running.
       expect((await b.run(fourth!)).stages[0]).toMatchObject({ status: 'waiting', reason: `waiting for lockstep: run ${third} is deploying` });
+      // A rerun of it waits for its own first attempt's step, then is canceled before it gets the lock.
+      expect((await b.api(`/runs/${third}/stages/deploy/rerun`, { method: 'POST', token: 'bootstrap-admin' })).status).toBe(200);
+      expect(await b.stage(third!, 'deploy', 'waiting')).toMatchObject({ attempt: 2, reason: 'waiting for lockstep: attempt 1 of this stage is still stopping' });
+      await cancel(third!);
       expect((await b.finished(fourth!)).status).toBe('success');
       // Freed once the others found the cut-off worker lost: a heartbeat interval after its last one.
       expect(Date.parse((await b.run(fourth!)).stages[0].startedAt) - canceledAt).toBeGreaterThan(1000);
