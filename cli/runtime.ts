@@ -90,7 +90,7 @@ interface StepUsers {
 /** `--run-as` and `--fork-run-as`, checked before anything is opened. */
 async function stepUsers(options: { labels?: string[]; runAs?: string; forkRunAs?: string }): Promise<StepUsers | null> {
   if (options.labels?.includes(FORK_LABEL)) throw new Error(`the label ${FORK_LABEL} is Forgeline's own: give --fork-run-as USER instead`);
-  if (options.forkRunAs && (options.labels?.length ?? 0) >= MAX_LABELS) throw new Error(`--fork-run-as adds a label of its own: give at most ${MAX_LABELS - 1} --labels with it`);
+  if (options.forkRunAs && new Set(options.labels ?? []).size >= MAX_LABELS) throw new Error(`--fork-run-as adds a label of its own: give at most ${MAX_LABELS - 1} --labels with it`);
   if (options.forkRunAs && !options.runAs) throw new Error('--fork-run-as needs --run-as: the other steps need a user of their own too');
   if (!options.runAs) return null;
   const runAs = await resolveUser(options.runAs);

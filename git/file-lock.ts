@@ -1,18 +1,31 @@
+import { readlinkSync } from 'node:fs';
+import { link, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { link, open, readFile, rename, rm, stat } from 'node:fs/promises';
 
-// A lock whose owner cannot be asked (another machine or container on a shared data dir,
-// or a process that died between creating the file and writing it) is broken after this.
-const UNASKABLE_STALE_MS = 15 * 60_000;
+// A lock whose owner cannot be asked (another machine or container on a shared data dir)
+// is broken once its file has not been touched for this long: its holder touches it every
+// minute. One that died between creating the file and writing it, sooner.
+const UNASKABLE_STALE_MS = 5 * 60_000;
+const TOUCH_EVERY_MS = 60_000;
 const UNWRITTEN_STALE_MS = 5_000;
 
-const ME = `${process.pid} ${hostname()}`;
+// Where a pid means something: the host, and the pid namespace (two containers on one host
+// with the same host name each have a pid 1).
+function pidSpace(): string {
+  try {
+    return `${hostname()}/${readlinkSync('/proc/self/ns/pid').replace(/\D/g, '')}`;
+  } catch {
+    return hostname();
+  }
+}
+const SPACE = pidSpace();
+const ME = `${process.pid} ${SPACE}`;
 
-/** The owner written in a lock file: its pid and host, or null while it is still being written. */
-async function ownerOf(file: string): Promise<{ pid: number; host: string } | null> {
-  const [pid, host] = (await readFile(file, 'utf8').catch(() => '')).trim().split(' ');
+/** The owner written in a lock file: its pid and where that pid means something, or null while it is still being written. */
+async function ownerOf(file: string): Promise<{ pid: number; space: string } | null> {
+  const [pid, space] = (await readFile(file, 'utf8').catch(() => '')).trim().split(' ');
   const n = Number.parseInt(pid ?? '', 10);
-  return Number.isInteger(n) && n > 0 && host ? { pid: n, host } : null;
+  return Number.isInteger(n) && n > 0 && space ? { pid: n, space } : null;
 }
 
 function alive(pid: number): boolean {
@@ -37,15 +50,16 @@ async function stale(file: string): Promise<{ ino: number } | null> {
   const owner = await ownerOf(file);
   const age = Date.now() - info.mtimeMs;
   const gone = owner === null ? age > UNWRITTEN_STALE_MS
-    : owner.host !== hostname() ? age > UNASKABLE_STALE_MS
+    : owner.space !== SPACE ? age > UNASKABLE_STALE_MS
       : owner.pid === process.pid || !alive(owner.pid);
   return gone ? { ino: info.ino } : null;
 }
 
 /**
- * Removes a stale lock file. It is renamed aside first and its inode
- * compared, so that of two processes that both found it stale only one
- * removes it, and one that caught a lock taken meanwhile puts it back.
+ * Removes a stale lock file. It is renamed aside first and looked at again,
+ * so that of two processes that both found it stale only one removes it, and
+ * one that caught a lock taken meanwhile (another file, or a new one on the
+ * same inode) puts it back.
  */
 async function breakStale(file: string, ino: number): Promise<void> {
   const aside = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
@@ -54,13 +68,13 @@ async function breakStale(file: string, ino: number): Promise<void> {
   } catch {
     return;
   }
-  if ((await stat(aside).catch(() => null))?.ino !== ino) await link(aside, file).catch(() => {});
+  if ((await stale(aside))?.ino !== ino) await link(aside, file).catch(() => {});
   await rm(aside, { force: true });
 }
 
 /**
  * Runs fn holding a lock file (created with O_EXCL, holding this process's
- * pid and host), so that processes sharing a data dir take turns, as the
+ * pid, host and pid namespace), so that processes sharing a data dir take turns, as the
  * fetches of one process already do. A lock whose process is gone is taken
  * over: a worker killed mid-fetch leaves no mirror locked.
  */
@@ -78,11 +92,15 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>): Promi
     if (gone) await breakStale(file, gone.ino);
     else await new Promise((r) => setTimeout(r, wait));
   }
+  // Touched while held, so that a process that cannot ask this one whether it lives sees it does.
+  const touch = setInterval(() => void utimes(file, new Date(), new Date()).catch(() => {}), TOUCH_EVERY_MS);
+  touch.unref();
   try {
     return await fn();
   } finally {
+    clearInterval(touch);
     // Only its own: a lock broken as stale meanwhile (a fetch past UNASKABLE_STALE_MS) is another's now.
     const owner = await ownerOf(file);
-    if (owner && `${owner.pid} ${owner.host}` === ME) await rm(file, { force: true });
+    if (owner && `${owner.pid} ${owner.space}` === ME) await rm(file, { force: true });
   }
 }

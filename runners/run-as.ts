@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { chown, lchown, lstat, readdir } from 'node:fs/promises';
+import { lchown, readdir } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface RunAsUser {
@@ -18,12 +18,17 @@ export async function resolveUser(name: string, flag = '--run-as'): Promise<RunA
   return { name, uid: Number(uid.stdout), gid: Number(gid.stdout) };
 }
 
-/** Gives a workspace to the step user (lchown: links are not followed). */
+/**
+ * Gives a workspace to the step user, deepest entries first and the
+ * directory itself last: until then it is root's (0700), so no process of
+ * that user can swap an entry for a symlink while root walks it. lchown
+ * throughout: links are never followed.
+ */
 export async function chownTree(dir: string, user: RunAsUser): Promise<void> {
-  await chown(dir, user.uid, user.gid);
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);
-    if (entry.isDirectory() && !(await lstat(p)).isSymbolicLink()) await chownTree(p, user);
+    if (entry.isDirectory()) await chownTree(p, user);
     else await lchown(p, user.uid, user.gid);
   }
+  await lchown(dir, user.uid, user.gid);
 }

@@ -38,10 +38,13 @@ export function queuesServedBy(labels: string[]): string[] {
   return queues;
 }
 
-const known = new Set<string>([QUEUES.stage]);
+// The queues known to exist, per pg-boss instance: each instance may have a database of its own (tests run several).
+const knownBy = new WeakMap<PgBoss, Set<string>>();
 
 /** Creates a label set's queue the first time it is needed (pg-boss refuses jobs for unknown queues). */
 export async function ensureStageQueue(boss: PgBoss, name: string): Promise<void> {
+  let known = knownBy.get(boss);
+  if (!known) knownBy.set(boss, (known = new Set([QUEUES.stage])));
   if (known.has(name)) return;
   await ensureQueue(boss, name, STAGE_QUEUE_OPTIONS);
   known.add(name);

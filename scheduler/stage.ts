@@ -10,6 +10,7 @@ import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
 import { finishStage } from './finish-stage.ts';
 import { logSink } from './log-sink.ts';
+import { requeueUnstarted } from './reaper.ts';
 import { environmentOf, freeLock } from './release.ts';
 import { stageMetrics } from './metrics.ts';
 import { fetchCommit, mirrorPath } from './mirrors.ts';
@@ -73,6 +74,13 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   // Claimed for this worker by the transaction that opened it (gates.ts startHere), or claimed here now.
   const run = opts.claimed?.run ?? (await claim(deps, job));
   if (!run) return;
+  // An unapproved fork's stage runs only where its steps get a user of their own. Its queue
+  // (stageLabels) keeps it from other workers; one that came anyway goes back to that queue.
+  if (run.event.pullRequest?.fromFork && !run.approvedBy && !deps.forkRunAs) {
+    deps.log.warn({ run: job.runId, stage: job.stage }, 'an unapproved fork\'s stage reached a worker without --fork-run-as: queued again for one that has it');
+    await requeueUnstarted(deps, attempt);
+    return;
+  }
   const signal = presence?.track(attempt);
   const started = performance.now();
   let log = deps.log.child({ run: job.runId, stage: job.stage, attempt: job.attempt });
@@ -88,10 +96,6 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     const pipeline = run.definition as Pipeline;
     const stage = pipeline.stages.find((s) => s.name === job.stage);
     if (!stage) throw new Error(`stage '${job.stage}' is not in the run's pipeline`);
-    // Its queue (stage-queues.ts stageLabels) keeps it from such a worker; this is the last check before any step.
-    if (run.event.pullRequest?.fromFork && !run.approvedBy && !deps.forkRunAs) {
-      throw new Error('an unapproved fork\'s stage runs only on a worker with --fork-run-as, and this one has none');
-    }
     const values = await waitingOutOutages(() => stageSecrets(deps, run, stage, write));
     masker = secretMasker(Object.values(values));
     const mirror = mirrorPath(deps, repo.id);

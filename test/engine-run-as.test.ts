@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRuntimeWithWorkers } from '../cli/runtime.ts';
+import { runStageJob } from '../scheduler/stage.ts';
 import { FORK_LABEL, setSecret } from '../scheduler/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
@@ -64,6 +65,20 @@ stages:
     expect(log).toContain('write the checkout: allowed');
     expect(log).toContain(`head=${sha}`);
     expect(log).toContain('token=***');
+  });
+
+  it('sends an unapproved fork\'s stage that reached this worker (no --fork-run-as) back to the fork queue, untouched', async () => {
+    const sha = await b.repo.commit({ '.forgeline/forked.yml': 'on: { pull_request: {} }\nstages:\n  s: { steps: [{ run: "echo ran" }] }\n' }, 'from a fork', 'stray');
+    const { runs: [id] } = await b.pullRequest(sha, { action: 'opened', head: 'stray', fork: true, number: 41 });
+    expect(await b.stage(id!, 's', 'waiting')).toMatchObject({ waitingFor: 'fork' });
+    const pool = b.forgeline.runtime.db.pool;
+    // As if its job had been sent to the plain queue (by an older Forgeline) while it was queued.
+    await pool.query(`UPDATE stages SET status = 'queued', waiting_for = NULL WHERE run_id = $1`, [id]);
+    await runStageJob(b.forgeline.runtime.deps, { runId: id!, stage: 's', attempt: 1 });
+    expect((await b.run(id!)).stages[0]).toMatchObject({ status: 'queued', attempt: 1 });
+    expect(await b.log(id!, 's')).not.toContain('ran');
+    const { rows } = await pool.query(`SELECT name FROM pgboss.job WHERE data->>'runId' = $1 AND name LIKE 'stage%'`, [String(id)]);
+    expect(rows.map((r) => r.name)).toEqual([`stage.${FORK_LABEL}`]);
   });
 });
 

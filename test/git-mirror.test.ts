@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,9 @@ await withFileLock(process.argv[2] + '.fetch-lock', async () => {
 `);
     const holder = execa(process.execPath, [script, mirror]);
     await new Promise<void>((resolve) => holder.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('held')) resolve(); }));
+    // "<pid> <host/pid namespace>": the owner's pid, and where that pid can be asked about.
+    const [holderPid, space] = (await readFile(`${mirror}.fetch-lock`, 'utf8')).trim().split(' ');
+    expect(Number(holderPid)).toBe(holder.pid);
     const second = await repo.commit({ 'lock.txt': 'second' }, 'lock 2');
     expect(await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, second)).toBe(second);
     const fetchedAt = Date.now();
@@ -125,7 +128,7 @@ await withFileLock(process.argv[2] + '.fetch-lock', async () => {
     // or naming this very process, restarted with the same pid (a container's pid 1).
     const dead = await execa(process.execPath, ['-e', 'console.log(process.pid)']);
     for (const [pid, name] of [[dead.stdout.trim(), 'third'], [String(process.pid), 'fourth']]) {
-      await writeFile(`${mirror}.fetch-lock`, `${pid} ${hostname()}\n`);
+      await writeFile(`${mirror}.fetch-lock`, `${pid} ${space}\n`);
       const sha = await repo.commit({ 'lock.txt': name! }, `lock ${name}`);
       expect(await ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, sha)).toBe(sha);
       expect(existsSync(`${mirror}.fetch-lock`)).toBe(false);
