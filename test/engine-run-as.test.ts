@@ -145,5 +145,8 @@ stages:
     await expect(openRuntimeWithWorkers(config, { concurrency: 1, runAs: USER, forkRunAs: USER })).rejects.toThrow(`--fork-run-as ${USER} is the --run-as user`);
     await expect(openRuntimeWithWorkers(config, { concurrency: 1, runAs: USER, forkRunAs: 'forgeline-nobody-here' })).rejects.toThrow('--fork-run-as forgeline-nobody-here: no such user');
     await expect(openRuntimeWithWorkers(config, { concurrency: 1, labels: [FORK_LABEL] })).rejects.toThrow(`the label ${FORK_LABEL} is Forgeline's own`);
+    // A worker serves at most six labels: the fork user's is one of them.
+    await expect(openRuntimeWithWorkers(config, { concurrency: 1, runAs: USER, forkRunAs: FORK_USER, labels: ['a', 'b', 'c', 'd', 'e', 'f', 'a'] }))
+      .rejects.toThrow('--fork-run-as adds a label of its own: give at most 5 --labels with it');
   });
 });
