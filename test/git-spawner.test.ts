@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../git/index.ts';
 import { spawnStep } from '../runners/index.ts';
-import { alive } from './helpers/process.ts';
+import { alive, processState } from './helpers/process.ts';
 import { waitFor } from './helpers/forgeline.ts';
 
 const gitIndex = fileURLToPath(new URL('../git/index.ts', import.meta.url));
@@ -53,6 +53,25 @@ describe('git through the spawner process', () => {
     staying.kill('SIGKILL');
     await staying;
     await waitFor(async () => (alive(spawner!) ? undefined : true), 'the spawner to end with its parent', 5000);
+  });
+
+  it('kills the steps of a worker that dies while it holds them (stopped, their parent-death signal would wait)', async () => {
+    const script = path.join(scratch, 'holds-a-step.ts');
+    const pidFile = path.join(scratch, 'held.pid');
+    await writeFile(script, `import { processRunner, spawnStep } from ${JSON.stringify(fileURLToPath(new URL('../runners/index.ts', import.meta.url)))};
+spawnStep({ run: 'echo $$ > ${pidFile}; sleep 300', cwd: ${JSON.stringify(scratch)}, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+await new Promise((r) => setTimeout(r, 500));
+processRunner.hold!(true);
+console.log('held');
+setInterval(() => {}, 1000);
+`);
+    const worker = execa(process.execPath, [script], { reject: false });
+    await new Promise<void>((resolve) => worker.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('held')) resolve(); }));
+    const step = Number((await execa('cat', [pidFile])).stdout);
+    await waitFor(async () => (processState(step) === 'T' ? true : undefined), 'the step to be stopped', 5000);
+    worker.kill('SIGKILL');
+    await worker;
+    await waitFor(async () => (alive(step) ? undefined : true), 'the held step to die with its worker', 5000);
   });
 
   it('starts steps too: its child, in a group of their own, output streamed as it comes, and nothing left running once they exit', async () => {
