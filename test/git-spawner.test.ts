@@ -58,9 +58,10 @@ describe('git through the spawner process', () => {
   it('kills the steps of a worker that dies while it holds them (stopped, their parent-death signal would wait)', async () => {
     const script = path.join(scratch, 'holds-a-step.ts');
     const pidFile = path.join(scratch, 'held.pid');
-    await writeFile(script, `import { processRunner, spawnStep } from ${JSON.stringify(fileURLToPath(new URL('../runners/index.ts', import.meta.url)))};
+    await writeFile(script, `import { existsSync, readFileSync } from 'node:fs';
+import { processRunner, spawnStep } from ${JSON.stringify(fileURLToPath(new URL('../runners/index.ts', import.meta.url)))};
 spawnStep({ run: 'echo $$ > ${pidFile}; sleep 300', cwd: ${JSON.stringify(scratch)}, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-await new Promise((r) => setTimeout(r, 500));
+while (!(existsSync(${JSON.stringify(pidFile)}) && readFileSync(${JSON.stringify(pidFile)}, 'utf8').endsWith('\\n'))) await new Promise((r) => setTimeout(r, 20));
 processRunner.hold!(true);
 console.log('held');
 setInterval(() => {}, 1000);
