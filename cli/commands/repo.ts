@@ -28,7 +28,7 @@ export function repoCommand(program: Command): void {
     .option('--api-url <url>', 'the forge’s API base (default: the public forge’s)')
     .option('--token-env <VAR>', 'read the API token from this environment variable')
     .option('--secret <secret>', 'the webhook secret (default: random)')
-    .option('--fork-prs <policy>', 'approve, run or ignore', 'approve')
+    .option('--fork-prs <policy>', 'approve, run (unapproved, on workers with --fork-run-as) or ignore', 'approve')
     .option('--register', 'also create (or update) the webhook on the forge through its API, URL from FORGELINE_PUBLIC_URL')
     .option('--allow-cidr <cidr>', 'only these source addresses may call the hook (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
     .option('--github-app-id <id>', 'GitHub App mode: report stages as check runs of this App')
