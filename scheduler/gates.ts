@@ -7,7 +7,7 @@ import { FORK_LABEL, stageLabels } from './stage-queues.ts';
 export type WaitingFor = 'fork' | 'approval' | 'lock' | 'labels' | 'group';
 
 type Gate =
-  | { open: true; labels: string[]; waitForLabels?: string }
+  | { open: true }
   | { open: false; waitingFor: Exclude<WaitingFor, 'labels' | 'group'>; reason: string }
   | { end: 'skipped' | 'failure'; reason: string };
 
@@ -52,12 +52,7 @@ async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo,
       return { open: false, waitingFor: 'lock', reason };
     }
   }
-  // Unapproved (--fork-prs run), a fork's stage goes only to workers that run it as a user of its own.
-  const labels = stageLabels(run, stage.name);
-  if (labels.length && (await workers.liveWorkersWith(tx, labels, deps.heartbeatSeconds ?? 30)) === 0) {
-    return { open: true, labels, waitForLabels: `waiting for a worker with labels [${labels.join(', ')}]` };
-  }
-  return { open: true, labels };
+  return { open: true };
 }
 
 /**
@@ -108,9 +103,9 @@ export async function openStage(deps: SchedulerDeps, tx: Queryable, run: RunRow,
     const env = (run.definition as Pipeline).stages.find((s) => s.name === stage.name)?.environment;
     return { state: 'waiting', superseded: env && g.waitingFor !== 'fork' ? await supersede(tx, run, repo, env) : [] };
   }
-  if (!g.waitForLabels && (await startHere(deps, tx, run, repo, stage, g.labels))) return { state: 'started', superseded: [] };
-  if (g.waitForLabels) await runs.setWaiting(tx, run.id, stage.name, stage.attempt, 'labels', g.waitForLabels);
-  else await runs.setQueued(tx, run.id, stage.name, stage.attempt);
+  if (await startHere(deps, tx, run, repo, stage, stageLabels(run, stage.name))) return { state: 'started', superseded: [] };
+  await runs.setQueued(tx, run.id, stage.name, stage.attempt);
+  // Left waiting for labels there while no live worker has them.
   await sendStage(deps, tx, run, { runId: run.id, stage: stage.name, attempt: stage.attempt });
   return { state: 'sent', superseded: [] };
 }
