@@ -1,8 +1,8 @@
-import type { Pipeline } from '../pipelines/index.ts';
 import { audit, environments, runs, withTransaction } from '../store/index.ts';
 import { advanceRun } from './advance.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { reopenStages } from './release.ts';
+import { environmentOf } from './run-definition.ts';
 
 export class ApprovalError extends Error {}
 
@@ -27,7 +27,7 @@ export async function approveStage(deps: SchedulerDeps, runId: number, name: str
       superseded = await reopenStages(deps, tx, runId, await runs.stagesWaitingFor(tx, runId, 'fork'));
       approved = 'run';
     } else {
-      const environment = (run.definition as Pipeline).stages.find((s) => s.name === name)?.environment;
+      const environment = environmentOf(run, name);
       const env = environment ? await environments.getEnvironment(tx, run.repoId, environment) : null;
       if (env?.approvers?.length && !env.approvers.includes(actor)) {
         throw new ApprovalError(`${actor} may not approve deployments to ${environment} (approvers: ${env.approvers.join(', ')})`);

@@ -2,6 +2,7 @@ import { matchesFilter, type Pipeline } from '../pipelines/index.ts';
 import { environments, onTransactionEnd, runs, workers, type Queryable, type Repo, type RunRow, type StageRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendStage } from './dispatch.ts';
+import { environmentOf } from './run-definition.ts';
 import { FORK_LABEL, stageLabels } from './stage-queues.ts';
 
 export type WaitingFor = 'fork' | 'approval' | 'lock' | 'labels' | 'group';
@@ -100,7 +101,7 @@ export async function openStage(deps: SchedulerDeps, tx: Queryable, run: RunRow,
     await runs.setWaiting(tx, run.id, stage.name, stage.attempt, g.waitingFor, g.reason);
     stage.status = 'waiting';
     stage.reason = g.reason;
-    const env = (run.definition as Pipeline).stages.find((s) => s.name === stage.name)?.environment;
+    const env = environmentOf(run, stage.name);
     return { state: 'waiting', superseded: env && g.waitingFor !== 'fork' ? await supersede(tx, run, repo, env) : [] };
   }
   if (await startHere(deps, tx, run, repo, stage, stageLabels(run, stage.name))) return { state: 'started', superseded: [] };

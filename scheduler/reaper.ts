@@ -1,9 +1,9 @@
-import type { Pipeline } from '../pipelines/index.ts';
 import { environments, runs, withTransaction, workers } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport, sendStage } from './dispatch.ts';
 import { finishStage } from './finish-stage.ts';
 import { freeLock } from './release.ts';
+import { environmentOf } from './run-definition.ts';
 import { deriveRunStatus } from './run-status.ts';
 
 /**
@@ -18,8 +18,7 @@ export async function reapLostStages(deps: SchedulerDeps, heartbeatSeconds: numb
     const { done, delivery } = await withTransaction(deps.pool, async (tx) => {
       if (!(await workers.stillLost(tx, lost.worker, heartbeatSeconds))) return { done: false, delivery: null };
       const run = await runs.getRun(tx, lost.runId);
-      const def = (run?.definition as Pipeline | null)?.stages.find((s) => s.name === lost.name);
-      const finished = await finishStage(deps, tx, lost, ['running'], { status: 'failure', reason: 'worker lost' }, { retryable: !def?.environment });
+      const finished = await finishStage(deps, tx, lost, ['running'], { status: 'failure', reason: 'worker lost' }, { retryable: !(run && environmentOf(run, lost.name)) });
       return { done: finished, delivery: run?.deliveryId ?? null };
     });
     if (done) {

@@ -1,8 +1,8 @@
-import type { Pipeline } from '../pipelines/index.ts';
 import { environments, repos, runs, type Queryable, type RunRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
 import { openStage } from './gates.ts';
+import { environmentOf } from './run-definition.ts';
 
 /**
  * Reopens stages that were left waiting, inside the caller's transaction:
@@ -38,8 +38,6 @@ export async function releaseEnvironment(
   await environments.finishDeployment(tx, run.id, stage.name, stage.attempt, stage.status);
   await freeLock(deps, tx, { repoId: run.repoId, environment, runId: run.id, stage: stage.name, attempt: stage.attempt }, opts);
 }
-
-export const environmentOf = (run: RunRow, stage: string) => (run.definition as Pipeline).stages.find((s) => s.name === stage)?.environment;
 
 /** Frees the environment's lock a stage's attempt holds, and the next waiting deployment takes it; false when it held none. */
 export async function freeLock(deps: SchedulerDeps, tx: Queryable, lock: environments.HeldLock, opts: { unclaimedOnly?: boolean } = {}): Promise<boolean> {

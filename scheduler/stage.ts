@@ -11,7 +11,8 @@ import { sendReport } from './dispatch.ts';
 import { finishStage } from './finish-stage.ts';
 import { logSink } from './log-sink.ts';
 import { requeueUnstarted } from './reaper.ts';
-import { environmentOf, freeLock } from './release.ts';
+import { freeLock } from './release.ts';
+import { environmentOf } from './run-definition.ts';
 import { stageMetrics } from './metrics.ts';
 import { fetchCommit, mirrorPath } from './mirrors.ts';
 import type { Presence } from './presence.ts';
@@ -25,7 +26,7 @@ async function claim(deps: SchedulerDeps, job: StageJob): Promise<RunRow | null>
     const claimed = await runs.claimStage(tx, { runId: job.runId, name: job.stage, attempt: job.attempt, worker: deps.workerName });
     if (!claimed) return null;
     const { run } = claimed;
-    const environment = (run.definition as Pipeline).stages.find((s) => s.name === job.stage)?.environment;
+    const environment = environmentOf(run, job.stage);
     if (environment) {
       await environments.recordDeployment(tx, { repoId: run.repoId, environment, runId: run.id, stage: job.stage, attempt: job.attempt, sha: run.sha, approvedBy: claimed.approvedBy });
       await environments.claimLock(tx, run.id, job.stage, job.attempt, deps.workerName);

@@ -11,7 +11,7 @@ import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
 import { pushPayload, sendGitHubHook } from './helpers/github-webhook.ts';
 import { alive, processState } from './helpers/process.ts';
-import { startTcpProxy } from './helpers/tcp-proxy.ts';
+import { startDatabaseProxy } from './helpers/tcp-proxy.ts';
 
 const bin = fileURLToPath(new URL('../bin/forgeline.js', import.meta.url));
 
@@ -133,13 +133,9 @@ stages:
   }, 60_000);
 
   it('does not take a running stage from a worker the database could not hear while it was away, nor lose its output', async () => {
-    const direct = new URL(b.forgeline.env.DATABASE_URL!);
-    const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const viaProxy = new URL(direct.toString());
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
+    const proxy = await startDatabaseProxy(b.forgeline.env.DATABASE_URL!);
     try {
-      const { child } = await startWorker({ ...env(), DATABASE_URL: viaProxy.toString() });
+      const { child } = await startWorker({ ...env(), DATABASE_URL: proxy.url });
       children.push(child);
       const { runs: [id] } = await b.push({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  long:\n    steps: [{ run: "echo started; sleep 2; echo during; sleep 6; echo survived" }]\n' });
       await waitFor(async () => ((await b.log(id!, 'long')).includes('started') ? true : undefined), 'the step to start');
@@ -159,15 +155,11 @@ stages:
   }, 60_000);
 
   it('holds the steps of a worker cut off from the database before another retries its stage, and kills them once it can tell', async () => {
-    const direct = new URL(b.forgeline.env.DATABASE_URL!);
-    const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const viaProxy = new URL(direct.toString());
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
+    const proxy = await startDatabaseProxy(b.forgeline.env.DATABASE_URL!);
     const ticks = path.join(scratch, 'partition-ticks');
     const pidFile = path.join(scratch, 'partition-pid');
     try {
-      const { child: cutOff } = await startWorker({ ...env(), DATABASE_URL: viaProxy.toString() });
+      const { child: cutOff } = await startWorker({ ...env(), DATABASE_URL: proxy.url });
       children.push(cutOff);
       const { runs: [id] } = await b.push({
         '.forgeline/ci.yml': `on: { push: {} }
@@ -205,11 +197,7 @@ stages:
   }, 60_000);
 
   it('keeps an environment locked after its running deployment is canceled until no step of it can run, also on a worker cut off from the database', async () => {
-    const direct = new URL(b.forgeline.env.DATABASE_URL!);
-    const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const viaProxy = new URL(direct.toString());
-    viaProxy.hostname = '127.0.0.1';
-    viaProxy.port = String(proxy.port);
+    const proxy = await startDatabaseProxy(b.forgeline.env.DATABASE_URL!);
     const ticks = path.join(scratch, 'deploy-ticks');
     const pids = path.join(scratch, 'deploy-pid');
     const deploy = (forever: boolean) => ({
@@ -241,7 +229,7 @@ stages:
       // A worker cut off from the database as its deployment is canceled: it cannot hear the cancel,
       // so the lock is kept until the others find it lost, by when its step is held.
       await rm(ticks);
-      const { child: cutOff } = await startWorker({ ...env(), DATABASE_URL: viaProxy.toString() });
+      const { child: cutOff } = await startWorker({ ...env(), DATABASE_URL: proxy.url });
       children.push(cutOff);
       worker.kill('SIGTERM');
       await worker;

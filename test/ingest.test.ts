@@ -6,7 +6,7 @@ import { deliveries } from '../store/index.ts';
 import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
 import { createTestRepo, type TestRepo } from './helpers/git-repo.ts';
 import { githubExamples, pushPayload, sendGitHubHook, signGitHub } from './helpers/github-webhook.ts';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts';
+import { startDatabaseProxy, type TcpProxy } from './helpers/tcp-proxy.ts';
 
 const ORG_SECRET = 'organisation-hook-secret';
 
@@ -234,10 +234,9 @@ describe('ingest while the database is down', () => {
     forgeline = await startForgeline({
       workers: 0,
       mapDatabaseUrl: async (url) => {
-        const u = new URL(url);
-        proxy = await startTcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
-        u.port = String(proxy.port);
-        return u.toString();
+        const proxied = await startDatabaseProxy(url);
+        proxy = proxied;
+        return proxied.url;
       },
     });
     hook = await registerRepo(

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPool, isDatabaseUnavailable, migrate, waitingOutOutages, type Pool } from '../store/index.ts';
 import { freshDatabase, type TestDatabase } from './helpers/database.ts';
-import { startTcpProxy } from './helpers/tcp-proxy.ts';
+import { startDatabaseProxy } from './helpers/tcp-proxy.ts';
 
 let database: TestDatabase;
 let pools: Pool[];
@@ -40,12 +40,8 @@ it('keeps the process up when the database ends a connection checked out between
 });
 
 it('waits a database outage out, and throws at once what is not one', async () => {
-  const direct = new URL(database.url);
-  const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-  const viaProxy = new URL(database.url);
-  viaProxy.hostname = '127.0.0.1';
-  viaProxy.port = String(proxy.port);
-  const pool = createPool(viaProxy.toString(), 2);
+  const proxy = await startDatabaseProxy(database.url);
+  const pool = createPool(proxy.url, 2);
   try {
     expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     await proxy.cut();

@@ -35,3 +35,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   await listen();
   return { get port() { return port; }, cut: stop, restore: listen, close: stop };
 }
+
+/** A proxy in front of a PostgreSQL URL, and the URL that goes through it. */
+export async function startDatabaseProxy(databaseUrl: string): Promise<TcpProxy & { url: string }> {
+  const direct = new URL(databaseUrl);
+  const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+  const viaProxy = new URL(databaseUrl);
+  viaProxy.hostname = '127.0.0.1';
+  viaProxy.port = String(proxy.port);
+  return Object.assign(proxy, { url: viaProxy.toString() });
+}
