@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from '../runners/index.ts';
 import { PUBLIC_FORGE_HOSTS, type UrlPolicy } from '../scheduler/index.ts';
+import { defaultDataDir } from './paths.ts';
 
-/** Everything Forgeline reads from its environment (SPEC.md §2), in one place. */
+/** Everything Forgeline reads from its environment (docs/cli.md), in one place. */
 export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
@@ -13,6 +14,8 @@ export interface Config {
   publicRead: boolean;
   urls: UrlPolicy;
   logLevel: string;
+  /** LOG_FORMAT: `pretty` lines for a person, `json` lines for a collector; default pretty on a terminal. */
+  logFormat: 'pretty' | 'json';
   bodyLimitBytes: number;
   /** FORGELINE_<FORGE>_WEBHOOK_SECRET, comma-separated, for the forge-wide hooks. */
   forgeSecrets: Partial<Record<string, string[]>>;
@@ -31,7 +34,7 @@ export interface Config {
   transport: TransportConfig;
 }
 
-/** SPEC.md §3 "Transport". */
+/** Transport settings (docs/operations.md). */
 export interface TransportConfig {
   /** FORGELINE_TLS_CERT / FORGELINE_TLS_KEY (PEM files): serve HTTPS directly. */
   tlsCert: string | null;
@@ -57,11 +60,17 @@ function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min
   return n;
 }
 
+function logFormat(env: NodeJS.ProcessEnv): 'pretty' | 'json' {
+  const raw = env.LOG_FORMAT || (process.stdout.isTTY ? 'pretty' : 'json');
+  if (raw !== 'pretty' && raw !== 'json') throw new Error(`LOG_FORMAT must be pretty or json, not '${raw}'`);
+  return raw;
+}
+
 export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { port?: number } = {}): Config {
   const port = overrides.port ?? Number(env.PORT ?? 8080);
   return {
     databaseUrl: env.DATABASE_URL || undefined,
-    dataDir: path.resolve(env.FORGELINE_DATA_DIR ?? '.forgeline'),
+    dataDir: path.resolve(env.FORGELINE_DATA_DIR || defaultDataDir(env)),
     port,
     publicUrl: (env.FORGELINE_PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     secretKey: env.FORGELINE_SECRET_KEY || undefined,
@@ -72,6 +81,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
       allowLocal: env.FORGELINE_ALLOW_LOCAL === 'true',
     },
     logLevel: env.LOG_LEVEL ?? 'info',
+    logFormat: logFormat(env),
     bodyLimitBytes: Number(env.FORGELINE_BODY_LIMIT_BYTES ?? 25 * 1024 * 1024),
     forgeSecrets: Object.fromEntries(Object.entries(FORGE_ENV).map(([forge, name]) => [
       forge, (env[`FORGELINE_${name}_WEBHOOK_SECRET`] ?? '').split(',').map((s) => s.trim()).filter(Boolean),

@@ -3,6 +3,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import type { PgBoss } from 'pg-boss';
 import { processRunner, resolveUser, type RunAsUser } from '../runners/index.ts';
 import { commitPrefetch, deliveryBatcher, FORK_LABEL, hookDirectory, MAX_LABELS, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
@@ -19,11 +20,13 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { pid: process.pid } });
+/** JSON lines for a log collector; readable lines (pino-pretty, in-process) for a person at a terminal. */
+export function createLogger(level: string, format: 'pretty' | 'json' = 'json'): Logger {
+  if (format === 'json') return pino({ level, base: { pid: process.pid } });
+  return pino({ level, base: null }, pretty({ sync: true, colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss.l', singleLine: true }));
 }
 
-export async function openRuntime(config: Config, log: Logger = createLogger(config.logLevel)): Promise<Runtime> {
+export async function openRuntime(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<Runtime> {
   const db = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   let boss: PgBoss | undefined;
   try {
@@ -88,7 +91,7 @@ interface StepUsers {
 }
 
 /** `--run-as` and `--fork-run-as`, checked before anything is opened. */
-async function stepUsers(options: { labels?: string[]; runAs?: string; forkRunAs?: string }): Promise<StepUsers | null> {
+export async function stepUsers(options: { labels?: string[]; runAs?: string; forkRunAs?: string }): Promise<StepUsers | null> {
   if (options.labels?.includes(FORK_LABEL)) throw new Error(`the label ${FORK_LABEL} is Forgeline's own: give --fork-run-as USER instead`);
   if (options.forkRunAs && new Set(options.labels ?? []).size >= MAX_LABELS) throw new Error(`--fork-run-as adds a label of its own: give at most ${MAX_LABELS - 1} --labels with it`);
   if (options.forkRunAs && !options.runAs) throw new Error('--fork-run-as needs --run-as: the other steps need a user of their own too');
@@ -99,9 +102,11 @@ async function stepUsers(options: { labels?: string[]; runAs?: string; forkRunAs
   return { runAs, forkRunAs };
 }
 
-export async function openRuntimeWithWorkers(config: Config, options: WorkerOptions & { runAs?: string; forkRunAs?: string }, log?: Logger): Promise<Runtime> {
-  const users = await stepUsers(options);
-  const runtime = await openRuntime(config, log);
+export type WorkerFlags = WorkerOptions & { runAs?: string; forkRunAs?: string };
+
+/** Starts workers in an open runtime (serve does so once it listens, so a busy port starts none). */
+export async function addWorkers(runtime: Runtime, options: WorkerFlags, users: StepUsers | null): Promise<Runtime> {
+  const { config } = runtime;
   if (users) await isolate(runtime, users);
   if (!options.runAs) runtime.deps.log.warn('no --run-as: steps run as the worker\'s own user, and every pull request from a fork waits for approval');
   else if (!options.forkRunAs) runtime.deps.log.warn('no --fork-run-as: a fork\'s steps would share a user with the others, so every pull request from a fork waits for approval');
@@ -118,4 +123,15 @@ export async function openRuntimeWithWorkers(config: Config, options: WorkerOpti
       await close();
     },
   };
+}
+
+export async function openRuntimeWithWorkers(config: Config, options: WorkerFlags, log?: Logger): Promise<Runtime> {
+  const users = await stepUsers(options);
+  const runtime = await openRuntime(config, log);
+  try {
+    return await addWorkers(runtime, options, users);
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
 }

@@ -28,7 +28,7 @@ export interface StageExplain {
   reason: string;
 }
 
-/** What one pipeline makes of one event (SPEC.md §2 explain --json). */
+/** What one pipeline makes of one event (docs/cli.md, explain --json). */
 export interface PipelineExplain {
   name: string;
   file: string;

@@ -107,8 +107,7 @@ class Checker {
 }
 
 /** Needs that name no stage, and cycles among needs, located at the offending entry. */
-function checkNeeds(stages: StageDefinition[], check: Checker): void {
-  const names = new Set(stages.map((s) => s.name));
+function checkNeeds(stages: StageDefinition[], names: Set<string>, check: Checker): void {
   for (const stage of stages) {
     stage.needs.forEach((need, i) => {
       if (need === stage.name) check.add(check.at(['stages', stage.name, 'needs', String(i)]), `stage '${stage.name}' cannot need itself`);
@@ -199,6 +198,11 @@ function step(raw: RawStep, pointer: string[], check: Checker): Step {
   };
 }
 
+/** Problems in the order of the file, as an editor lists them. */
+function sorted(problems: Problem[]): Problem[] {
+  return [...problems].sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
 /** Parses and validates one pipeline file; every problem is located at file:line:col. */
 export function parsePipelineFile(file: string, content: string): ParsedFile {
   const lines = new LineCounter();
@@ -216,18 +220,22 @@ export function parsePipelineFile(file: string, content: string): ParsedFile {
     check.add({ line: 1, col: 1 }, 'a pipeline file must be a mapping with at least `stages`');
     return { pipeline: null, problems: check.problems };
   }
+  const misshapen: string[][] = [];
   for (const err of schemaErrors(value)) {
     const pointer = err.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     const key = err.keyword === 'additionalProperties' ? (err.params as { additionalProperty: string }).additionalProperty : undefined;
     check.add(check.at(pointer, key), `${err.instancePath || '(top level)'}: ${describeSchemaError(err)}`);
+    misshapen.push(key === undefined ? pointer : [...pointer, key]);
   }
-  if (check.problems.length) return { pipeline: null, problems: check.problems };
-
+  // The checks below read values of the shape the schema gives them: they run, in the same
+  // pass, on every part the schema found whole, so a file's problems are all told at once.
+  const whole = (at: string[]) => !misshapen.some((p) => p.length <= at.length ? p.every((k, i) => at[i] === k) : at.every((k, i) => p[i] === k));
   const raw = value as RawPipeline;
+  if (!whole(['stages']) && (typeof raw.stages !== 'object' || raw.stages === null || Array.isArray(raw.stages))) return { pipeline: null, problems: sorted(check.problems) };
   const stageNames = new Set(Object.keys(raw.stages));
-  const on = triggers(raw.on, check);
-  check.cel(['if'], raw.if, PIPELINE_VARIABLES);
-  const stages: StageDefinition[] = Object.entries(raw.stages).map(([name, s]) => {
+  const on = whole(['on']) ? triggers(raw.on, check) : {};
+  if (whole(['if'])) check.cel(['if'], raw.if, PIPELINE_VARIABLES);
+  const stages: StageDefinition[] = Object.entries(raw.stages).filter(([name]) => whole(['stages', name])).map(([name, s]) => {
     const at = ['stages', name];
     const reads = check.cel([...at, 'if'], s.if, STAGE_VARIABLES, stageNames);
     for (const other of reads ?? []) {
@@ -252,8 +260,8 @@ export function parsePipelineFile(file: string, content: string): ParsedFile {
       secrets: s.secrets ?? [],
     };
   });
-  checkNeeds(stages, check);
-  if (check.problems.length) return { pipeline: null, problems: check.problems };
+  checkNeeds(stages, stageNames, check);
+  if (check.problems.length) return { pipeline: null, problems: sorted(check.problems) };
 
   const stem = path.posix.basename(file).replace(/\.ya?ml$/, '');
   return {

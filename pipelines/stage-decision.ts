@@ -5,7 +5,7 @@ import type { StageDefinition } from './types.ts';
 export type StageDecision = { run: true } | { run: false; status: 'skipped' | 'failure'; reason: string };
 
 /**
- * SPEC.md §5.2: whether a stage whose needs have all finished runs. One whose
+ * docs/pipelines.md: whether a stage whose needs have all finished runs. One whose
  * `if` reads `stages.*` runs if the condition holds, whatever its needs'
  * results; any other runs only when all its needs succeeded. `finished` maps
  * the run's finished stages to their results; the payload is read only when

@@ -66,7 +66,7 @@ export interface Triggers {
   webhook?: { sources: string[] | null; types: string[] | null };
 }
 
-/** A validated pipeline file (SPEC.md §5.1). */
+/** A validated pipeline file (docs/pipelines.md). */
 export interface Pipeline {
   name: string;
   file: string;

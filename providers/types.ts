@@ -1,4 +1,4 @@
-/** The forges Forgeline speaks to (SPEC.md §1). */
+/** The forges Forgeline speaks to (docs/forges.md). */
 export type ForgeName = 'github' | 'gitlab' | 'bitbucket' | 'bitbucket-server' | 'gitea';
 
 export type EventKind = 'push' | 'tag' | 'pull_request' | 'manual' | 'schedule' | 'webhook' | 'ping';
@@ -18,7 +18,7 @@ export interface PullRequestInfo {
   mergeSha: string | null;
 }
 
-/** The normalized event of SPEC.md §4: every field present, null where it does not apply. */
+/** The normalized event of The normalized event: every field present, null where it does not apply. */
 export interface ForgeEvent {
   forge: ForgeName;
   kind: EventKind;
@@ -58,7 +58,7 @@ export type ParseResult =
   /** GitHub App mode: a check run (`externalId` names run and stage) or a whole suite (`headSha`) asked to run again. */
   | { outcome: 'rerun'; repoName: string; externalId: string | null; headSha: string | null };
 
-/** One commit status to post: SPEC.md §6.2. */
+/** One commit status to post: docs/forges.md, "Statuses on the forge". */
 export type StatusState = 'queued' | 'waiting' | 'running' | 'success' | 'failure' | 'canceled' | 'skipped';
 
 export interface StatusReport {
@@ -101,7 +101,7 @@ export interface Provider {
   payloadOf(headers: Headers, rawBody: Buffer): unknown;
   parse(headers: Headers, payload: unknown): ParseResult;
   postStatus(repo: RepoAccess, sha: string, report: StatusReport): Promise<void>;
-  /** The forge's own name for a state (SPEC.md §6.2's table). */
+  /** The forge's own name for a state (docs/forges.md, "Statuses on the forge"). */
   statusState(state: StatusState): string;
   /** False where the forge refuses a status equal to the current one (GitLab): then only a new state is posted. */
   acceptsSameState: boolean;
@@ -111,9 +111,9 @@ export interface Provider {
   defaultCloneUrl(apiUrl: string, name: string): string;
   /** The ref a pull request's head can be fetched from, or null where the forge has none. */
   pullRequestRef(number: number): string | null;
-  /** Creates the repository's webhook, or updates the one with the same URL (SPEC.md §6.3). */
+  /** Creates the repository's webhook, or updates the one with the same URL (docs/forges.md, "Registering a repository"). */
   ensureHook(repo: RepoAccess, hook: HookSpec): Promise<EnsuredHook>;
-  /** Every branch and its head commit, to notice heads that moved without a delivery (SPEC.md §6.4). */
+  /** Every branch and its head commit, to notice heads that moved without a delivery (docs/forges.md, "Missed deliveries"). */
   branchHeads(repo: RepoAccess): Promise<BranchHead[]>;
   /** Where the forge can redeliver its failed deliveries itself (GitHub): asks it to, answers the ids redelivered. */
   redeliverMissed?(repo: RepoAccess, hookId: string, since: Date, seen: (deliveryId: string) => Promise<boolean>): Promise<string[]>;

@@ -6,7 +6,7 @@ import { gunzip, gzip, type ZlibOptions } from 'node:zlib';
 import { matchesFilter } from '../pipelines/globs.ts';
 
 /**
- * A stage's `artifacts: [globs]` (SPEC.md §5.1), packed on the worker that ran
+ * A stage's `artifacts: [globs]` (docs/pipelines.md), packed on the worker that ran
  * it and unpacked into the checkout of a stage that `needs` it, possibly on
  * another machine. Only the bytes are handled here; where the archive is kept
  * is someone else's business.

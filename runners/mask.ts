@@ -1,5 +1,5 @@
 /**
- * Streaming secret masking for step logs (SPEC.md §5.3).
+ * Streaming secret masking for step logs (docs/pipelines.md, "What a step gets").
  *
  * The patterns are the secret values and the forms a step commonly turns
  * them into (base64 at every alignment, URL encoding, single lines of a

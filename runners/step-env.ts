@@ -14,7 +14,7 @@ export interface StepContext {
 const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
- * The clean environment of SPEC.md §5.3. Event data reaches steps only
+ * The clean environment of docs/pipelines.md, "What a step gets". Event data reaches steps only
  * through these variables; nothing of the worker's own environment does.
  */
 export function stepEnvironment(ctx: StepContext, home: string): Record<string, string> {

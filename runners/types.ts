@@ -7,7 +7,7 @@ export interface StageExecution {
   steps: Step[];
   /** The pipeline's and stage's `env`; a step's own `env` overrides it. */
   env: Record<string, string>;
-  /** SPEC.md §5.3's variables (PATH, HOME, CI, FORGELINE_*): over everything, so a file cannot fake them. Nothing of the worker's own is added. */
+  /** The variables of docs/pipelines.md, "What a step gets" (PATH, HOME, CI, FORGELINE_*): over everything, so a file cannot fake them. Nothing of the worker's own is added. */
   ciEnv: Record<string, string>;
   /** The whole stage's limit. */
   timeoutMs: number;

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { audit, environments, repos, secrets, tokens, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
+import { audit, environments, isUniqueViolation, repos, secrets, tokens, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
+import { ConflictError, InputError, NotFoundError } from './errors.ts';
 
-export class AdminError extends Error {}
+export class AdminError extends InputError {}
 
 async function repoOf(pool: Pool, idOrName: string) {
   const repo = await repos.findRepo(pool, idOrName);
-  if (!repo) throw new AdminError(`no repository ${idOrName}`);
+  if (!repo) throw new NotFoundError(`no repository ${idOrName}`);
   return repo;
 }
 
@@ -47,15 +48,34 @@ export async function setEnvironment(pool: Pool, input: { repo: string; name: st
   return { repo: repo.name, ...env };
 }
 
+export async function listEnvironments(pool: Pool, repo: string) {
+  return environments.listEnvironments(pool, (await repoOf(pool, repo)).id);
+}
+
+/** `forgeline env remove`: the protection goes, and with it the environment's own secrets. */
+export async function removeEnvironment(pool: Pool, input: { repo: string; name: string }, actor: string): Promise<boolean> {
+  const repo = await repoOf(pool, input.repo);
+  return withTransaction(pool, async (tx) => {
+    const removed = await environments.removeEnvironment(tx, repo.id, input.name);
+    if (removed) await audit(tx, { actor, action: 'env.remove', reason: `${repo.name} ${input.name}` });
+    return removed;
+  });
+}
+
 /** `forgeline token add NAME --role R`: the secret is shown once. */
 export async function addToken(pool: Pool, name: string, role: string, actor: string): Promise<{ name: string; role: string; token: string }> {
   if (!tokens.ROLES.includes(role as tokens.Role)) throw new AdminError(`role must be one of ${tokens.ROLES.join(', ')}`);
   if (!/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/.test(name)) throw new AdminError(`token name ${name} may use letters, digits and _ . @ -`);
   const secret = `flt_${randomBytes(24).toString('base64url')}`;
-  await withTransaction(pool, async (tx) => {
-    await tokens.addToken(tx, name, role as tokens.Role, secret);
-    await audit(tx, { actor, action: 'token.add', reason: `${name} (${role})` });
-  });
+  try {
+    await withTransaction(pool, async (tx) => {
+      await tokens.addToken(tx, name, role as tokens.Role, secret);
+      await audit(tx, { actor, action: 'token.add', reason: `${name} (${role})` });
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(`a token named ${name} already exists: revoke it first, or choose another name`);
+    throw err;
+  }
   return { name, role, token: secret };
 }
 

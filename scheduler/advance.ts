@@ -18,7 +18,7 @@ async function payloadOf(tx: Queryable, run: RunRow): Promise<unknown> {
   }
 }
 
-/** Decides a stage whose needs have all finished (SPEC.md §5.2, pipelines/stage-decision.ts). */
+/** Decides a stage whose needs have all finished (docs/pipelines.md, pipelines/stage-decision.ts). */
 function decide(stage: StageRow, pipeline: Pipeline, byName: Map<string, StageRow>, run: RunRow, payload: () => Promise<unknown>): Promise<StageDecision> {
   const def = pipeline.stages.find((s) => s.name === stage.name);
   const finished = new Map([...byName.values()].filter((s) => isFinal(s.status)).map((s) => [s.name, s.status]));

@@ -1,4 +1,5 @@
 import picomatch from 'picomatch';
+import { InputError } from './errors.ts';
 
 export interface UrlPolicy {
   /** Host globs that API and clone URLs may name (FORGELINE_ALLOWED_HOSTS). */
@@ -17,18 +18,18 @@ export function assertUrlAllowed(url: string, what: string, policy: UrlPolicy): 
   try {
     parsed = new URL(url);
   } catch {
-    throw new Error(`${what} '${url}' is not a URL`);
+    throw new InputError(`${what} '${url}' is not a URL`);
   }
   if (parsed.protocol === 'file:') {
     if (policy.allowLocal) return;
-    throw new Error(`${what} '${url}': file:// URLs need FORGELINE_ALLOW_LOCAL=true`);
+    throw new InputError(`${what} '${url}': file:// URLs need FORGELINE_ALLOW_LOCAL=true`);
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error(`${what} '${url}': only http(s) URLs are allowed`);
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new InputError(`${what} '${url}': only http(s) URLs are allowed`);
   if (LOOPBACK.test(parsed.hostname)) {
     if (policy.allowLocal) return;
-    throw new Error(`${what} '${url}': loopback URLs need FORGELINE_ALLOW_LOCAL=true`);
+    throw new InputError(`${what} '${url}': loopback URLs need FORGELINE_ALLOW_LOCAL=true`);
   }
   if (!policy.allowedHosts.some((glob) => picomatch.isMatch(parsed.hostname.toLowerCase(), glob.toLowerCase()))) {
-    throw new Error(`${what} '${url}': host ${parsed.hostname} is not in FORGELINE_ALLOWED_HOSTS (${policy.allowedHosts.join(', ')})`);
+    throw new InputError(`${what} '${url}': host ${parsed.hostname} is not in FORGELINE_ALLOWED_HOSTS (${policy.allowedHosts.join(', ')})`);
   }
 }

@@ -3,8 +3,9 @@ import { advanceRun } from './advance.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { reopenStages } from './release.ts';
 import { environmentOf } from './run-definition.ts';
+import { ConflictError, NotFoundError } from './errors.ts';
 
-export class ApprovalError extends Error {}
+export class ApprovalError extends ConflictError {}
 
 /**
  * `forgeline approve RUN STAGE`, POST …/stages/<name>/approve: lets a
@@ -16,7 +17,7 @@ export async function approveStage(deps: SchedulerDeps, runId: number, name: str
     await runs.lockRun(tx, runId);
     const run = await runs.getRun(tx, runId);
     const stage = run && (await runs.getStages(tx, runId)).find((s) => s.name === name);
-    if (!run || !stage) throw new ApprovalError(`run ${runId} has no stage ${name}`);
+    if (!run || !stage) throw new NotFoundError(`run ${runId} has no stage ${name}`);
     if (stage.status !== 'waiting' || (stage.waitingFor !== 'fork' && stage.waitingFor !== 'approval')) {
       throw new ApprovalError(`stage ${name} of run ${runId} is ${stage.status}${stage.waitingFor ? ` (${stage.waitingFor})` : ''}, not waiting for an approval`);
     }

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { InputError } from './errors.ts';
 
 /** A list of CIDRs (`10.0.0.0/8`, `2001:db8::/32`, or a single address) to test addresses against. */
 export function cidrList(cidrs: string[]): BlockList {
@@ -6,7 +7,7 @@ export function cidrList(cidrs: string[]): BlockList {
   for (const cidr of cidrs) {
     const [address, bits] = cidr.split('/') as [string, string | undefined];
     const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (!isIP(address)) throw new Error(`'${cidr}' is not an address or CIDR`);
+    if (!isIP(address)) throw new InputError(`'${cidr}' is not an address or CIDR`);
     if (bits === undefined) list.addAddress(address, family);
     else list.addSubnet(address, Number(bits), family);
   }

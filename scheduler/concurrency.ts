@@ -4,7 +4,7 @@ import { cancelRunIn } from './cancel.ts';
 import type { SchedulerDeps } from './deps.ts';
 
 /**
- * SPEC.md §5.4 concurrency, applied when a run is created (in its
+ * docs/pipelines.md, "Environments" concurrency, applied when a run is created (in its
  * transaction). Without a group, a pull request's new commits cancel its
  * older runs of the same pipeline and pushes run side by side. With a group:
  * `cancel-in-progress` cancels the group's running and pending runs;

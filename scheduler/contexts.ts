@@ -1,6 +1,6 @@
 import type { ForgeEvent } from '../providers/types.ts';
 
-/** The `<event>` segment of a status context (SPEC.md §6.2). */
+/** The `<event>` segment of a status context (docs/forges.md, "Statuses on the forge"). */
 export function contextEvent(event: Pick<ForgeEvent, 'kind' | 'action'>): string {
   if (event.kind === 'pull_request') return event.action === 'merged' ? 'merge' : 'pr';
   return event.kind;

@@ -14,7 +14,7 @@ type Gate =
 
 const AUTOMATIC = new Set(['push', 'tag', 'pull_request', 'schedule', 'webhook']);
 
-/** The environment rules of SPEC.md §5.4, in order: fork, protection, approval (before the lock), lock. */
+/** The environment rules of docs/pipelines.md, "Environments", in order: fork, protection, approval (before the lock), lock. */
 async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo, stage: StageRow): Promise<Gate> {
   const pipeline = run.definition as Pipeline;
   const def = pipeline.stages.find((s) => s.name === stage.name)!;

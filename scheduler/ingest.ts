@@ -42,7 +42,7 @@ interface Target {
   /** The repository whose own hook this is; null on a forge-wide hook. */
   repo: Repo | null;
   secrets: string[];
-  /** A generic webhook source's hook (SPEC.md §3). */
+  /** A generic webhook source's hook (docs/api.md, "Hooks"). */
   source?: sources.Source;
 }
 
@@ -74,7 +74,7 @@ export async function refuseHook(deps: IngestDeps, req: Pick<HookRequest, 'hook'
   return answer;
 }
 
-/** (ref, sha) of each push or tag that would start work: the key of SPEC.md §3's third duplicate rule. */
+/** (ref, sha) of each push or tag that would start work: the key of the third duplicate rule (docs/api.md, "Hooks"). */
 function refUpdates(events: ForgeEvent[]): Array<{ ref: string; sha: string }> {
   return events.filter((e) => (e.kind === 'push' || e.kind === 'tag') && e.ref && e.sha && !e.deleted).map((e) => ({ ref: e.ref!, sha: e.sha! }));
 }
@@ -105,7 +105,7 @@ async function receiveSourceDelivery(deps: IngestDeps, req: HookRequest, source:
 }
 
 /**
- * The front door (SPEC.md §3): verify on the raw bytes, parse, and store
+ * The front door (docs/api.md, "Hooks"): verify on the raw bytes, parse, and store
  * the delivery with its plan job before answering, so a 2xx means nothing
  * can be lost. Verified deliveries are never refused for load.
  */
@@ -158,7 +158,7 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<H
   const bodySha256 = createHash('sha256').update(req.rawBody).digest('hex');
   const stored = await deps.batcher.store({
     id: newDeliveryId(), hook: req.hook, forge: provider.name, repoId: repo?.id ?? null,
-    // Without a forge delivery id, the body's hash stands in (SPEC.md §3).
+    // Without a forge delivery id, the body's hash stands in (docs/api.md, "Hooks").
     forgeDeliveryId: provider.deliveryId(req.headers) ?? `sha256:${bodySha256}`,
     eventHeader: (req.headers[provider.eventHeader] as string | undefined) ?? null,
     sourceAddress: req.sourceAddress, receivedAt, headers: redactHeaders(req.headers),

@@ -1,7 +1,7 @@
 /**
  * A token bucket per source address for requests that failed verification.
  * Verified deliveries never pass through it: forges barely retry, so a real
- * delivery is never refused for load (SPEC.md §3).
+ * delivery is never refused for load (docs/api.md, "Hooks").
  */
 export function unverifiedLimiter(opts: { perMinute: number; burst: number }) {
   const buckets = new Map<string, { tokens: number; at: number }>();

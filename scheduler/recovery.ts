@@ -38,10 +38,10 @@ async function raisePush(deps: SchedulerDeps, repo: repos.Repo, branch: string, 
 }
 
 /**
- * SPEC.md §6.4, one pass over the repositories with API access: GitHub is
+ * docs/forges.md, "Missed deliveries", one pass over the repositories with API access: GitHub is
  * asked to redeliver the deliveries that failed or never reached us; on the
  * other forges, each branch head that moved past the last commit planned
- * for it raises a `push` event. SPEC.md §3's duplicate rules keep anything
+ * for it raises a `push` event. The duplicate rules (docs/api.md, "Hooks") keep anything
  * from being built twice when the real delivery arrives late.
  */
 export async function recoverMissed(deps: SchedulerDeps, now = new Date()): Promise<Recovered[]> {

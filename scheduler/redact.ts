@@ -1,6 +1,6 @@
 import type { Headers } from '../providers/types.ts';
 
-// SPEC.md §3: proofs and credentials never reach storage or the UI.
+// docs/api.md, "Hooks": proofs and credentials never reach storage or the UI.
 const REDACTED = new Set([
   'x-hub-signature', 'x-hub-signature-256', 'x-gitea-signature', 'x-forgejo-signature',
   'webhook-signature', 'x-gitlab-token', 'authorization',

@@ -1,7 +1,8 @@
-import { providerFor } from '../providers/index.ts';
+import { forgeNames, providerFor } from '../providers/index.ts';
 import { audit, newHookId, newRepoId, newSecret, repos, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
 import { assertUrlAllowed, type UrlPolicy } from './allowed-urls.ts';
 import { validateCidrs } from './cidr.ts';
+import { ConflictError, InputError, UpstreamError } from './errors.ts';
 
 export interface RepoRegistration {
   forge: string;
@@ -29,25 +30,25 @@ export interface Registered {
 
 const FORK_POLICIES = ['approve', 'run', 'ignore'];
 
-/** Registers a repository (SPEC.md §2 `repo add`): its hook URL and a secret, random unless given. */
+/** Registers a repository (docs/cli.md `repo add`): its hook URL and a secret, random unless given. */
 export async function registerRepo(
   deps: { pool: Pool; box: SecretBox; publicUrl: string; urls: UrlPolicy },
   input: RepoRegistration,
   actor: string,
 ): Promise<Registered> {
   const provider = providerFor(input.forge);
-  if (!provider) throw new Error(`unknown forge '${input.forge}'`);
-  if (!/^[^/\s]+(\/[^/\s]+)+$/.test(input.name)) throw new Error(`repository name '${input.name}' must be OWNER/REPO`);
+  if (!provider) throw new InputError(`unknown forge '${input.forge}': one of ${forgeNames().join(', ')}`);
+  if (!/^[^/\s]+(\/[^/\s]+)+$/.test(input.name)) throw new InputError(`repository name '${input.name}' must be OWNER/REPO`);
   const forkPrs = input.forkPrs ?? 'approve';
-  if (!FORK_POLICIES.includes(forkPrs)) throw new Error(`--fork-prs must be one of ${FORK_POLICIES.join(', ')}`);
+  if (!FORK_POLICIES.includes(forkPrs)) throw new InputError(`--fork-prs must be one of ${FORK_POLICIES.join(', ')}`);
   if (input.allowCidrs?.length) validateCidrs(input.allowCidrs);
   const apiUrl = (input.apiUrl ?? provider.defaultApiUrl).replace(/\/+$/, '');
-  if (!apiUrl) throw new Error(`${provider.name} has no public instance: give --api-url (the instance's URL)`);
+  if (!apiUrl) throw new InputError(`${provider.name} has no public instance: give --api-url (the instance's URL)`);
   const cloneUrl = input.cloneUrl ?? provider.defaultCloneUrl(apiUrl, input.name);
   assertUrlAllowed(apiUrl, 'API URL', deps.urls);
   assertUrlAllowed(cloneUrl, 'clone URL', deps.urls);
   if (await repos.findRepoByName(deps.pool, provider.name, input.name)) {
-    throw new Error(`${provider.name} repository ${input.name} is already registered`);
+    throw new ConflictError(`${provider.name} repository ${input.name} is already registered`);
   }
   const id = newRepoId();
   const hookId = newHookId();
@@ -56,15 +57,19 @@ export async function registerRepo(
   // The forge first: when it refuses, nothing is registered and the error says why.
   let remoteHook: Registered['remoteHook'];
   if (input.register) {
-    if (!input.token) throw new Error('--register needs an API token (--token-env) with the right to manage webhooks');
-    remoteHook = await provider.ensureHook({ name: input.name, apiUrl, token: input.token }, { url: hookUrl, secret });
+    if (!input.token) throw new InputError('--register needs an API token (--token-env) with the right to manage webhooks');
+    try {
+      remoteHook = await provider.ensureHook({ name: input.name, apiUrl, token: input.token }, { url: hookUrl, secret });
+    } catch (err) {
+      throw new UpstreamError(`${provider.name} did not create the webhook: ${(err as Error).message}`);
+    }
   }
   await withTransaction(deps.pool, async (tx) => {
     await repos.insertRepo(tx, deps.box, { id, forge: provider.name, name: input.name, cloneUrl, apiUrl, token: input.token ?? null, hookId, forkPrs, secret });
     if (remoteHook) await repos.setRemoteHook(tx, id, remoteHook.id);
     if (input.allowCidrs?.length) await repos.setAllowCidrs(tx, id, input.allowCidrs);
     if (input.app) {
-      if (provider.name !== 'github') throw new Error('GitHub App mode is for GitHub repositories');
+      if (provider.name !== 'github') throw new InputError('GitHub App mode is for GitHub repositories');
       await repos.setGitHubApp(tx, deps.box, id, input.app.appId, input.app.privateKey);
     }
     await audit(tx, { actor, action: 'repo.add', reason: `${provider.name} ${input.name}${remoteHook ? ` (hook ${remoteHook.created ? 'created' : 'updated'})` : ''}` });

@@ -1,4 +1,5 @@
 import { audit, newSecret, repos, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
+import { NotFoundError } from './errors.ts';
 
 /**
  * `repo rotate-secret`: adds a new secret while the old ones stay valid, so
@@ -7,7 +8,7 @@ import { audit, newSecret, repos, withTransaction, type Pool, type SecretBox } f
  */
 export async function rotateSecret(deps: { pool: Pool; box: SecretBox }, repoIdOrName: string, opts: { retireOld: boolean; secret?: string }, actor: string) {
   const repo = await repos.findRepo(deps.pool, repoIdOrName);
-  if (!repo) throw new Error(`no repository ${repoIdOrName}`);
+  if (!repo) throw new NotFoundError(`no repository ${repoIdOrName}`);
   return withTransaction(deps.pool, async (tx) => {
     if (opts.retireOld) {
       const retired = await repos.retireOlderSecrets(tx, repo.id);
@@ -23,7 +24,7 @@ export async function rotateSecret(deps: { pool: Pool; box: SecretBox }, repoIdO
 
 export async function removeRepository(deps: { pool: Pool }, repoIdOrName: string, actor: string): Promise<{ id: string; name: string }> {
   const repo = await repos.findRepo(deps.pool, repoIdOrName);
-  if (!repo) throw new Error(`no repository ${repoIdOrName}`);
+  if (!repo) throw new NotFoundError(`no repository ${repoIdOrName}`);
   await withTransaction(deps.pool, async (tx) => {
     await repos.removeRepo(tx, repo.id);
     await audit(tx, { actor, action: 'repo.remove', reason: repo.name });

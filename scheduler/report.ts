@@ -33,7 +33,7 @@ function runDescription(run: RunRow, stages: StageRow[]): string {
   return describe(run.status, null);
 }
 
-/** What the forge should show for a run: its own context and one per stage (SPEC.md §6.2). */
+/** What the forge should show for a run: its own context and one per stage (docs/forges.md, "Statuses on the forge"). */
 export function desiredStatuses(publicUrl: string, run: RunRow, stages: StageRow[]): StatusReport[] {
   // Bitbucket Cloud shows a pull request's statuses only when they name its source branch.
   const branch: string | null = run.event.pullRequest?.headRef ?? run.event.branch ?? null;

@@ -2,8 +2,9 @@ import { audit, runs, withTransaction } from '../store/index.ts';
 import { startStages } from './advance.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { isFinal } from './run-status.ts';
+import { ConflictError, NotFoundError } from './errors.ts';
 
-export class RerunError extends Error {}
+export class RerunError extends ConflictError {}
 
 /** A stage and every stage that needs it, directly or not. */
 function withDependents(stages: Array<{ name: string; needs: string[] }>, name: string): Set<string> {
@@ -22,17 +23,17 @@ function withDependents(stages: Array<{ name: string; needs: string[] }>, name: 
 
 /**
  * A rerun keeps the run's id, increments its attempt, reuses its event,
- * commit and parsed pipeline file, and asks for approvals again (SPEC.md
- * §6.1). With a stage: that stage and its dependents only.
+ * commit and parsed pipeline file, and asks for approvals again
+ * (docs/api.md, "Runs"). With a stage: that stage and its dependents only.
  */
 export async function rerunRun(deps: SchedulerDeps, runId: number, actor: string, stage?: string): Promise<{ id: number; attempt: number; stages: string[] }> {
   return withTransaction(deps.pool, async (tx) => {
     await runs.lockRun(tx, runId);
     const run = await runs.getRun(tx, runId);
-    if (!run) throw new RerunError(`no run ${runId}`);
+    if (!run) throw new NotFoundError(`no run ${runId}`);
     const stages = await runs.getStages(tx, runId);
     if (stages.length === 0) throw new RerunError(`run ${runId} has no stages to run again (${run.reason ?? run.status})`);
-    if (stage && !stages.some((s) => s.name === stage)) throw new RerunError(`run ${runId} has no stage ${stage}`);
+    if (stage && !stages.some((s) => s.name === stage)) throw new NotFoundError(`run ${runId} has no stage ${stage}`);
     const busy = stages.filter((s) => !isFinal(s.status));
     if (busy.length) throw new RerunError(`run ${runId} is still in progress (${busy.map((s) => `${s.name}: ${s.status}`).join(', ')}): cancel it first`);
     const again = stage ? withDependents(stages, stage) : new Set(stages.map((s) => s.name));

@@ -6,7 +6,7 @@ export function isFinal(status: StageStatus): boolean {
   return FINAL.has(status);
 }
 
-/** A run's state, derived from its stages' (SPEC.md §6.1). */
+/** A run's state, derived from its stages' (docs/api.md, "Runs"). */
 export function deriveRunStatus(stages: Array<{ status: StageStatus }>): StageStatus {
   const statuses = stages.map((s) => s.status);
   if (statuses.every(isFinal)) {

@@ -5,7 +5,7 @@ import { at } from '../providers/read-json.ts';
 import type { Headers } from '../providers/types.ts';
 import type { sources } from '../store/index.ts';
 
-/** SPEC.md §3's three schemes, on the raw bytes, constant-time, against every active secret. */
+/** The three schemes of generic sources (docs/api.md, "Hooks"), on the raw bytes, constant-time, against every active secret. */
 export function verifySource(source: sources.Source, headers: Headers, rawBody: Buffer, secrets: string[], now = Date.now()): boolean {
   switch (source.auth) {
     case 'hmac': {
@@ -26,7 +26,7 @@ export function verifySource(source: sources.Source, headers: Headers, rawBody: 
   }
 }
 
-/** A value named as '<header name>' or '$.json.path' (SPEC.md §3 --type-from, --id-from). */
+/** A value named as '<header name>' or '$.json.path' (docs/cli.md, source add --type-from, --id-from). */
 export function pick(spec: string | null, headers: Headers, payload: unknown): string | null {
   if (!spec) return null;
   if (spec.startsWith('$.')) {

@@ -1,6 +1,7 @@
 import { audit, newHookId, newSecret, repos, sources, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
 import { AdminError } from './admin.ts';
 import { validateCidrs } from './cidr.ts';
+import { ConflictError, NotFoundError } from './errors.ts';
 import { randomBytes } from 'node:crypto';
 
 const AUTHS = ['hmac', 'standard-webhooks', 'bearer'];
@@ -16,17 +17,17 @@ export interface SourceInput {
   allowCidrs?: string[];
 }
 
-/** `forgeline source add`: a generic webhook source of a repository with its own hook URL (SPEC.md §3). */
+/** `forgeline source add`: a generic webhook source of a repository with its own hook URL (docs/api.md, "Hooks"). */
 export async function addSource(deps: { pool: Pool; box: SecretBox; publicUrl: string }, input: SourceInput, actor: string) {
   const repo = await repos.findRepo(deps.pool, input.repo);
-  if (!repo) throw new AdminError(`no repository ${input.repo}`);
+  if (!repo) throw new NotFoundError(`no repository ${input.repo}`);
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(input.name)) throw new AdminError(`source name ${input.name} must match [a-z0-9][a-z0-9_-]*`);
   if (!AUTHS.includes(input.auth)) throw new AdminError(`--auth must be one of ${AUTHS.join(', ')}`);
   for (const spec of [input.typeFrom, input.idFrom]) {
     if (spec && !spec.startsWith('$.') && !/^[A-Za-z0-9-]+$/.test(spec)) throw new AdminError(`'${spec}' must be a header name or a $.json.path`);
   }
   if (input.allowCidrs?.length) validateCidrs(input.allowCidrs);
-  if (await sources.findSource(deps.pool, repo.id, input.name)) throw new AdminError(`${repo.name} already has a source ${input.name}`);
+  if (await sources.findSource(deps.pool, repo.id, input.name)) throw new ConflictError(`${repo.name} already has a source ${input.name}`);
   // A Standard Webhooks secret is a base64 key, as its senders expect it.
   const secret = input.secret ?? (input.auth === 'standard-webhooks' ? `whsec_${randomBytes(24).toString('base64')}` : newSecret());
   const id = `s_${randomBytes(8).toString('hex')}`;
@@ -56,7 +57,7 @@ export async function removeSource(pool: Pool, repoName: string, name: string, a
 export async function rotateSourceSecret(deps: { pool: Pool; box: SecretBox }, repoName: string, name: string, opts: { retireOld: boolean }, actor: string) {
   const repo = await repos.findRepo(deps.pool, repoName);
   const source = repo && (await sources.findSource(deps.pool, repo.id, name));
-  if (!source) throw new AdminError(`no source ${name} in ${repoName}`);
+  if (!source) throw new NotFoundError(`no source ${name} in ${repoName}`);
   return withTransaction(deps.pool, async (tx) => {
     if (opts.retireOld) {
       const retired = await sources.retireOlderSourceSecrets(tx, source.id);

@@ -46,7 +46,7 @@ async function manualInputs(deps: SchedulerDeps, run: RunRow): Promise<Record<st
   }
 }
 
-/** The secrets a stage lists: never for a fork's pull request, approved or not (SPEC.md §5.4). */
+/** The secrets a stage lists: never for a fork's pull request, approved or not (docs/pipelines.md, "Environments"). */
 async function stageSecrets(deps: SchedulerDeps, run: RunRow, stage: StageDefinition, log: (line: string) => void): Promise<Record<string, string>> {
   if (!stage.secrets.length) return {};
   if (run.event.pullRequest?.fromFork) {

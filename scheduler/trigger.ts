@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { git } from '../git/index.ts';
-import { loadPipelines, type ManualInput } from '../pipelines/index.ts';
+import { formatProblem, loadPipelines, type ManualInput } from '../pipelines/index.ts';
 import { blankEvent } from '../providers/event.ts';
 import { providerFor, type ForgeName } from '../providers/index.ts';
 import { audit, deliveries, newDeliveryId, repos, withTransaction } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { fetchCommit, mirrorPath } from './mirrors.ts';
 import { planDelivery } from './plan.ts';
+import { InputError, NotFoundError } from './errors.ts';
 
-export class TriggerError extends Error {}
+export class TriggerError extends InputError {}
 
 /** Where a ref points on the forge: a branch, a tag (peeled) or a commit id. */
 async function resolveRef(cloneUrl: string, auth: string[], ref: string): Promise<{ kind: 'branch' | 'tag' | 'sha'; name: string; sha: string } | null> {
@@ -46,15 +47,20 @@ export function checkInputs(declared: Record<string, ManualInput>, given: Record
  */
 export async function triggerManual(deps: SchedulerDeps, input: { repo: string; ref: string; pipeline?: string; inputs?: Record<string, string> }, actor: string): Promise<{ delivery: string; runs: number[] }> {
   const repo = await repos.findRepo(deps.pool, input.repo);
-  if (!repo) throw new TriggerError(`no repository ${input.repo}`);
+  if (!repo) throw new NotFoundError(`no repository ${input.repo}`);
   const token = await repos.repoToken(deps.pool, deps.box, repo.id);
   const auth = providerFor(repo.forge)?.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? [];
   const target = await resolveRef(repo.cloneUrl, auth, input.ref);
   if (!target) throw new TriggerError(`${input.ref} is not a branch, tag or commit of ${repo.name}`);
   const sha = await fetchCommit(deps, repo, target.sha);
-  const { pipelines } = await loadPipelines(mirrorPath(deps, repo.id), sha);
+  const { pipelines, broken } = await loadPipelines(mirrorPath(deps, repo.id), sha);
   const manual = pipelines.filter((p) => p.on.manual && (!input.pipeline || p.name === input.pipeline));
-  if (!manual.length) throw new TriggerError(input.pipeline ? `pipeline ${input.pipeline} has no on.manual trigger at ${input.ref}` : `no pipeline has an on.manual trigger at ${input.ref}`);
+  if (!manual.length) {
+    // A broken file may be the pipeline asked for: say what is wrong with it, not only that nothing matched.
+    const problems = broken.filter((b) => !input.pipeline || b.name === input.pipeline).flatMap((b) => b.problems.map(formatProblem));
+    const none = input.pipeline ? `pipeline ${input.pipeline} has no on.manual trigger at ${input.ref}` : `no pipeline has an on.manual trigger at ${input.ref}`;
+    throw new TriggerError(problems.length ? `${none}; pipeline files with problems:\n${problems.join('\n')}` : none);
+  }
   if (!input.pipeline && manual.length > 1 && Object.keys(input.inputs ?? {}).length) throw new TriggerError('name the pipeline (--pipeline) when giving inputs');
   const inputs = checkInputs(manual[0]!.on.manual!.inputs, input.inputs ?? {});
 

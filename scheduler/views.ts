@@ -1,6 +1,6 @@
 import { deliveries, logs, runs, type Queryable } from '../store/index.ts';
 
-/** GET /api/runs/<id> (SPEC.md §7). */
+/** GET /api/runs/<id> (docs/api.md). */
 export async function runView(db: Queryable, id: number) {
   const run = await runs.getRun(db, id);
   if (!run) return null;
@@ -29,7 +29,7 @@ export async function runView(db: Queryable, id: number) {
   };
 }
 
-/** GET /api/deliveries/<id> (SPEC.md §7). */
+/** GET /api/deliveries/<id> (docs/api.md). */
 export async function deliveryView(db: Queryable, id: string) {
   const d = await deliveries.getDelivery(db, id);
   if (!d) return null;

@@ -1,11 +1,12 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import {
-  addSource, AdminError, ApprovalError, approveStage, removeSource, rotateSecret, cancelRun, deliveryList, deliveryView, registerRepo, replayDelivery, rerunRun, RerunError,
-  runList, runView, stageLog, triggerManual, TriggerError, type SchedulerDeps, type UrlPolicy,
+  addSource, addToken, approveStage, cancelRun, deliveryList, deliveryView, InputError, NotFoundError, listSecrets, registerRepo, removeEnvironment, removeRepository, removeSecret, removeSource,
+  replayDelivery, rerunRun, revokeToken, rotateSecret, rotateSourceSecret, runList, runView, setEnvironment, setSecret, stageLog, triggerManual, type SchedulerDeps, type UrlPolicy,
 } from '../scheduler/index.ts';
-import { environments, repos, sources } from '../store/index.ts';
+import { environments, repos, sources, tokens } from '../store/index.ts';
 import { requireRole, type ApiAuth } from './auth.ts';
+import { userErrors } from './errors.ts';
 import { streamLog } from './log-stream.ts';
 
 export type { ApiAuth };
@@ -17,18 +18,33 @@ function limitOf(value: unknown): number {
 
 const text = (v: unknown) => (v === undefined || v === '' ? null : String(v));
 
-/** Errors a caller can cause, answered with what to change. */
-async function userErrors(ctx: Context, next: () => Promise<unknown>) {
-  try {
-    await next();
-  } catch (err) {
-    if (err instanceof ApprovalError || err instanceof RerunError) { ctx.status = 409; ctx.body = { error: err.message }; return; }
-    if (err instanceof TriggerError || err instanceof AdminError) { ctx.status = 400; ctx.body = { error: err.message }; return; }
-    throw err;
+type Body = Record<string, unknown>;
+const bodyOf = (ctx: Context): Body => {
+  const body = (ctx.request as unknown as { body?: unknown }).body;
+  if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw new InputError('the body must be a JSON object');
+  return (body ?? {}) as Body;
+};
+/** A string field, absent, or a 400 naming it: never a value of another type taken on trust. */
+function field(body: Body, key: string, required: true): string;
+function field(body: Body, key: string, required?: false): string | undefined;
+function field(body: Body, key: string, required = false): string | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) {
+    if (required) throw new InputError(`"${key}" is required`);
+    return undefined;
   }
+  if (typeof value !== 'string') throw new InputError(`"${key}" must be a string`);
+  return value;
 }
+function stringList(body: Body, key: string): string[] | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new InputError(`"${key}" must be a list of strings`);
+  return value as string[];
+}
+const flag = (value: unknown) => value === true || value === 'true';
 
-/** The REST API (SPEC.md §7). */
+/** The REST API (docs/api.md). */
 export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): Router {
   const { pool } = deps;
   const router = new Router({ prefix: '/api' });
@@ -37,24 +53,29 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
   const approve = requireRole(pool, auth, 'approve');
   const admin = requireRole(pool, auth, 'admin');
   const notFound = (ctx: Context, what: string) => { ctx.status = 404; ctx.body = { error: `no ${what}` }; };
-  const runId = (ctx: Context) => Number(ctx.params.id);
+  // An id no run can have (not a whole number, or past bigint) is simply no run: 404, not a database error.
+  const runId = (ctx: Context) => {
+    const n = Number(ctx.params.id);
+    if (!/^\d{1,15}$/.test(ctx.params.id!) || !Number.isSafeInteger(n)) throw new NotFoundError(`no run ${ctx.params.id}`);
+    return n;
+  };
   router.use(userErrors);
 
   router.get('/repos', read, async (ctx) => {
     ctx.body = { items: (await repos.listRepos(pool)).map((r) => ({ id: r.id, forge: r.forge, name: r.name, cloneUrl: r.cloneUrl, apiUrl: r.apiUrl, forkPrs: r.forkPrs, hookUrl: `${deps.publicUrl}/hooks/${r.hookId}` })), next: null };
   });
   router.post('/repos', admin, async (ctx) => {
-    const body = (ctx.request as unknown as { body?: Record<string, string> }).body ?? {};
-    try {
-      ctx.body = await registerRepo({ pool, box: deps.box, publicUrl: deps.publicUrl, urls }, {
-        forge: body.forge ?? '', name: body.name ?? '', cloneUrl: body.cloneUrl, apiUrl: body.apiUrl, token: body.token ?? null, secret: body.secret, forkPrs: body.forkPrs,
-        register: body.register === 'true' || (body.register as unknown) === true,
-      }, ctx.state.actor as string);
-      ctx.status = 201;
-    } catch (err) {
-      ctx.status = 400;
-      ctx.body = { error: (err as Error).message };
-    }
+    const body = bodyOf(ctx);
+    const app = body.githubApp as Body | undefined;
+    ctx.body = await registerRepo({ pool, box: deps.box, publicUrl: deps.publicUrl, urls }, {
+      forge: field(body, 'forge', true), name: field(body, 'name', true), cloneUrl: field(body, 'cloneUrl'), apiUrl: field(body, 'apiUrl'), token: field(body, 'token') ?? null,
+      secret: field(body, 'secret'), forkPrs: field(body, 'forkPrs'), register: flag(body.register), allowCidrs: stringList(body, 'allowCidrs'),
+      app: app ? { appId: field(app, 'appId', true), privateKey: field(app, 'privateKey', true) } : null,
+    }, ctx.state.actor as string);
+    ctx.status = 201;
+  });
+  router.delete('/repos/:id', admin, async (ctx) => {
+    ctx.body = await removeRepository(deps, ctx.params.id!, ctx.state.actor as string);
   });
   router.get('/repos/:id/environments', read, async (ctx) => {
     const repo = await repos.findRepo(pool, ctx.params.id!);
@@ -69,8 +90,34 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     ctx.body = { items, next: items.length === limit ? String(items.at(-1)!.id) : null };
   });
 
+  router.put('/repos/:id/environments/:name', admin, async (ctx) => {
+    const body = bodyOf(ctx);
+    const approval = field(body, 'approval') ?? 'none';
+    if (approval !== 'required' && approval !== 'none') throw new InputError('"approval" must be required or none');
+    ctx.body = await setEnvironment(pool, {
+      repo: ctx.params.id!, name: ctx.params.name!, branches: stringList(body, 'branches') ?? null, approval: approval === 'required', approvers: stringList(body, 'approvers') ?? null,
+    }, ctx.state.actor as string);
+  });
+  router.delete('/repos/:id/environments/:name', admin, async (ctx) => {
+    if (!(await removeEnvironment(pool, { repo: ctx.params.id!, name: ctx.params.name! }, ctx.state.actor as string))) return notFound(ctx, `environment ${ctx.params.name}`);
+    ctx.status = 204;
+  });
+
+  router.get('/repos/:id/secrets', admin, async (ctx) => {
+    ctx.body = { items: await listSecrets(pool, ctx.params.id!), next: null };
+  });
+  router.put('/repos/:id/secrets/:name', admin, async (ctx) => {
+    const body = bodyOf(ctx);
+    ctx.body = await setSecret(deps, { repo: ctx.params.id!, environment: field(body, 'environment') ?? null, name: ctx.params.name!, value: field(body, 'value', true) }, ctx.state.actor as string);
+  });
+  router.delete('/repos/:id/secrets/:name', admin, async (ctx) => {
+    if (!(await removeSecret(pool, { repo: ctx.params.id!, environment: text(ctx.query.environment), name: ctx.params.name! }, ctx.state.actor as string))) return notFound(ctx, `secret ${ctx.params.name}`);
+    ctx.status = 204;
+  });
+
   router.post('/repos/:id/rotate-secret', admin, async (ctx) => {
-    ctx.body = await rotateSecret(deps, ctx.params.id!, { retireOld: ctx.query.retireOld === 'true' }, ctx.state.actor as string);
+    const body = bodyOf(ctx);
+    ctx.body = await rotateSecret(deps, ctx.params.id!, { retireOld: flag(body.retireOld ?? ctx.query.retireOld), secret: field(body, 'secret') }, ctx.state.actor as string);
   });
   router.get('/repos/:id/sources', read, async (ctx) => {
     const repo = await repos.findRepo(pool, ctx.params.id!);
@@ -78,13 +125,15 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     ctx.body = { items: (await sources.listSources(pool, repo.id)).map(({ hookId: _hook, ...s }) => s), next: null };
   });
   router.post('/repos/:id/sources', admin, async (ctx) => {
-    const body = (ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {};
-    ctx.status = 201;
+    const body = bodyOf(ctx);
     ctx.body = await addSource({ pool, box: deps.box, publicUrl: deps.publicUrl }, {
-      repo: ctx.params.id!, name: String(body.name ?? ''), auth: String(body.auth ?? ''), secret: body.secret as string | undefined,
-      signatureHeader: body.signatureHeader as string | undefined, typeFrom: body.typeFrom as string | undefined, idFrom: body.idFrom as string | undefined,
-      allowCidrs: body.allowCidrs as string[] | undefined,
+      repo: ctx.params.id!, name: field(body, 'name', true), auth: field(body, 'auth', true), secret: field(body, 'secret'),
+      signatureHeader: field(body, 'signatureHeader'), typeFrom: field(body, 'typeFrom'), idFrom: field(body, 'idFrom'), allowCidrs: stringList(body, 'allowCidrs'),
     }, ctx.state.actor as string);
+    ctx.status = 201;
+  });
+  router.post('/repos/:id/sources/:name/rotate-secret', admin, async (ctx) => {
+    ctx.body = await rotateSourceSecret(deps, ctx.params.id!, ctx.params.name!, { retireOld: flag(bodyOf(ctx).retireOld) }, ctx.state.actor as string);
   });
   router.delete('/repos/:id/sources/:name', admin, async (ctx) => {
     if (!(await removeSource(pool, ctx.params.id!, ctx.params.name!, ctx.state.actor as string))) return notFound(ctx, `source ${ctx.params.name}`);
@@ -101,7 +150,7 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     ctx.body = await runList(pool, { repoId, sha: text(ctx.query.sha), ref: text(ctx.query.ref), status: text(ctx.query.status), limit: limitOf(ctx.query.limit), cursor: text(ctx.query.cursor) });
   });
   router.get('/runs/:id', read, async (ctx) => {
-    const run = Number.isInteger(runId(ctx)) ? await runView(pool, runId(ctx)) : null;
+    const run = await runView(pool, runId(ctx));
     if (!run) return notFound(ctx, `run ${ctx.params.id}`);
     ctx.body = run;
   });
@@ -130,10 +179,28 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     ctx.body = await approveStage(deps, runId(ctx), ctx.params.name!, ctx.state.actor as string);
   });
   router.post('/trigger', write, async (ctx) => {
-    const body = (ctx.request as unknown as { body?: { repo?: string; ref?: string; pipeline?: string; inputs?: Record<string, string> } }).body ?? {};
-    if (!body.repo || !body.ref) throw new TriggerError('give {"repo", "ref"} and optionally "pipeline" and "inputs"');
+    const body = bodyOf(ctx);
+    const inputs = body.inputs ?? {};
+    if (typeof inputs !== 'object' || Array.isArray(inputs) || Object.values(inputs as Body).some((v) => typeof v !== 'string')) throw new InputError('"inputs" must be an object of strings');
+    ctx.body = await triggerManual(deps, { repo: field(body, 'repo', true), ref: field(body, 'ref', true), pipeline: field(body, 'pipeline'), inputs: inputs as Record<string, string> }, ctx.state.actor as string);
     ctx.status = 201;
-    ctx.body = await triggerManual(deps, { repo: body.repo, ref: body.ref, pipeline: body.pipeline, inputs: body.inputs }, ctx.state.actor as string);
+  });
+
+  router.get('/token', read, async (ctx) => {
+    if (!ctx.state.actor) { ctx.status = 401; ctx.body = { error: 'no token was given: Authorization: Bearer <token>' }; return; }
+    ctx.body = { name: ctx.state.actor, role: ctx.state.role };
+  });
+  router.get('/tokens', admin, async (ctx) => {
+    ctx.body = { items: await tokens.listTokens(pool), next: null };
+  });
+  router.post('/tokens', admin, async (ctx) => {
+    const body = bodyOf(ctx);
+    ctx.body = await addToken(pool, field(body, 'name', true), field(body, 'role', true), ctx.state.actor as string);
+    ctx.status = 201;
+  });
+  router.delete('/tokens/:name', admin, async (ctx) => {
+    if (!(await revokeToken(pool, ctx.params.name!, ctx.state.actor as string))) return notFound(ctx, `active token ${ctx.params.name}`);
+    ctx.status = 204;
   });
 
   router.get('/deliveries', read, async (ctx) => {

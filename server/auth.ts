@@ -13,7 +13,7 @@ export interface ApiAuth {
 }
 
 /**
- * Guards an endpoint with the role SPEC.md §7 names: reads need `read` (or
+ * Guards an endpoint with the role docs/api.md names: reads need `read` (or
  * nothing with FORGELINE_PUBLIC_READ), writes `write`, approvals `approve`,
  * tokens, repositories and environments `admin`. The token's name is the
  * actor recorded in the audit log.
@@ -56,6 +56,7 @@ export function requireRole(pool: Pool, auth: ApiAuth, role: Role) {
       return;
     }
     ctx.state.actor = actor.name;
+    ctx.state.role = actor.role;
     return next();
   };
 }

@@ -1,10 +1,20 @@
 import type { Context, Next } from 'koa';
-import { readRawBody } from './raw-body.ts';
+import { BodyTooLarge, readRawBody } from './raw-body.ts';
+
+const MAX_API_BODY = 1024 * 1024;
 
 /** Parses JSON request bodies of the API (hooks read their raw bytes themselves). */
 export async function jsonBody(ctx: Context, next: Next) {
-  if (ctx.method === 'POST' && ctx.path.startsWith('/api/') && ctx.is('application/json')) {
-    const raw = await readRawBody(ctx.req, 1024 * 1024);
+  if ((ctx.method === 'POST' || ctx.method === 'PUT') && ctx.path.startsWith('/api/') && ctx.is('application/json')) {
+    let raw: Buffer;
+    try {
+      raw = await readRawBody(ctx.req, MAX_API_BODY);
+    } catch (err) {
+      if (!(err instanceof BodyTooLarge)) throw err;
+      ctx.status = 413;
+      ctx.body = { error: `the body is over ${MAX_API_BODY / 1024} KiB` };
+      return;
+    }
     try {
       (ctx.request as unknown as { body: unknown }).body = raw.length ? JSON.parse(raw.toString('utf8')) : {};
     } catch {

@@ -1,4 +1,4 @@
-/** GET /api/openapi.json: OpenAPI 3.1 of the REST API (SPEC.md §7); its schemas are JSON Schema 2020-12. */
+/** GET /api/openapi.json: OpenAPI 3.1 of the REST API (docs/api.md); its schemas are JSON Schema 2020-12. */
 const id = { type: 'integer' };
 const text = { type: 'string' };
 const nullableText = { type: ['string', 'null'] };
@@ -51,11 +51,16 @@ const ok = (schema: object, description = 'OK') => ({ 200: { description, ...jso
 const repoParam = { name: 'id', in: 'path', required: true, description: 'a repository\'s id, or its full name URL-encoded', schema: text };
 const runParam = { name: 'id', in: 'path', required: true, schema: id };
 const stageParam = { name: 'name', in: 'path', required: true, schema: text };
+const nameParam = { name: 'name', in: 'path', required: true, schema: text };
+const removed = { 204: { description: 'removed' }, 401: { description: 'a token is required', ...json(error) }, 404: { description: 'not found', ...json(error) } };
+const refusals = { 400: { description: 'bad input', ...json(error) }, 409: { description: 'conflict: the name is taken', ...json(error) } };
+const environment = { type: 'object', required: ['name', 'branches', 'approval', 'approvers'], properties: { name: text, branches: { type: ['array', 'null'], items: text }, approval: { type: 'boolean' }, approvers: { type: ['array', 'null'], items: text } } };
+const tokenItem = { type: 'object', required: ['name', 'role'], properties: { name: text, role: { enum: ['read', 'write', 'approve', 'admin'] }, createdAt: when, revokedAt: when } };
 const pageParams = [{ name: 'limit', in: 'query', schema: { type: 'integer', maximum: 200 } }, { name: 'cursor', in: 'query', schema: text }];
 
 export const openApiDocument = {
   openapi: '3.1.0',
-  info: { title: 'Forgeline API', version: '1', description: 'Runs, deliveries, environments and actions of a Forgeline server (SPEC.md §7). Tokens go in `Authorization: Bearer …`; `x-forgeline-role` is the least role an operation needs (read < write < approve < admin).' },
+  info: { title: 'Forgeline API', version: '1', description: 'Runs, deliveries, environments and actions of a Forgeline server. Tokens go in `Authorization: Bearer …`; `x-forgeline-role` is the least role an operation needs (read < write < approve < admin).' },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     schemas: { Event: event, Run: run, Stage: stage, Delivery: delivery, Error: error },
@@ -64,14 +69,57 @@ export const openApiDocument = {
   paths: {
     '/api/repos': {
       get: { 'x-forgeline-role': 'read', summary: 'Registered repositories', responses: ok(page({ type: 'object', required: ['id', 'forge', 'name'], properties: { id: text, forge: text, name: text, hookUrl: text } })) },
-      post: { 'x-forgeline-role': 'admin', summary: 'Register a repository (admin)', responses: { 201: { description: 'registered', ...json({ type: 'object', required: ['id', 'hookUrl', 'secret'], properties: { id: text, hookUrl: text, secret: text } }) } } },
+      post: {
+        'x-forgeline-role': 'admin', summary: 'Register a repository (admin)',
+        requestBody: json({ type: 'object', required: ['forge', 'name'], properties: {
+          forge: { enum: ['github', 'gitlab', 'bitbucket', 'bitbucket-server', 'gitea'] }, name: text, cloneUrl: text, apiUrl: text, token: text, secret: text,
+          forkPrs: { enum: ['approve', 'run', 'ignore'] }, register: { type: 'boolean' }, allowCidrs: { type: 'array', items: text },
+          githubApp: { type: 'object', required: ['appId', 'privateKey'], properties: { appId: text, privateKey: text } },
+        } }),
+        responses: { 201: { description: 'registered', ...json({ type: 'object', required: ['id', 'hookUrl', 'secret'], properties: { id: text, hookUrl: text, secret: text } }) }, ...refusals, 502: { description: 'the forge refused the webhook (--register)', ...json(error) } },
+      },
+    },
+    '/api/repos/{id}': {
+      delete: { 'x-forgeline-role': 'admin', parameters: [repoParam], summary: 'Unregister a repository: its hook stops answering (admin)', responses: ok({ type: 'object', required: ['id', 'name'], properties: { id: text, name: text } }) },
+    },
+    '/api/repos/{id}/environments/{name}': {
+      put: {
+        'x-forgeline-role': 'admin', parameters: [repoParam, nameParam], summary: 'Set an environment\'s protection (admin)',
+        requestBody: json({ type: 'object', properties: { branches: { type: ['array', 'null'], items: text }, approval: { enum: ['required', 'none'] }, approvers: { type: ['array', 'null'], items: text } } }),
+        responses: { ...ok({ ...environment, required: [...environment.required, 'repo'], properties: { ...environment.properties, repo: text, repoId: text } }), 400: { description: 'bad input', ...json(error) } },
+      },
+      delete: { 'x-forgeline-role': 'admin', parameters: [repoParam, nameParam], summary: 'Remove an environment\'s protection and its secrets; its deployments stay (admin)', responses: removed },
+    },
+    '/api/repos/{id}/secrets': {
+      get: { 'x-forgeline-role': 'admin', parameters: [repoParam], summary: 'Secret names, never values (admin)', responses: ok(page({ type: 'object', required: ['environment', 'name'], properties: { environment: nullableText, name: text, updatedAt: when } })) },
+    },
+    '/api/repos/{id}/secrets/{name}': {
+      put: {
+        'x-forgeline-role': 'admin', parameters: [repoParam, nameParam], summary: 'Set a repository secret, or an environment\'s (admin); encrypted at rest, never shown again',
+        requestBody: json({ type: 'object', required: ['value'], properties: { value: text, environment: text } }),
+        responses: { ...ok({ type: 'object', required: ['repo', 'environment', 'name'], properties: { repo: text, environment: nullableText, name: text } }), 400: { description: 'bad input', ...json(error) } },
+      },
+      delete: { 'x-forgeline-role': 'admin', parameters: [repoParam, nameParam, { name: 'environment', in: 'query', schema: text }], summary: 'Remove a secret (admin)', responses: removed },
+    },
+    '/api/repos/{id}/sources/{name}/rotate-secret': {
+      post: { 'x-forgeline-role': 'admin', parameters: [repoParam, nameParam], summary: 'A new secret for a source; the old one stays valid until retired (admin)', requestBody: json({ type: 'object', properties: { retireOld: { type: 'boolean' } } }), responses: ok({ type: 'object', required: ['id'], properties: { id: text, secret: text, retired: { type: 'integer' } } }) },
+    },
+    '/api/token': {
+      get: { 'x-forgeline-role': 'read', summary: 'The token the request carries: its name and role', responses: ok({ type: 'object', required: ['name', 'role'], properties: { name: text, role: tokenItem.properties.role } }) },
+    },
+    '/api/tokens': {
+      get: { 'x-forgeline-role': 'admin', summary: 'API tokens (admin); secrets are never shown again', responses: ok(page(tokenItem)) },
+      post: { 'x-forgeline-role': 'admin', summary: 'Create a token (admin); its secret is in this answer only', requestBody: json({ type: 'object', required: ['name', 'role'], properties: { name: text, role: tokenItem.properties.role } }), responses: { 201: { description: 'created', ...json({ type: 'object', required: ['name', 'role', 'token'], properties: { name: text, role: text, token: text } }) }, ...refusals } },
+    },
+    '/api/tokens/{name}': {
+      delete: { 'x-forgeline-role': 'admin', parameters: [nameParam], summary: 'Revoke a token (admin)', responses: removed },
     },
     '/api/repos/{id}/environments': { get: { 'x-forgeline-role': 'read', parameters: [repoParam], summary: 'What is deployed where', responses: ok(page({ type: 'object', required: ['name'], properties: { name: text, deployed: { type: ['object', 'null'] } } })) } },
     '/api/repos/{id}/environments/{name}/deployments': {
       get: { 'x-forgeline-role': 'read', parameters: [repoParam, stageParam, ...pageParams], summary: 'Deployment history, newest first', responses: ok(page({ type: 'object', required: ['runId', 'sha', 'status'], properties: { runId: id, stage: text, sha: text, status: text, approvedBy: nullableText } })) },
     },
     '/api/repos/{id}/rotate-secret': {
-      post: { 'x-forgeline-role': 'admin', parameters: [repoParam, { name: 'retireOld', in: 'query', schema: { enum: ['true', 'false'] } }], summary: 'A new webhook secret; the old one stays valid until retired (admin)', responses: ok({ type: 'object', required: ['id'], properties: { id: text, secret: text, retired: { type: 'integer' } } }) },
+      post: { 'x-forgeline-role': 'admin', parameters: [repoParam, { name: 'retireOld', in: 'query', schema: { enum: ['true', 'false'] } }], summary: 'A new webhook secret; the old one stays valid until retired (admin)', requestBody: json({ type: 'object', properties: { retireOld: { type: 'boolean' }, secret: text } }), responses: ok({ type: 'object', required: ['id'], properties: { id: text, secret: text, retired: { type: 'integer' } } }) },
     },
     '/api/repos/{id}/sources': {
       get: { 'x-forgeline-role': 'read', parameters: [repoParam], summary: 'Generic webhook sources', responses: ok(page({ type: 'object', required: ['name', 'auth'], properties: { name: text, auth: text } })) },

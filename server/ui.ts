@@ -11,7 +11,7 @@ const ASSETS: Record<string, { type: string; body: string }> = {
   'app.js': { type: 'text/javascript', body: readFileSync(new URL('../ui/app.js', import.meta.url), 'utf8') },
 };
 
-/** The web UI (SPEC.md §7): server-rendered pages over the same views as the API; writes go through the API. */
+/** The web UI (docs/api.md): server-rendered pages over the same views as the API; writes go through the API. */
 export function uiRoutes(deps: SchedulerDeps, auth: ApiAuth): Router {
   const { pool } = deps;
   const router = new Router();

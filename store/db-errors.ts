@@ -25,3 +25,8 @@ export async function waitingOutOutages<T>(fn: () => Promise<T>, maxMs = 60_000)
     }
   }
 }
+
+/** 23505: a row with that key exists already (a name taken twice). */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === '23505';
+}

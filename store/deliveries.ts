@@ -103,7 +103,7 @@ export function needsTransaction(batch: NewDelivery[]): boolean {
 }
 
 /**
- * Stores a batch of deliveries, applying the duplicate rules of SPEC.md §3
+ * Stores a batch of deliveries, applying the duplicate rules of docs/api.md, "Hooks"
  * to those offered as `accepted`: a forge delivery id accepted before (or
  * earlier in the batch), the same body for the repository in the last 30
  * days, or push and tag updates that were all planned before. The answer

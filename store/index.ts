@@ -1,7 +1,7 @@
 export { createIngestPool, createPool, onTransactionEnd, statementName, withTransaction, type Pool, type Queryable } from './db.ts';
 export { connectDatabase, type Database } from './connect.ts';
 export { migrate } from './migrate.ts';
-export { isDatabaseUnavailable, waitingOutOutages } from './db-errors.ts';
+export { isDatabaseUnavailable, isUniqueViolation, waitingOutOutages } from './db-errors.ts';
 export { secretBox, loadSecretKey, type SecretBox } from './secret-box.ts';
 export * from './ids.ts';
 export * as repos from './repos.ts';

@@ -7,7 +7,7 @@ import { startFakeForge, type FakeForge, type RecordedRequest } from './helpers/
 import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
 import { createTestRepo } from './helpers/git-repo.ts';
 
-const FIXTURES = new URL('../../shared/fixtures/webhooks/', import.meta.url);
+const FIXTURES = new URL('./fixtures/webhooks/', import.meta.url);
 const fixture = (file: string) => JSON.parse(readFileSync(new URL(file, FIXTURES), 'utf8'));
 const hex = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex');
 

@@ -1,4 +1,4 @@
-// A job that runs twice changes nothing the second time (SPEC.md §6, issue:
+// A job that runs twice changes nothing the second time (issue:
 // idempotent handlers), and a stage leaves no workspace behind.
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -5,7 +5,7 @@ import { github } from '../providers/github/index.ts';
 import type { ForgeEvent } from '../providers/types.ts';
 import { githubExamples, signGitHub } from './helpers/github-webhook.ts';
 
-const FIXTURES = new URL('../../shared/fixtures/webhooks/', import.meta.url);
+const FIXTURES = new URL('./fixtures/webhooks/', import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL('manifest.json', FIXTURES), 'utf8')) as Array<{
   file: string; provider: string; headers: Record<string, string>; expect: Record<string, any>;
 }>;
@@ -94,7 +94,7 @@ describe('GitHub payloads', () => {
     expect(parsed).toBeGreaterThan(10);
   });
 
-  it('maps each pull_request example\'s action as SPEC.md §4 says, with the pull request\'s own number and head', () => {
+  it('maps each pull_request example\'s action as the normalized event says, with the pull request\'s own number and head', () => {
     const expected = (p: any): string | null => {
       if (p.action === 'closed') return p.pull_request.merged ? 'merged' : 'closed';
       if (['opened', 'synchronize', 'reopened'].includes(p.action)) return p.action;

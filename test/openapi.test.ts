@@ -61,4 +61,27 @@ describe('/api/openapi.json against the real API', () => {
     expect((await b.api('/runs/999999', { token })).status).toBe(404);
     await check('GET', '/runs/999999');
   });
+
+  it('describes the admin endpoints the CLI uses, and answers 400, 404 and 409 where the caller is at fault', async () => {
+    const repo = encodeURIComponent(b.name);
+    expect((await check('PUT', `/repos/${repo}/environments/qa`, { branches: ['main'], approval: 'required', approvers: ['checker'] })).body).toMatchObject({ name: 'qa', approval: true });
+    expect((await check('PUT', `/repos/${repo}/environments/qa`, { approval: 'maybe' })).status).toBe(400);
+    await check('PUT', `/repos/${repo}/secrets/DEPLOY_KEY`, { value: 'v', environment: 'qa' });
+    expect((await check('GET', `/repos/${repo}/secrets`)).body.items).toEqual([expect.objectContaining({ environment: 'qa', name: 'DEPLOY_KEY' })]);
+    expect((await check('PUT', `/repos/${repo}/secrets/DEPLOY_KEY`, { value: 42 })).status).toBe(400);
+    expect((await b.api(`/repos/${repo}/environments/qa`, { method: 'DELETE', token })).status).toBe(204);
+    // The environment's secrets go with it.
+    expect((await check('GET', `/repos/${repo}/secrets`)).body.items).toEqual([]);
+    expect((await check('GET', '/token')).body).toEqual({ name: 'checker', role: 'admin' });
+    expect((await check('POST', '/tokens', { name: 'robot', role: 'write' })).status).toBe(201);
+    expect((await check('POST', '/tokens', { name: 'robot', role: 'read' })).body).toEqual({ error: 'a token named robot already exists: revoke it first, or choose another name' });
+    expect((await check('GET', '/tokens')).body.items.map((t: { name: string }) => t.name)).toContain('robot');
+    expect((await b.api('/tokens/robot', { method: 'DELETE', token })).status).toBe(204);
+    expect((await b.api('/tokens/robot', { method: 'DELETE', token })).status).toBe(404);
+    expect((await check('POST', '/repos', { forge: 'github', name: ['acme', 'x'] })).body).toEqual({ error: '"name" must be a string' });
+    expect((await check('POST', '/repos', { forge: 'github', name: b.name })).status).toBe(409);
+    for (const id of ['99999999999999999999', 'abc', '-1']) expect((await b.api(`/runs/${id}/cancel`, { method: 'POST', token })).status, id).toBe(404);
+    await check('POST', '/repos', { forge: 'github', name: 'acme/removable', cloneUrl: 'file:///nowhere.git', apiUrl: 'http://127.0.0.1:9' });
+    await check('DELETE', '/repos/acme%2Fremovable');
+  });
 });

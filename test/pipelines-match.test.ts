@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { matchPipeline, parsePipelineFile, type ChangedPaths, type Pipeline } from '../pipelines/index.ts';
 import { providerFor, type ForgeEvent } from '../providers/index.ts';
 
-const FIXTURES = new URL('../../shared/fixtures/webhooks/', import.meta.url);
+const FIXTURES = new URL('./fixtures/webhooks/', import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL('manifest.json', FIXTURES), 'utf8')) as Array<{ file: string; provider: string; headers: Record<string, string> }>;
 const FORGE: Record<string, string> = { github: 'github', gitlab: 'gitlab', 'bitbucket-cloud': 'bitbucket', 'bitbucket-server': 'bitbucket-server', gitea: 'gitea' };
 

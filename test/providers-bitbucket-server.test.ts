@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bitbucketServer } from '../providers/bitbucket-server/index.ts';
 import { PermanentReportError, type ForgeEvent, type StatusReport } from '../providers/types.ts';
 
-const FIXTURES = new URL('../../shared/fixtures/webhooks/', import.meta.url);
+const FIXTURES = new URL('./fixtures/webhooks/', import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL('manifest.json', FIXTURES), 'utf8')) as Array<{
   file: string; provider: string; headers: Record<string, string>; expect: Record<string, any>;
 }>;
@@ -261,7 +261,7 @@ describe('Bitbucket Data Center statuses', () => {
     expect(received[0]!.body).toMatchObject({ key: long, name: long });
   });
 
-  it('maps every state (SPEC.md §6.2)', async () => {
+  it('maps every state (docs/forges.md, "Statuses on the forge")', async () => {
     const states = { queued: 'INPROGRESS', waiting: 'INPROGRESS', running: 'INPROGRESS', success: 'SUCCESSFUL', failure: 'FAILED', canceled: 'CANCELLED', skipped: 'SUCCESSFUL' } as const;
     for (const [state, expected] of Object.entries(states)) {
       received.length = 0;

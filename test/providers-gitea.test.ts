@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gitea } from '../providers/gitea/index.ts';
 import { type ForgeEvent, PermanentReportError, type StatusReport } from '../providers/types.ts';
 
-const FIXTURES = new URL('../../shared/fixtures/webhooks/', import.meta.url);
+const FIXTURES = new URL('./fixtures/webhooks/', import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL('manifest.json', FIXTURES), 'utf8')) as Array<{
   file: string; provider: string; headers: Record<string, string>; expect: Record<string, any>;
 }>;
@@ -270,7 +270,7 @@ describe('Gitea commit statuses', () => {
     });
   });
 
-  it('maps every state per SPEC.md §6.2, skipped as a success that says so', async () => {
+  it('maps every state per docs/forges.md, skipped as a success that says so', async () => {
     const expected = { queued: 'pending', waiting: 'pending', running: 'pending', success: 'success', failure: 'failure', canceled: 'error', skipped: 'success' } as const;
     for (const [state, giteaState] of Object.entries(expected)) {
       const calls = stubFetch(201, {});

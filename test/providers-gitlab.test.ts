@@ -6,7 +6,7 @@ import { gitlab } from '../providers/gitlab/index.ts';
 import { verifyGitLab } from '../providers/gitlab/verify.ts';
 import { type ForgeEvent, PermanentReportError } from '../providers/types.ts';
 
-const FIXTURES = new URL('../../shared/fixtures/webhooks/', import.meta.url);
+const FIXTURES = new URL('./fixtures/webhooks/', import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL('manifest.json', FIXTURES), 'utf8')) as Array<{
   file: string; provider: string; headers: Record<string, string>; expect: Record<string, any>;
 }>;
@@ -293,7 +293,7 @@ describe('GitLab commit statuses', () => {
     expect(sent.description).toHaveLength(255);
   });
 
-  it('maps every state per SPEC.md §6.2', async () => {
+  it('maps every state per docs/forges.md', async () => {
     const expected = { queued: 'pending', waiting: 'pending', running: 'running', success: 'success', failure: 'failed', canceled: 'canceled', skipped: 'skipped' } as const;
     for (const [state, gitlabState] of Object.entries(expected)) {
       const requests = stubFetch(201, {});

@@ -94,7 +94,7 @@ stages:
     expect(github.violations).toEqual([]);
   });
 
-  it('gives steps the clean environment of SPEC.md §5.3 and nothing of the worker', async () => {
+  it('gives steps the clean environment of docs/pipelines.md, "What a step gets" and nothing of the worker', async () => {
     process.env.FORGELINE_TEST_WORKER_SECRET = 'worker-only-value';
     const sha = await repo.commit({
       '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  env:\n    steps: [{ run: "env | sort" }]\n',

@@ -62,7 +62,7 @@ describe('API roles: each token is refused what its role may not do', () => {
       for (const enough of ROLES.slice(rank)) expect([401, 403], `${what} as ${enough}`).not.toContain(await call(tokens[enough]));
       seen.push(`${what} ${op.role}`);
     }
-    // The roles the API is known to need, as SPEC.md §7 gives them.
+    // The roles the API is known to need, as docs/api.md gives them.
     expect(seen).toEqual(expect.arrayContaining([
       'POST /api/repos admin', 'POST /api/repos/{id}/rotate-secret admin', 'POST /api/repos/{id}/sources admin', 'DELETE /api/repos/{id}/sources/{name} admin',
       'POST /api/runs/{id}/stages/{name}/approve approve', 'POST /api/runs/{id}/cancel write', 'POST /api/runs/{id}/rerun write',

@@ -4,11 +4,12 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addToken, setEnvironment } from '../scheduler/index.ts';
+import { chromiumPath, noChromiumReason } from './helpers/chromium.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 
 const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
 
-describe('the web UI in a real browser', () => {
+describe.skipIf(!chromiumPath)(`the web UI in a real browser${noChromiumReason}`, () => {
   let b: Bench;
   let browser: Browser;
   let page: Page;
@@ -20,7 +21,7 @@ describe('the web UI in a real browser', () => {
     scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-ui-'));
     admin = (await addToken(b.forgeline.runtime.db.pool, 'release-manager', 'admin', 'test')).token;
     browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
+      executablePath: chromiumPath,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     page = await browser.newPage();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { addToken, listSecrets, removeSecret, revokeToken, setEnvironment, setSecret } from '../../scheduler/index.ts';
-import { tokens } from '../../store/index.ts';
-import { printJson } from '../shared.ts';
+import { addToken } from '../../scheduler/index.ts';
+import { ApiClient, seg } from '../client.ts';
+import { printJson, printTable } from '../output.ts';
 import { CLI_ACTOR, withRuntime } from '../with-runtime.ts';
 
 async function readStdin(): Promise<string> {
@@ -12,6 +12,7 @@ async function readStdin(): Promise<string> {
 }
 
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
+const envQuery = (env?: string) => (env ? `?environment=${seg(env)}` : '');
 
 export function adminCommands(program: Command): void {
   const secret = program.command('secret').description('repository and environment secrets, encrypted at rest');
@@ -22,7 +23,7 @@ export function adminCommands(program: Command): void {
     .option('--env <environment>', 'an environment\'s own secret')
     .action(async (name: string, opts: { repo: string; env?: string }) => {
       const value = await readStdin();
-      printJson(await withRuntime((rt) => setSecret(rt.deps, { repo: opts.repo, environment: opts.env, name, value }, CLI_ACTOR)));
+      printJson(await new ApiClient().json('PUT', `/api/repos/${seg(opts.repo)}/secrets/${seg(name)}`, { value, environment: opts.env }));
     });
   secret
     .command('list')
@@ -30,52 +31,71 @@ export function adminCommands(program: Command): void {
     .requiredOption('--repo <repo>', 'repository id or full name')
     .option('--json', 'print JSON')
     .action(async (opts: { repo: string; json?: boolean }) => {
-      const names = await withRuntime((rt) => listSecrets(rt.db.pool, opts.repo));
-      if (opts.json) return printJson(names);
-      for (const s of names) process.stdout.write(`${s.environment ?? '(repository)'}\t${s.name}\n`);
+      const { items } = await new ApiClient().json<{ items: Array<{ environment: string | null; name: string }> }>('GET', `/api/repos/${seg(opts.repo)}/secrets`);
+      if (opts.json) return printJson(items);
+      printTable(['ENVIRONMENT', 'NAME'], items.map((s) => [s.environment ?? '(repository)', s.name]));
     });
   secret
     .command('remove <name>')
     .requiredOption('--repo <repo>', 'repository id or full name')
     .option('--env <environment>', 'an environment\'s own secret')
     .action(async (name: string, opts: { repo: string; env?: string }) => {
-      if (!(await withRuntime((rt) => removeSecret(rt.db.pool, { repo: opts.repo, environment: opts.env, name }, CLI_ACTOR)))) throw new Error(`no secret ${name}`);
+      await new ApiClient().json('DELETE', `/api/repos/${seg(opts.repo)}/secrets/${seg(name)}${envQuery(opts.env)}`);
     });
 
-  program
-    .command('env')
-    .description('environment protection, kept on the server')
+  const env = program.command('env').description('environment protection, kept on the server');
+  env
     .command('set <name>')
     .requiredOption('--repo <repo>', 'repository id or full name')
     .option('--branches <globs>', 'comma-separated branch (or tag) globs that may deploy')
     .option('--approval <mode>', 'required or none', 'none')
     .option('--approvers <names>', 'comma-separated token names that may approve')
     .action(async (name: string, opts: { repo: string; branches?: string; approval: string; approvers?: string }) => {
-      if (!['required', 'none'].includes(opts.approval)) throw new Error('--approval must be required or none');
-      printJson(await withRuntime((rt) => setEnvironment(rt.db.pool, {
-        repo: opts.repo, name, branches: opts.branches ? list(opts.branches) : null, approval: opts.approval === 'required',
-        approvers: opts.approvers ? list(opts.approvers) : null,
-      }, CLI_ACTOR)));
+      printJson(await new ApiClient().json('PUT', `/api/repos/${seg(opts.repo)}/environments/${seg(name)}`, {
+        branches: opts.branches ? list(opts.branches) : null, approval: opts.approval, approvers: opts.approvers ? list(opts.approvers) : null,
+      }));
+    });
+  env
+    .command('list')
+    .requiredOption('--repo <repo>', 'repository id or full name')
+    .option('--json', 'print JSON')
+    .action(async (opts: { repo: string; json?: boolean }) => {
+      type Env = { name: string; branches: string[] | null; approval: boolean; approvers: string[] | null; deployed: { sha: string; runId: number } | null };
+      const { items } = await new ApiClient().json<{ items: Env[] }>('GET', `/api/repos/${seg(opts.repo)}/environments`);
+      if (opts.json) return printJson(items);
+      printTable(['NAME', 'BRANCHES', 'APPROVAL', 'APPROVERS', 'DEPLOYED'], items.map((e) => [
+        e.name, e.branches?.join(',') ?? '(any)', e.approval ? 'required' : 'none', e.approvers?.join(',') ?? '', e.deployed ? `${e.deployed.sha.slice(0, 7)} (run ${e.deployed.runId})` : '',
+      ]));
+    });
+  env
+    .command('remove <name>')
+    .description('remove an environment\'s protection and its secrets (its deployment history stays)')
+    .requiredOption('--repo <repo>', 'repository id or full name')
+    .action(async (name: string, opts: { repo: string }) => {
+      await new ApiClient().json('DELETE', `/api/repos/${seg(opts.repo)}/environments/${seg(name)}`);
     });
 
   const token = program.command('token').description('named API tokens with a role: read, write, approve or admin');
   token
     .command('add <name>')
     .requiredOption('--role <role>', 'read, write, approve or admin')
-    .action(async (name: string, opts: { role: string }) => {
-      printJson(await withRuntime((rt) => addToken(rt.db.pool, name, opts.role, CLI_ACTOR)));
+    .option('--database', 'bootstrap: write the token straight into the database (DATABASE_URL or the data dir), with no server and no token')
+    .action(async (name: string, opts: { role: string; database?: boolean }) => {
+      printJson(opts.database
+        ? await withRuntime((rt) => addToken(rt.db.pool, name, opts.role, CLI_ACTOR))
+        : await new ApiClient().json('POST', '/api/tokens', { name, role: opts.role }));
     });
   token
     .command('list')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      const all = await withRuntime((rt) => tokens.listTokens(rt.db.pool));
-      if (opts.json) return printJson(all);
-      for (const t of all) process.stdout.write(`${t.name}\t${t.role}${t.revokedAt ? '\trevoked' : ''}\n`);
+      const { items } = await new ApiClient().json<{ items: Array<{ name: string; role: string; revokedAt: string | null }> }>('GET', '/api/tokens');
+      if (opts.json) return printJson(items);
+      printTable(['NAME', 'ROLE', 'STATE'], items.map((t) => [t.name, t.role, t.revokedAt ? 'revoked' : 'active']));
     });
   token
     .command('revoke <name>')
     .action(async (name: string) => {
-      if (!(await withRuntime((rt) => revokeToken(rt.db.pool, name, CLI_ACTOR)))) throw new Error(`no active token ${name}`);
+      await new ApiClient().json('DELETE', `/api/tokens/${seg(name)}`);
     });
 }

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { EventExplain } from '../../pipelines/index.ts';
+import { forgeNames } from '../../providers/index.ts';
 import { explainPayload } from '../../scheduler/index.ts';
-import { printJson } from '../shared.ts';
+import { printJson } from '../output.ts';
 
 function describeEvent(e: EventExplain['event']): string {
   const what = e.kind === 'pull_request' ? `pull request #${e.pullRequest?.number} ${e.action}` : e.kind === 'tag' ? `tag ${e.tag}` : `${e.kind} to ${e.branch}`;
@@ -24,13 +25,14 @@ export function explainCommand(program: Command): void {
   program
     .command('explain')
     .description('say which pipelines and stages a payload would run, and which filter rejected the others')
-    .requiredOption('--forge <forge>', 'github, gitlab, bitbucket, bitbucket-server or gitea')
+    .requiredOption('--forge <forge>', forgeNames().join(', '))
     .requiredOption('--event-header <value>', 'the value of the forge\'s event header (X-GitHub-Event: push, X-Gitlab-Event: Push Hook, …)')
     .requiredOption('--payload <file>', 'the JSON body')
-    .option('--repo <dir>', 'the git repository whose pipeline files to read', '.')
+    .option('--dir <dir>', 'the git repository whose pipeline files to read (default: the current directory)')
+    .addOption(new Option('--repo <dir>', 'the former name of --dir').hideHelp())
     .option('--json', 'print {"events": [{"event", "pipelines": [{"name", "file", "triggered", "reason", "stages": [...]}]}]}')
-    .action(async (opts: { forge: string; eventHeader: string; payload: string; repo: string; json?: boolean }) => {
-      const result = await explainPayload({ forge: opts.forge, eventHeader: opts.eventHeader, payload: await readFile(opts.payload), dir: opts.repo });
+    .action(async (opts: { forge: string; eventHeader: string; payload: string; dir?: string; repo?: string; json?: boolean }) => {
+      const result = await explainPayload({ forge: opts.forge, eventHeader: opts.eventHeader, payload: await readFile(opts.payload), dir: opts.dir ?? opts.repo ?? '.' });
       if (opts.json) return printJson(result);
       if (result.ignored) process.stdout.write(`ignored: ${result.ignored}\n`);
       print(result.events);

@@ -1,12 +1,7 @@
 import type { Command } from 'commander';
-import { addSource, removeSource, rotateSourceSecret } from '../../scheduler/index.ts';
-import { repos, sources } from '../../store/index.ts';
-import { printJson } from '../shared.ts';
-import { CLI_ACTOR, withRuntime } from '../with-runtime.ts';
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
+import { ApiClient, seg } from '../client.ts';
+import { collect } from '../options.ts';
+import { printJson, printTable } from '../output.ts';
 
 export function sourceCommands(program: Command): void {
   const source = program.command('source').description('generic webhook sources: a helpdesk, a payment provider, any service that can call a URL');
@@ -23,32 +18,29 @@ export function sourceCommands(program: Command): void {
     .option('--allow-cidr <cidr>', 'only these source addresses (repeatable)', collect, [])
     .option('--json', 'print JSON (the default)')
     .action(async (opts: { repo: string; name: string; auth: string; secret?: string; signatureHeader?: string; typeFrom?: string; idFrom?: string; allowCidr: string[] }) => {
-      printJson(await withRuntime((rt) => addSource(rt.deps, { ...opts, allowCidrs: opts.allowCidr }, CLI_ACTOR)));
+      const { repo, allowCidr, ...source } = opts;
+      printJson(await new ApiClient().json('POST', `/api/repos/${seg(repo)}/sources`, { ...source, allowCidrs: allowCidr }));
     });
   source
     .command('list')
-    .option('--repo <repo>', 'only this repository\'s')
+    .requiredOption('--repo <repo>', 'repository id or full name')
     .option('--json', 'print JSON')
-    .action(async (opts: { repo?: string; json?: boolean }) => {
-      const list = await withRuntime(async (rt) => {
-        const repo = opts.repo ? await repos.findRepo(rt.db.pool, opts.repo) : null;
-        if (opts.repo && !repo) throw new Error(`no repository ${opts.repo}`);
-        return sources.listSources(rt.db.pool, repo?.id ?? null);
-      });
-      if (opts.json) return printJson(list.map(({ hookId: _h, ...s }) => s));
-      for (const s of list) process.stdout.write(`${s.repo}\t${s.name}\t${s.auth}\t${s.typeFrom ?? ''}\n`);
+    .action(async (opts: { repo: string; json?: boolean }) => {
+      const { items } = await new ApiClient().json<{ items: Array<{ repo: string; name: string; auth: string; typeFrom: string | null; hookUrl?: string }> }>('GET', `/api/repos/${seg(opts.repo)}/sources`);
+      if (opts.json) return printJson(items);
+      printTable(['NAME', 'AUTH', 'TYPE FROM'], items.map((s) => [s.name, s.auth, s.typeFrom]));
     });
   source
     .command('remove <name>')
     .requiredOption('--repo <repo>', 'repository id or full name')
     .action(async (name: string, opts: { repo: string }) => {
-      if (!(await withRuntime((rt) => removeSource(rt.db.pool, opts.repo, name, CLI_ACTOR)))) throw new Error(`no source ${name}`);
+      await new ApiClient().json('DELETE', `/api/repos/${seg(opts.repo)}/sources/${seg(name)}`);
     });
   source
     .command('rotate-secret <name>')
     .requiredOption('--repo <repo>', 'repository id or full name')
     .option('--retire-old', 'finish a rotation: only the newest secret stays valid')
     .action(async (name: string, opts: { repo: string; retireOld?: boolean }) => {
-      printJson(await withRuntime((rt) => rotateSourceSecret(rt.deps, opts.repo, name, { retireOld: opts.retireOld === true }, CLI_ACTOR)));
+      printJson(await new ApiClient().json('POST', `/api/repos/${seg(opts.repo)}/sources/${seg(name)}/rotate-secret`, { retireOld: opts.retireOld === true }));
     });
 }

@@ -6,7 +6,7 @@ import { at, str } from '../read-json.ts';
 import type { RepoAccess } from '../types.ts';
 import { DC_PAGE_SIZE, bitbucketServerRepoApi, nextDataCenterPage } from './api.ts';
 
-// What Forgeline parses from Data Center (SPEC.md §4); tags arrive in repo:refs_changed.
+// What Forgeline parses from Data Center (docs/pipelines.md, "event"); tags arrive in repo:refs_changed.
 const EVENTS = ['repo:refs_changed', 'pr:opened', 'pr:from_ref_updated', 'pr:modified', 'pr:merged', 'pr:declined', 'pr:deleted'];
 const HINT = 'managing webhooks needs the repository admin permission for the token';
 
@@ -14,7 +14,7 @@ const HINT = 'managing webhooks needs the repository admin permission for the to
  * Creates the repository webhook, or updates the one with the same URL
  * (every page of the list is searched) so that registering twice never
  * leaves two hooks delivering the same events. configuration.secret makes
- * Data Center sign each delivery in X-Hub-Signature (SPEC.md §3).
+ * Data Center sign each delivery in X-Hub-Signature (docs/api.md, "Hooks").
  */
 export async function ensureBitbucketServerHook(repo: RepoAccess, hook: HookSpec): Promise<EnsuredHook> {
   const { api, repoUrl } = bitbucketServerRepoApi(repo, HINT, [hook.secret]);

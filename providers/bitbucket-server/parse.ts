@@ -96,7 +96,7 @@ function namedRepo(payload: unknown): string | null {
   return repoName(at(payload, 'repository')) ?? repoName(at(payload, 'pullRequest.toRef.repository'));
 }
 
-/** Bitbucket Data Center's payload for the event named by X-Event-Key, normalized (SPEC.md §4). */
+/** Bitbucket Data Center's payload for the event named by X-Event-Key, normalized (docs/pipelines.md, "event"). */
 export function parseBitbucketServer(eventName: string, payload: unknown): ParseResult {
   if (eventName === 'repo:refs_changed') return parseRefsChanged(payload);
   const action = PULL_REQUEST_ACTIONS.get(eventName);

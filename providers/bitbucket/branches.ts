@@ -4,7 +4,7 @@ import { str } from '../read-json.ts';
 import type { RepoAccess } from '../types.ts';
 import { bitbucketRepoApi, nextBitbucketPage } from './api.ts';
 
-/** Every branch with the commit at its head (all pages), for SPEC.md §6.4's check of heads that moved unseen. */
+/** Every branch with the commit at its head (all pages), for the check (docs/forges.md, "Missed deliveries") of heads that moved unseen. */
 export async function bitbucketBranchHeads(repo: RepoAccess): Promise<BranchHead[]> {
   const { api, repoUrl } = bitbucketRepoApi(repo, 'listing branches needs a token with the repository scope');
   const heads: BranchHead[] = [];

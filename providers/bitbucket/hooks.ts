@@ -6,7 +6,7 @@ import { at, str } from '../read-json.ts';
 import type { RepoAccess } from '../types.ts';
 import { bitbucketRepoApi, nextBitbucketPage } from './api.ts';
 
-// What Forgeline parses from Bitbucket Cloud (SPEC.md §4); tags arrive in repo:push.
+// What Forgeline parses from Bitbucket Cloud (docs/pipelines.md, "event"); tags arrive in repo:push.
 const EVENTS = ['repo:push', 'pullrequest:created', 'pullrequest:updated', 'pullrequest:fulfilled', 'pullrequest:rejected'];
 // Bitbucket wants the webhook scope plus the scope of every event subscribed to.
 const HINT = 'managing webhooks needs admin rights on the repository and a token with the webhook, repository and pull request scopes';
@@ -15,7 +15,7 @@ const HINT = 'managing webhooks needs admin rights on the repository and a token
  * Creates the repository webhook, or updates the one with the same URL
  * (every page of the list is searched) so that registering twice never
  * leaves two hooks delivering the same events. The secret makes Bitbucket
- * sign each delivery in X-Hub-Signature (SPEC.md §3).
+ * sign each delivery in X-Hub-Signature (docs/api.md, "Hooks").
  */
 export async function ensureBitbucketHook(repo: RepoAccess, hook: HookSpec): Promise<EnsuredHook> {
   const { api, repoUrl } = bitbucketRepoApi(repo, HINT, [hook.secret]);

@@ -97,7 +97,7 @@ function parsePullRequest(eventName: string, action: PullRequestAction, payload:
     : { outcome: 'events', events: [event] };
 }
 
-/** Bitbucket Cloud's payload for the event named by X-Event-Key, normalized (SPEC.md §4). */
+/** Bitbucket Cloud's payload for the event named by X-Event-Key, normalized (docs/pipelines.md, "event"). */
 export function parseBitbucket(eventName: string, payload: unknown): ParseResult {
   if (eventName === 'repo:push') return parsePush(payload);
   const action = PULL_REQUEST_ACTIONS.get(eventName);

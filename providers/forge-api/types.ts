@@ -1,4 +1,4 @@
-/** The webhook Forgeline wants on a repository: SPEC.md §6.3. */
+/** The webhook Forgeline wants on a repository: docs/forges.md, "Registering a repository". */
 export interface HookSpec {
   /** FORGELINE_PUBLIC_URL/hooks/<hookId>: the one thing that tells our hook from others. */
   url: string;
@@ -12,7 +12,7 @@ export interface EnsuredHook {
   created: boolean;
 }
 
-/** A branch and the commit at its head: SPEC.md §6.4 compares these with the last events seen. */
+/** A branch and the commit at its head: docs/forges.md, "Missed deliveries" compares these with the last events seen. */
 export interface BranchHead {
   branch: string;
   sha: string;

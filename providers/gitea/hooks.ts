@@ -7,7 +7,7 @@ import type { RepoAccess } from '../types.ts';
 import { GITEA_PAGE_SIZE, giteaRepoApi, nextGiteaPage } from './api.ts';
 
 /**
- * What Forgeline parses from Gitea (SPEC.md §4). In Gitea's API `pull_request`
+ * What Forgeline parses from Gitea (docs/pipelines.md, "event"). In Gitea's API `pull_request`
  * already stands for every pull request event (sync, labels, assignees,
  * reviews, comments); `pull_request_sync` is named anyway so that the list
  * says what Forgeline relies on.

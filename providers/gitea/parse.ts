@@ -34,7 +34,7 @@ const NEW_COMMITS = new Map<string, PullRequestAction>([
   ['reopened', 'reopened'],
   ['synchronized', 'synchronize'],
 ]);
-// Changes without new commits: SPEC.md §4 calls them all `edited`. Assignees, milestones and review requests are not among them.
+// Changes without new commits: the normalized event calls them all `edited`. Assignees, milestones and review requests are not among them.
 const EDITS = new Set(['edited', 'label_updated', 'label_cleared']);
 
 /** Same repository when the ids say so, else (trimmed payloads) when the names do; unknown is a fork. */
@@ -79,7 +79,7 @@ function parsePullRequest(payload: unknown): ParseResult {
   return { outcome: 'events', events: [event] };
 }
 
-/** Gitea's (or Forgejo's) payload for the event named by X-Gitea-Event, normalized (SPEC.md §4). */
+/** Gitea's (or Forgejo's) payload for the event named by X-Gitea-Event, normalized (docs/pipelines.md, "event"). */
 export function parseGitea(eventName: string, payload: unknown): ParseResult {
   const repoName = str(payload, 'repository.full_name');
   switch (eventName) {

@@ -4,7 +4,7 @@ import { str } from '../read-json.ts';
 import type { RepoAccess } from '../types.ts';
 import { gitHubRepoApi, nextByLink } from './api.ts';
 
-/** Every branch with the commit at its head (all pages), for SPEC.md §6.4's check of heads that moved unseen. */
+/** Every branch with the commit at its head (all pages), for the check (docs/forges.md, "Missed deliveries") of heads that moved unseen. */
 export async function gitHubBranchHeads(repo: RepoAccess): Promise<BranchHead[]> {
   const { api, repoUrl } = gitHubRepoApi(repo, 'listing branches needs read access to the repository contents');
   const heads: BranchHead[] = [];

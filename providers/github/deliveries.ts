@@ -18,7 +18,7 @@ function attemptOf(item: Record<string, unknown>): Attempt | null {
   const at = Date.parse(str(item, 'delivered_at') ?? '');
   const status = num(item, 'status_code');
   if (!guid || Number.isNaN(at) || (typeof item.id !== 'number' && typeof item.id !== 'string')) return null;
-  // Forgeline answers every delivery it stored with a 2xx (SPEC.md §3); anything else (0 = no answer at all) is a failure.
+  // Forgeline answers every delivery it stored with a 2xx (docs/api.md, "Hooks"); anything else (0 = no answer at all) is a failure.
   return { id: String(item.id), guid, at, ok: status !== null && status >= 200 && status < 300 };
 }
 
@@ -28,7 +28,7 @@ function byTime(a: Attempt, b: Attempt): number {
 }
 
 /**
- * SPEC.md §6.4 for GitHub: every event delivered to the hook since `since`
+ * docs/forges.md, "Missed deliveries" for GitHub: every event delivered to the hook since `since`
  * whose newest attempt failed, or which `seen` says never reached us, is
  * redelivered. A guid names the event, shared by its redeliveries: only its
  * newest attempt says how it stands. Answers the guids redelivered.

@@ -6,7 +6,7 @@ import { at, str } from '../read-json.ts';
 import type { RepoAccess } from '../types.ts';
 import { gitHubRepoApi, nextByLink } from './api.ts';
 
-// What Forgeline parses from GitHub (SPEC.md §4); tags arrive as pushes.
+// What Forgeline parses from GitHub (docs/pipelines.md, "event"); tags arrive as pushes.
 const EVENTS = ['push', 'pull_request'];
 const HINT = 'managing webhooks needs admin rights on the repository: a classic token with admin:repo_hook, or a fine-grained one with Webhooks read and write';
 

@@ -26,7 +26,7 @@ const NEW_COMMITS = new Map<string, PullRequestAction>([
   ['reopened', 'reopened'],
   ['synchronize', 'synchronize'],
 ]);
-// Changes without new commits: SPEC.md §4 calls them all `edited`.
+// Changes without new commits: the normalized event calls them all `edited`.
 const EDITS = new Set(['edited', 'labeled', 'unlabeled', 'ready_for_review', 'converted_to_draft']);
 
 function parsePullRequest(payload: unknown): ParseResult {
@@ -63,7 +63,7 @@ function parsePullRequest(payload: unknown): ParseResult {
   return { outcome: 'events', events: [event] };
 }
 
-/** GitHub's payload for the event named by X-GitHub-Event, normalized (SPEC.md §4). */
+/** GitHub's payload for the event named by X-GitHub-Event, normalized (docs/pipelines.md, "event"). */
 export function parseGitHub(eventName: string, payload: unknown): ParseResult {
   switch (eventName) {
     case 'push':

@@ -10,8 +10,8 @@ import { gitLabProjectApi, nextGitLabPage } from './api.ts';
 const HINT = 'managing webhooks needs the Maintainer role on the project and a token with the api scope';
 
 /**
- * What Forgeline parses from GitLab (SPEC.md §4), and how the secret travels:
- * a `whsec_` secret is a signing key (SPEC.md §3), sent as `signing_token` so
+ * What Forgeline parses from GitLab (docs/pipelines.md, "event"), and how the secret travels:
+ * a `whsec_` secret is a signing key (docs/api.md, "Hooks"), sent as `signing_token` so
  * that GitLab signs each delivery with it. As a plain `token` it would travel
  * in clear in X-Gitlab-Token on every delivery, and verifyGitLab never accepts
  * a signing key that way. Other hook settings (SSL verification, extra events)

@@ -44,7 +44,7 @@ function parseMergeRequest(payload: unknown): ParseResult {
   if (!action) return { outcome: 'ignored', reason: `merge request action '${forgeAction}' is not acted on`, repoName };
 
   const headSha = str(mr, 'last_commit.id') ?? '';
-  // SPEC.md §4: a merge builds the merge commit, else the squash commit, else the head.
+  // The normalized event: a merge builds the merge commit, else the squash commit, else the head.
   const mergeSha = action === 'merged' ? (str(mr, 'merge_commit_sha') ?? str(mr, 'squash_commit_sha')) : null;
   const sourceId = num(mr, 'source_project_id');
   const labels = [...list(mr, 'labels'), ...list(payload, 'labels')]
@@ -73,7 +73,7 @@ function parseMergeRequest(payload: unknown): ParseResult {
   return { outcome: 'events', events: [event] };
 }
 
-/** GitLab's payload for the event named by X-Gitlab-Event, normalized (SPEC.md §4). */
+/** GitLab's payload for the event named by X-Gitlab-Event, normalized (docs/pipelines.md, "event"). */
 export function parseGitLab(eventName: string, payload: unknown): ParseResult {
   switch (eventName) {
     case 'Push Hook':

@@ -1,4 +1,4 @@
--- Generic webhook sources (SPEC.md §3): a helpdesk, a payment provider, a
+-- Generic webhook sources (docs/api.md, "Hooks"): a helpdesk, a payment provider, a
 -- storage service… each with its own hook, auth and where its event type and
 -- delivery id come from.
 CREATE TABLE sources (

@@ -1,4 +1,4 @@
--- Same body for a repository within 30 days is a duplicate (SPEC.md §3). The
+-- Same body for a repository within 30 days is a duplicate (docs/api.md, "Hooks"). The
 -- first delivery of a body claims it here; a later one conflicts on the key
 -- and is a duplicate, unless the claim is over 30 days old and is taken over.
 -- Concurrent deliveries of one body settle on the key's lock. This replaces a

@@ -43,9 +43,9 @@ const port = await freePort();
 const env = {
   PATH: process.env.PATH, DATABASE_URL: cluster.url, FORGELINE_DATA_DIR: dataDir, FORGELINE_ALLOW_LOCAL: 'true', FORGELINE_SECRET_KEY: 'chaos',
   FORGELINE_PUBLIC_URL: `http://127.0.0.1:${port}`, FORGELINE_HEARTBEAT_SECONDS: '3', LOG_LEVEL: 'error', GH_TOKEN: 'chaos-token',
+  // The CLI is a client of the server's API: the bootstrap admin token, and the server once it listens.
+  FORGELINE_API_TOKEN: 'chaos-admin', FORGELINE_TOKEN: 'chaos-admin', FORGELINE_SERVER: `http://127.0.0.1:${port}`,
 };
-const cli = await execa(process.execPath, [bin, 'repo', 'add', '--forge', 'github', '--name', 'acme/chaos', '--clone-url', repo.cloneUrl, '--api-url', github.apiUrl, '--token-env', 'GH_TOKEN'], { env, extendEnv: false });
-const hook = JSON.parse(cli.stdout) as { hookUrl: string; secret: string };
 
 let settled = false;
 function start(args: string[], ready: string): Promise<{ child: ResultPromise }> {
@@ -60,6 +60,8 @@ function start(args: string[], ready: string): Promise<{ child: ResultPromise }>
   });
 }
 let server = (await start(['serve', '--port', String(port), '--workers', '0'], 'listening')).child;
+const cli = await execa(process.execPath, [bin, 'repo', 'add', '--forge', 'github', '--name', 'acme/chaos', '--clone-url', repo.cloneUrl, '--api-url', github.apiUrl, '--token-env', 'GH_TOKEN'], { env, extendEnv: false });
+const hook = JSON.parse(cli.stdout) as { hookUrl: string; secret: string };
 const workers = [(await start(['worker', '--concurrency', '2'], 'started')).child, (await start(['worker', '--concurrency', '2'], 'started')).child];
 
 // The forge's status API fails with 500 for the first half of the outage, then

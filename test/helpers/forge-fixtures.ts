@@ -1,9 +1,9 @@
-// The deliveries captured from real forges in shared/fixtures/webhooks, and
-// how each forge signs and names them (SPEC.md §3), for front-door tests.
+// The deliveries captured from real forges in test/fixtures/webhooks, and
+// how each forge signs and names them (docs/api.md, "Hooks"), for front-door tests.
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-export const FIXTURES = new URL('../../../shared/fixtures/webhooks/', import.meta.url);
+export const FIXTURES = new URL('../fixtures/webhooks/', import.meta.url);
 
 export interface FixtureEntry {
   file: string;
@@ -21,7 +21,7 @@ export const fixtureText = (file: string) => readFileSync(new URL(file, FIXTURES
 
 export const hex = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex');
 
-/** The proof each forge sends (SPEC.md §3), and its delivery id header. */
+/** The proof each forge sends (docs/api.md, "Hooks"), and its delivery id header. */
 export function signed(forge: string, secret: string, body: string): Record<string, string> {
   switch (forge) {
     case 'github': return { 'x-hub-signature-256': `sha256=${hex(secret, body)}`, 'x-github-delivery': randomUUID() };

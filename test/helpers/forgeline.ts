@@ -5,6 +5,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { readConfig, type Config } from '../../cli/config.ts';
 import { openRuntime, openRuntimeWithWorkers, type Runtime } from '../../cli/runtime.ts';
+import { addToken } from '../../scheduler/index.ts';
 import { listen } from '../../server/index.ts';
 import { freshDatabase, type TestDatabase } from './database.ts';
 
@@ -13,7 +14,7 @@ export interface TestForgeline {
   config: Config;
   runtime: Runtime;
   database: TestDatabase;
-  /** The environment a CLI process needs to reach this instance's database. */
+  /** The environment a CLI process needs: this instance's database, and its server with an admin token. */
   env: NodeJS.ProcessEnv;
   stop(): Promise<void>;
 }
@@ -55,8 +56,13 @@ export async function startForgeline(opts: TestForgelineOptions = {}): Promise<T
     : await openRuntime(config, log);
   const server: Server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: config.apiToken, publicRead: config.publicRead }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls, transport: config.transport }, 0, '127.0.0.1');
   const { port } = server.address() as { port: number };
+  const url = `${config.transport.tlsCert ? 'https' : 'http'}://127.0.0.1:${port}`;
+  // The CLI is a client of this server's API, with a token of its own and a config dir of its own.
+  env.FORGELINE_SERVER = url;
+  env.FORGELINE_TOKEN = (await addToken(runtime.db.pool, 'cli-admin', 'admin', 'test')).token;
+  env.XDG_CONFIG_HOME = path.join(dataDir, 'config');
   return {
-    url: `${config.transport.tlsCert ? 'https' : 'http'}://127.0.0.1:${port}`,
+    url,
     config, runtime, database, env,
     async stop() {
       server.closeAllConnections();

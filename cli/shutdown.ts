@@ -1,15 +1,3 @@
-import { InvalidArgumentError } from 'commander';
-
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
-  return n;
-}
-
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
 /** Runs `stop` once on SIGTERM or SIGINT, then exits. */
 export function onShutdown(stop: () => Promise<void>): void {
   let stopping = false;

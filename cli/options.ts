@@ -1,0 +1,23 @@
+import { InvalidArgumentError } from 'commander';
+
+// Parsers of command-line options, shared by the commands.
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number');
+  return n;
+}
+
+/** A repeatable option's values. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `--input name=value` options as an object, or an error naming the one that is not. */
+export function inputsOf(pairs: string[]): Record<string, string> {
+  return Object.fromEntries(pairs.map((kv) => {
+    const at = kv.indexOf('=');
+    if (at < 1) throw new Error(`--input ${kv}: write name=value`);
+    return [kv.slice(0, at), kv.slice(at + 1)];
+  }));
+}

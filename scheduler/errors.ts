@@ -1,0 +1,10 @@
+/**
+ * Errors a caller can cause, by kind: the HTTP API maps each kind to one
+ * status (server/errors.ts) and the CLI prints the message. Anything else is
+ * ours to fix (500), or the database being away (503).
+ */
+export class InputError extends Error {}
+export class NotFoundError extends Error {}
+export class ConflictError extends Error {}
+/** A forge's API refused or failed what we asked of it for the caller (502: the fault is upstream). */
+export class UpstreamError extends Error {}
