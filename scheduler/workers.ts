@@ -27,7 +27,9 @@ async function handle<T>(deps: SchedulerDeps, queue: string, fn: (data: T) => Pr
   } catch (err) {
     // pg-boss retries the job; the log says why it failed.
     const ids = data as { runId?: number; deliveryIds?: string[] };
-    deps.log.error({ queue, run: ids.runId, deliveries: ids.deliveryIds, job: data, err: (err as Error).message }, 'job failed');
+    // fetch says only "fetch failed": its cause (refused, timed out, no such host) is what a user can act on.
+    const cause = (err as { cause?: { message?: string } }).cause?.message;
+    deps.log.error({ queue, run: ids.runId, deliveries: ids.deliveryIds, job: data, err: cause ? `${(err as Error).message}: ${cause}` : (err as Error).message }, 'job failed');
     throw err;
   } finally {
     wakeQueue(deps.boss, queue);
