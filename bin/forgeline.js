@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // From a checkout Node runs the TypeScript sources directly (type stripping);
-// the packed package ships the JavaScript built into dist/. Either way the
+// the packed package ships only the JavaScript built into dist/. Either way the
 // Node version is checked first: an older one would fail with an error that
 // names neither Forgeline nor what to do. The package depends on the `node`
 // package (Node 24), so an older `node` on the PATH hands over to that one.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +26,10 @@ if (major < 22 || (major === 22 && minor < 18)) {
   // Ctrl-C reaches the child from the terminal itself; a SIGTERM sent to this process is passed on.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => child.kill('SIGTERM'));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
+  process.on('SIGHUP', () => child.kill('SIGHUP'));
+  child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0)));
 } else {
-  const built = new URL('../dist/cli/main.js', import.meta.url);
-  await import(existsSync(built) ? built.href : new URL('../cli/main.ts', import.meta.url).href);
+  // A checkout has the sources (and maybe a dist/ left by `npm pack`, older than they are); the package has dist/ only.
+  const sources = new URL('../cli/main.ts', import.meta.url);
+  await import(existsSync(sources) ? sources.href : new URL('../dist/cli/main.js', import.meta.url).href);
 }

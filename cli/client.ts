@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cliConfigFile } from './paths.ts';
 
@@ -10,19 +10,33 @@ export interface CliConfig {
 }
 
 export function readCliConfig(env: NodeJS.ProcessEnv = process.env): Partial<CliConfig> {
+  const file = cliConfigFile(env);
+  let text: string;
   try {
-    return JSON.parse(readFileSync(cliConfigFile(env), 'utf8')) as Partial<CliConfig>;
+    text = readFileSync(file, 'utf8');
   } catch {
     return {};
   }
+  try {
+    return JSON.parse(text) as Partial<CliConfig>;
+  } catch {
+    throw new Error(`${file} is not valid JSON: run \`forgeline login\` again, or remove it`);
+  }
 }
 
-/** Writes the config readable by its owner alone: it holds a token. */
+/**
+ * Writes the config readable by its owner alone: it holds a token. The new
+ * file is made 0600 before the token is in it and then renamed over the old
+ * one, so no reader ever sees the token in a file more open than that.
+ */
 export async function writeCliConfig(config: CliConfig, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const file = cliConfigFile(env);
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFile(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  await chmod(file, 0o600);
+  await chmod(path.dirname(file), 0o700);
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, '', { mode: 0o600, flag: 'wx' });
+  await writeFile(temporary, `${JSON.stringify(config, null, 2)}\n`);
+  await rename(temporary, file);
   return file;
 }
 
@@ -58,7 +72,8 @@ export class ApiClient {
       throw new Error('no server to talk to: give --server URL, set FORGELINE_SERVER, or run `forgeline login --server URL --token TOKEN` once');
     }
     this.server = server.replace(/\/+$/, '');
-    this.token = env.FORGELINE_TOKEN ?? config.token;
+    // The config's token belongs to the config's server: never sent to another one named by --server or FORGELINE_SERVER.
+    this.token = env.FORGELINE_TOKEN ?? (config.server?.replace(/\/+$/, '') === this.server ? config.token : undefined);
   }
 
   async fetch(method: string, apiPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {

@@ -30,7 +30,7 @@ export async function firstStart(pool: Pool, opts: { apiToken: string | undefine
     `  (${saved})`,
     '',
     'Next:',
-    `  forgeline login --server ${opts.serverUrl} --token TOKEN   # as another user, or on another machine`,
+    `  forgeline login --server ${opts.publicUrl} --token TOKEN   # as another user, or on another machine`,
     '  forgeline repo add --forge github --name OWNER/REPO --token-env GITHUB_TOKEN',
     `  then add the printed hookUrl and secret as the repository's webhook (hooks must reach ${opts.publicUrl})`,
     '  forgeline token add NAME --role read|write|approve|admin   # a token per person or machine',

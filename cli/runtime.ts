@@ -17,7 +17,8 @@ export interface Runtime {
   deps: SchedulerDeps;
   ingest: IngestDeps;
   workers?: Workers;
-  close(): Promise<void>;
+  /** Stops workers (running stages get `graceSeconds`, else FORGELINE_SHUTDOWN_SECONDS), then the queues and the database. */
+  close(graceSeconds?: number): Promise<void>;
 }
 
 /** JSON lines for a log collector; readable lines (pino-pretty, in-process) for a person at a terminal. */
@@ -118,8 +119,8 @@ export async function addWorkers(runtime: Runtime, options: WorkerFlags, users: 
   return {
     ...runtime,
     workers,
-    async close() {
-      await workers.stop();
+    async close(graceSeconds?: number) {
+      await workers.stop(graceSeconds);
       await close();
     },
   };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { audit, environments, isUniqueViolation, repos, secrets, tokens, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
-import { ConflictError, InputError, NotFoundError } from './errors.ts';
+import { audit, environments, repos, secrets, tokens, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
+import { InputError, NotFoundError, onConflict } from './errors.ts';
 
 export class AdminError extends InputError {}
 
@@ -67,15 +67,10 @@ export async function addToken(pool: Pool, name: string, role: string, actor: st
   if (!tokens.ROLES.includes(role as tokens.Role)) throw new AdminError(`role must be one of ${tokens.ROLES.join(', ')}`);
   if (!/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/.test(name)) throw new AdminError(`token name ${name} may use letters, digits and _ . @ -`);
   const secret = `flt_${randomBytes(24).toString('base64url')}`;
-  try {
-    await withTransaction(pool, async (tx) => {
-      await tokens.addToken(tx, name, role as tokens.Role, secret);
-      await audit(tx, { actor, action: 'token.add', reason: `${name} (${role})` });
-    });
-  } catch (err) {
-    if (isUniqueViolation(err)) throw new ConflictError(`a token named ${name} already exists: revoke it first, or choose another name`);
-    throw err;
-  }
+  await onConflict(`a token named ${name} already exists: revoke it first, or choose another name`, () => withTransaction(pool, async (tx) => {
+    await tokens.addToken(tx, name, role as tokens.Role, secret);
+    await audit(tx, { actor, action: 'token.add', reason: `${name} (${role})` });
+  }));
   return { name, role, token: secret };
 }
 

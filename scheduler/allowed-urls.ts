@@ -22,12 +22,12 @@ export function assertUrlAllowed(url: string, what: string, policy: UrlPolicy): 
   }
   if (parsed.protocol === 'file:') {
     if (policy.allowLocal) return;
-    throw new InputError(`${what} '${url}': file:// URLs need FORGELINE_ALLOW_LOCAL=true`);
+    throw new InputError(`${what} '${url}': file:// URLs need FORGELINE_ALLOW_LOCAL=true on the server`);
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new InputError(`${what} '${url}': only http(s) URLs are allowed`);
   if (LOOPBACK.test(parsed.hostname)) {
     if (policy.allowLocal) return;
-    throw new InputError(`${what} '${url}': loopback URLs need FORGELINE_ALLOW_LOCAL=true`);
+    throw new InputError(`${what} '${url}': loopback URLs need FORGELINE_ALLOW_LOCAL=true on the server`);
   }
   if (!policy.allowedHosts.some((glob) => picomatch.isMatch(parsed.hostname.toLowerCase(), glob.toLowerCase()))) {
     throw new InputError(`${what} '${url}': host ${parsed.hostname} is not in FORGELINE_ALLOWED_HOSTS (${policy.allowedHosts.join(', ')})`);

@@ -1,3 +1,5 @@
+import { isUniqueViolation } from '../store/index.ts';
+
 /**
  * Errors a caller can cause, by kind: the HTTP API maps each kind to one
  * status (server/errors.ts) and the CLI prints the message. Anything else is
@@ -8,3 +10,13 @@ export class NotFoundError extends Error {}
 export class ConflictError extends Error {}
 /** A forge's API refused or failed what we asked of it for the caller (502: the fault is upstream). */
 export class UpstreamError extends Error {}
+
+/** Runs `fn`; a name taken meanwhile (a unique key violated) is the caller's conflict, said in `message`. */
+export async function onConflict<T>(message: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError(message);
+    throw err;
+  }
+}

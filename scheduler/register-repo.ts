@@ -2,7 +2,7 @@ import { forgeNames, providerFor } from '../providers/index.ts';
 import { audit, newHookId, newRepoId, newSecret, repos, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
 import { assertUrlAllowed, type UrlPolicy } from './allowed-urls.ts';
 import { validateCidrs } from './cidr.ts';
-import { ConflictError, InputError, UpstreamError } from './errors.ts';
+import { ConflictError, InputError, onConflict, UpstreamError } from './errors.ts';
 
 export interface RepoRegistration {
   forge: string;
@@ -64,7 +64,8 @@ export async function registerRepo(
       throw new UpstreamError(`${provider.name} did not create the webhook: ${(err as Error).message}`);
     }
   }
-  await withTransaction(deps.pool, async (tx) => {
+  // A second registration of the same name that got past the look-up above loses here, on the unique key.
+  await onConflict(`${provider.name} repository ${input.name} is already registered`, () => withTransaction(deps.pool, async (tx) => {
     await repos.insertRepo(tx, deps.box, { id, forge: provider.name, name: input.name, cloneUrl, apiUrl, token: input.token ?? null, hookId, forkPrs, secret });
     if (remoteHook) await repos.setRemoteHook(tx, id, remoteHook.id);
     if (input.allowCidrs?.length) await repos.setAllowCidrs(tx, id, input.allowCidrs);
@@ -73,6 +74,6 @@ export async function registerRepo(
       await repos.setGitHubApp(tx, deps.box, id, input.app.appId, input.app.privateKey);
     }
     await audit(tx, { actor, action: 'repo.add', reason: `${provider.name} ${input.name}${remoteHook ? ` (hook ${remoteHook.created ? 'created' : 'updated'})` : ''}` });
-  });
+  }));
   return { id, hookUrl, secret, ...(remoteHook ? { remoteHook } : {}) };
 }

@@ -1,7 +1,7 @@
 import { audit, newHookId, newSecret, repos, sources, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
 import { AdminError } from './admin.ts';
 import { validateCidrs } from './cidr.ts';
-import { ConflictError, NotFoundError } from './errors.ts';
+import { ConflictError, NotFoundError, onConflict } from './errors.ts';
 import { randomBytes } from 'node:crypto';
 
 const AUTHS = ['hmac', 'standard-webhooks', 'bearer'];
@@ -32,13 +32,13 @@ export async function addSource(deps: { pool: Pool; box: SecretBox; publicUrl: s
   const secret = input.secret ?? (input.auth === 'standard-webhooks' ? `whsec_${randomBytes(24).toString('base64')}` : newSecret());
   const id = `s_${randomBytes(8).toString('hex')}`;
   const hookId = newHookId();
-  await withTransaction(deps.pool, async (tx) => {
+  await onConflict(`${repo.name} already has a source ${input.name}`, () => withTransaction(deps.pool, async (tx) => {
     await sources.insertSource(tx, deps.box, {
       id, repoId: repo.id, name: input.name, auth: input.auth as sources.Source['auth'], signatureHeader: input.signatureHeader?.toLowerCase() ?? null,
       typeFrom: input.typeFrom ?? null, idFrom: input.idFrom ?? null, hookId, allowCidrs: input.allowCidrs?.length ? input.allowCidrs : null, secret,
     });
     await audit(tx, { actor, action: 'source.add', reason: `${repo.name} ${input.name} (${input.auth})` });
-  });
+  }));
   return { id, name: input.name, repo: repo.name, hookUrl: `${deps.publicUrl.replace(/\/+$/, '')}/hooks/${hookId}`, secret };
 }
 

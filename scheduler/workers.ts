@@ -81,8 +81,8 @@ export interface WorkerOptions {
 
 export interface Workers {
   presence: Presence;
-  /** Graceful stop: take no new work, let running stages finish within the deadline, then fail the rest. */
-  stop(): Promise<void>;
+  /** Graceful stop: take no new work, let running stages finish within `graceSeconds` (default: shutdownSeconds), then fail the rest. */
+  stop(graceSeconds?: number): Promise<void>;
 }
 
 /** Registers this process's handlers: planning, stages, schedules and status reports. */
@@ -149,11 +149,11 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
 
   return {
     presence,
-    async stop() {
+    async stop(graceSeconds = opts.shutdownSeconds ?? 30) {
       stopping = true;
       deps.slotHere = undefined;
       for (const queue of stageQueues) await deps.boss.offWork(queue, { wait: false }).catch(() => {});
-      const deadline = Date.now() + (opts.shutdownSeconds ?? 30) * 1000;
+      const deadline = Date.now() + graceSeconds * 1000;
       while (presence.running() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       if (presence.running() > 0) {
         deps.log.warn({ stages: presence.running() }, 'shutdown deadline passed: failing the stages still running');

@@ -12,12 +12,6 @@ export interface ApiAuth {
   publicRead: boolean;
 }
 
-/**
- * Guards an endpoint with the role docs/api.md names: reads need `read` (or
- * nothing with FORGELINE_PUBLIC_READ), writes `write`, approvals `approve`,
- * tokens, repositories and environments `admin`. The token's name is the
- * actor recorded in the audit log.
- */
 /** The UI's session: the token in an HttpOnly, SameSite=Strict cookie. */
 export const SESSION_COOKIE = 'forgeline_token';
 
@@ -33,6 +27,12 @@ export async function resolveToken(pool: Pool, auth: ApiAuth, given: string | un
   return tokens.findToken(pool, given);
 }
 
+/**
+ * Guards an endpoint with the role docs/api.md names: reads need `read` (or
+ * nothing with FORGELINE_PUBLIC_READ), writes `write`, approvals `approve`,
+ * tokens, repositories and environments `admin`. The token's name is the
+ * actor recorded in the audit log.
+ */
 export function requireRole(pool: Pool, auth: ApiAuth, role: Role) {
   return async (ctx: Context, next: Next) => {
     const bearer = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization'))?.[1]?.trim();

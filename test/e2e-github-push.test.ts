@@ -32,7 +32,7 @@ describe('a GitHub push, end to end', () => {
     const cli = await forgelineCli(
       ['repo', 'add', '--forge', 'github', '--name', 'acme/widget', '--clone-url', repo.cloneUrl,
         '--api-url', github.apiUrl, '--token-env', 'GH_TOKEN', '--json'],
-      { ...forgeline.env, GH_TOKEN: 'ghp_testtoken' });
+      { ...forgeline.clientEnv, GH_TOKEN: 'ghp_testtoken' });
     expect(cli.stderr).toBe('');
     expect(cli.exitCode).toBe(0);
     registered = JSON.parse(cli.stdout);

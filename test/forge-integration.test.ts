@@ -118,7 +118,7 @@ describe('forge integration: registration and missed deliveries', () => {
 
   it('creates the webhook on the forge with `repo add --register`', async () => {
     const cli = await forgelineCli(['repo', 'add', '--forge', 'github', '--name', 'acme/registered', '--clone-url', repo.cloneUrl,
-      '--api-url', `${fake.url}/api/v3`, '--token-env', 'GH_TOKEN', '--register'], { ...forgeline.env, GH_TOKEN: 'admin-token' });
+      '--api-url', `${fake.url}/api/v3`, '--token-env', 'GH_TOKEN', '--register'], { ...forgeline.clientEnv, GH_TOKEN: 'admin-token' });
     expect(cli.stderr).toBe('');
     const registered = JSON.parse(cli.stdout);
     expect(registered.remoteHook).toEqual({ id: '42', created: true });
@@ -132,7 +132,7 @@ describe('forge integration: registration and missed deliveries', () => {
     // One delivery reached us (it is stored), one failed, one GitHub thinks arrived but we never stored.
     const sha = await repo.commit({ 'a.txt': '1' });
     const { rows: [r] } = await forgeline.runtime.db.pool.query(`SELECT id, hook_id FROM repos WHERE name = 'acme/registered'`);
-    const secret = JSON.parse((await forgelineCli(['repo', 'rotate-secret', 'acme/registered'], forgeline.env)).stdout).secret;
+    const secret = JSON.parse((await forgelineCli(['repo', 'rotate-secret', 'acme/registered'], forgeline.clientEnv)).stdout).secret;
     await sendGitHubHook(`${forgeline.url}/hooks/${r.hook_id}`, secret, 'push', pushPayload({ name: 'acme/registered', cloneUrl: repo.cloneUrl }, sha), arrived);
     deliveries.push(
       { id: 1, guid: arrived, delivered_at: at(3), status_code: 202, status: 'OK', event: 'push' },

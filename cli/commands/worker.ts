@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { readConfig } from '../config.ts';
-import { createLogger, openRuntimeWithWorkers } from '../runtime.ts';
 import { positiveInt } from '../options.ts';
-import { onShutdown } from '../shutdown.ts';
+import { createLogger, openRuntimeWithWorkers } from '../runtime.ts';
+import { stopOnSignals } from '../shutdown.ts';
 
 export function workerCommand(program: Command): void {
   program
@@ -14,10 +14,11 @@ export function workerCommand(program: Command): void {
     .option('--fork-run-as <user>', 'run the steps of forks\' pull requests as this second unprivileged user (with --run-as); needed for --fork-prs run')
     .action(async (opts: { concurrency: number; labels: string[]; runAs?: string; forkRunAs?: string }) => {
       const config = readConfig();
+      const signals = stopOnSignals(() => config.shutdownSeconds + 20);
       const log = createLogger(config.logLevel, config.logFormat);
       const runtime = await openRuntimeWithWorkers(config, { concurrency: opts.concurrency, labels: opts.labels, runAs: opts.runAs, forkRunAs: opts.forkRunAs }, log);
       log.info({ concurrency: opts.concurrency, labels: opts.labels, worker: runtime.deps.workerName }, 'forgeline worker started');
       process.stdout.write(`Forgeline worker ${runtime.deps.workerName} started\n`);
-      onShutdown(() => runtime.close());
+      signals.started(() => runtime.close());
     });
 }

@@ -14,8 +14,10 @@ export interface TestForgeline {
   config: Config;
   runtime: Runtime;
   database: TestDatabase;
-  /** The environment a CLI process needs: this instance's database, and its server with an admin token. */
+  /** The environment of a process of this instance's (a worker, a serve): its database and data dir. */
   env: NodeJS.ProcessEnv;
+  /** The environment of a CLI client: this server and an admin token, and no database, so a command that reached for one would fail. */
+  clientEnv: NodeJS.ProcessEnv;
   stop(): Promise<void>;
 }
 
@@ -58,12 +60,15 @@ export async function startForgeline(opts: TestForgelineOptions = {}): Promise<T
   const { port } = server.address() as { port: number };
   const url = `${config.transport.tlsCert ? 'https' : 'http'}://127.0.0.1:${port}`;
   // The CLI is a client of this server's API, with a token of its own and a config dir of its own.
-  env.FORGELINE_SERVER = url;
-  env.FORGELINE_TOKEN = (await addToken(runtime.db.pool, 'cli-admin', 'admin', 'test')).token;
-  env.XDG_CONFIG_HOME = path.join(dataDir, 'config');
+  const clientEnv: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    FORGELINE_SERVER: url,
+    FORGELINE_TOKEN: (await addToken(runtime.db.pool, 'cli-admin', 'admin', 'test')).token,
+    XDG_CONFIG_HOME: path.join(dataDir, 'config'),
+  };
   return {
     url,
-    config, runtime, database, env,
+    config, runtime, database, env, clientEnv,
     async stop() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
