@@ -2,7 +2,7 @@
 // HOME, from inside a repository; then the CLI in another shell, and Ctrl-C.
 import { execa, type ResultPromise } from 'execa';
 import { existsSync, statSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -87,6 +87,16 @@ describe('serve on an embedded PostgreSQL, and the CLI beside it', () => {
     const twice = await forgelineCli(['token', 'add', 'admin', '--role', 'read'], env);
     expect([twice.exitCode, twice.stderr.trim()]).toEqual([1, 'forgeline: a token named admin already exists: revoke it first, or choose another name']);
 
+    // A stage runs while Ctrl-C comes: a person at a terminal waits seconds, not the SIGTERM grace.
+    await execa('git', ['init', '-q', '-b', 'main'], { cwd: repo });
+    await writeFile(path.join(repo, '.forgeline', 'slow.yml'), 'on: { manual: {} }\nstages:\n  slow:\n    steps: [{ run: "echo begun; sleep 120" }]\n');
+    await execa('git', ['add', '-A'], { cwd: repo });
+    await execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'slow'], { cwd: repo });
+    expect((await forgelineCli(['repo', 'add', '--forge', 'gitea', '--name', 'acme/slow', '--clone-url', `file://${repo}`, '--api-url', 'http://127.0.0.1:9'], env)).exitCode).toBe(0);
+    expect((await forgelineCli(['trigger', '--repo', 'acme/slow', '--ref', 'main'], env)).exitCode).toBe(0);
+    for (let i = 0; i < 200 && !(await forgelineCli(['logs', '1', 'slow'], env)).stdout.includes('begun'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await forgelineCli(['logs', '1', 'slow'], env)).stdout).toContain('begun');
+
     const started = Date.now();
     ctrlC(first);
     const ended = await first.child;
@@ -95,6 +105,7 @@ describe('serve on an embedded PostgreSQL, and the CLI beside it', () => {
     expect(ended.stderr).not.toMatch(/\n\s+at |Error/);
     // PostgreSQL was shut down by us, not by the terminal's signal: it removed its pid file.
     expect(existsSync(path.join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+    expect(Date.now() - started).toBeLessThan(10_000);
 
     // A second start keeps everything and makes no second token.
     const second = await serve({ ...env, LOG_FORMAT: 'json' }, repo, ['--public-url', 'https://ci.example.test/']);
@@ -105,7 +116,10 @@ describe('serve on an embedded PostgreSQL, and the CLI beside it', () => {
     expect([elsewhereUnasked.exitCode, elsewhereUnasked.stderr]).toEqual([1, expect.stringContaining('forgeline: a token is required')]);
     const list = await forgelineCli(['repo', 'list', '--json'], { ...env, FORGELINE_SERVER: `http://localhost:${second.port}`, FORGELINE_TOKEN: token });
     // Hook URLs are the server's own, from its --public-url.
-    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ name: 'acme/kept', hookUrl: `https://ci.example.test${new URL(registered.hookUrl).pathname}` })]);
+    expect(JSON.parse(list.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'acme/kept', hookUrl: `https://ci.example.test${new URL(registered.hookUrl).pathname}` })]));
+    // The stage Ctrl-C cut short is failed, saying why: nothing is left running.
+    const runs = JSON.parse((await forgelineCli(['runs', '--json'], { ...env, FORGELINE_SERVER: `http://localhost:${second.port}`, FORGELINE_TOKEN: token })).stdout);
+    expect(runs).toEqual([expect.objectContaining({ id: 1, status: 'failure' })]);
 
     // A third serve on the busy port says so and ends before it starts anything.
     const elsewhere = { ...env, XDG_DATA_HOME: path.join(scratch, 'data-busy') };
