@@ -60,6 +60,15 @@ function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min
   return n;
 }
 
+/** A forge-wide hook's secrets, comma-separated: set means each one given, or the hook would take deliveries signed with "". */
+function forgeSecrets(env: NodeJS.ProcessEnv, name: string): string[] {
+  const raw = env[name];
+  if (raw === undefined) return [];
+  const secrets = raw.split(',').map((s) => s.trim());
+  if (secrets.some((s) => s === '')) throw new Error(`${name} holds an empty secret: give each secret (comma-separated), or unset it`);
+  return secrets;
+}
+
 function logFormat(env: NodeJS.ProcessEnv): 'pretty' | 'json' {
   const raw = env.LOG_FORMAT || (process.stdout.isTTY ? 'pretty' : 'json');
   if (raw !== 'pretty' && raw !== 'json') throw new Error(`LOG_FORMAT must be pretty or json, not '${raw}'`);
@@ -83,9 +92,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
     logLevel: env.LOG_LEVEL ?? 'info',
     logFormat: logFormat(env),
     bodyLimitBytes: Number(env.FORGELINE_BODY_LIMIT_BYTES ?? 25 * 1024 * 1024),
-    forgeSecrets: Object.fromEntries(Object.entries(FORGE_ENV).map(([forge, name]) => [
-      forge, (env[`FORGELINE_${name}_WEBHOOK_SECRET`] ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-    ])),
+    forgeSecrets: Object.fromEntries(Object.entries(FORGE_ENV).map(([forge, name]) => [forge, forgeSecrets(env, `FORGELINE_${name}_WEBHOOK_SECRET`)])),
     unverifiedPerMinute: Number(env.FORGELINE_UNVERIFIED_PER_MINUTE ?? 60),
     heartbeatSeconds: wholeNumber(env, 'FORGELINE_HEARTBEAT_SECONDS', 30, 1),
     scheduleCheckSeconds: wholeNumber(env, 'FORGELINE_SCHEDULE_CHECK_SECONDS', 5, 1, 45),

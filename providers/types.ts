@@ -97,6 +97,12 @@ export interface Provider {
   deliveryId(headers: Headers): string | null;
   /** True when the raw body is proven by one of the secrets. Constant-time. */
   verify(headers: Headers, rawBody: Buffer, secrets: string[]): boolean;
+  /**
+   * The bytes the proof covers, when not the body as sent (Gitea signs the JSON
+   * inside a form). The duplicate rule keys on them: the same signed delivery
+   * re-encoded is the same delivery.
+   */
+  signedBytes?(headers: Headers, rawBody: Buffer): Buffer;
   /** The JSON payload of a verified body (forms carry it in `payload=`), or throws. */
   payloadOf(headers: Headers, rawBody: Buffer): unknown;
   parse(headers: Headers, payload: unknown): ParseResult;

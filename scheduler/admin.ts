@@ -38,9 +38,9 @@ export async function removeSecret(pool: Pool, input: { repo: string; environmen
 }
 
 /** `forgeline env set`: an environment's protection, kept on the server. */
-export async function setEnvironment(pool: Pool, input: { repo: string; name: string; branches?: string[] | null; approval?: boolean; approvers?: string[] | null }, actor: string) {
+export async function setEnvironment(pool: Pool, input: { repo: string; name: string; branches?: string[] | null; tags?: string[] | null; approval?: boolean; approvers?: string[] | null }, actor: string) {
   const repo = await repoOf(pool, input.repo);
-  const env = { repoId: repo.id, name: input.name, branches: input.branches ?? null, approval: input.approval ?? false, approvers: input.approvers ?? null };
+  const env = { repoId: repo.id, name: input.name, branches: input.branches ?? null, tags: input.tags ?? null, approval: input.approval ?? false, approvers: input.approvers ?? null };
   await withTransaction(pool, async (tx) => {
     await environments.setEnvironment(tx, env);
     await audit(tx, { actor, action: 'env.set', reason: `${repo.name} ${input.name}` });

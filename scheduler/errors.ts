@@ -20,3 +20,8 @@ export async function onConflict<T>(message: string, fn: () => Promise<T>): Prom
     throw err;
   }
 }
+
+/** A secret given by the caller must be one: an empty one would let anyone sign (an HMAC keyed with "" is public). */
+export function assertSecretGiven(secret: string | undefined, what: string): void {
+  if (secret !== undefined && secret.trim() === '') throw new InputError(`${what} is empty: give a secret, or leave it out for a random one`);
+}

@@ -15,6 +15,18 @@ type Gate =
 const AUTOMATIC = new Set(['push', 'tag', 'pull_request', 'schedule', 'webhook']);
 
 /** The environment rules of docs/pipelines.md, "Environments", in order: fork, protection, approval (before the lock), lock. */
+/**
+ * An environment's branch and tag rules, each for its own kind of ref: a tag
+ * named `main` is not the branch `main`. With neither rule any ref may
+ * deploy; with one, a ref of the other kind may not.
+ */
+function refRefusal(event: RunRow['event'], env: environments.Environment): string | null {
+  if (!env.branches && !env.tags) return null;
+  const [kind, ref, rule] = event.tag !== null ? ['tag', event.tag, env.tags] as const : ['branch', event.branch, env.branches] as const;
+  if (!rule) return `${kind} '${ref}' may not deploy to ${env.name}: it allows no ${kind === 'tag' ? 'tags (env set --tags)' : 'branches (env set --branches)'}`;
+  return matchesFilter(ref ?? '', rule) ? null : `${kind} '${ref}' may not deploy to ${env.name} (allowed: ${rule.join(', ')})`;
+}
+
 async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo, stage: StageRow): Promise<Gate> {
   const pipeline = run.definition as Pipeline;
   const def = pipeline.stages.find((s) => s.name === stage.name)!;
@@ -36,10 +48,8 @@ async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo,
       if (event.kind === 'pull_request' && event.action !== 'merged') {
         return { end: 'failure', reason: `pull request events never deploy to the protected environment ${name}` };
       }
-      const ref = event.kind === 'tag' ? event.tag : event.branch;
-      if (env.branches && !matchesFilter(ref ?? '', env.branches)) {
-        return { end: 'failure', reason: `${event.kind === 'tag' ? 'tag' : 'branch'} '${ref}' may not deploy to ${name} (allowed: ${env.branches.join(', ')})` };
-      }
+      const refused = refRefusal(event, env);
+      if (refused) return { end: 'failure', reason: refused };
     }
     if ((env?.approval || def.approval) && !stage.approvedBy) {
       return { open: false, waitingFor: 'approval', reason: `waiting for approval to deploy to ${name}` };

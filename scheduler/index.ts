@@ -12,7 +12,7 @@ export { rotateSecret, removeRepository } from './repo-secrets.ts';
 export { hookMetrics, registry as metricsRegistry } from './metrics.ts';
 export { refreshQueueDepth } from './queue-depth.ts';
 export { registerRepo, type RepoRegistration, type Registered } from './register-repo.ts';
-export { runView, runList, deliveryView, deliveryList, stageLog } from './views.ts';
+export { runView, runList, deliveryView, deliveryList, idCursor, stageLog } from './views.ts';
 export { PUBLIC_FORGE_HOSTS, type UrlPolicy } from './allowed-urls.ts';
 export type { SchedulerDeps } from './deps.ts';
 export { explainPayload, localRepoView } from './local-explain.ts';

@@ -4,7 +4,7 @@ import { blankEvent } from '../providers/event.ts';
 import { jsonPayload } from '../providers/payload.ts';
 import { audit, deliveries, newDeliveryId, repos, type Pool, type Repo, type sources } from '../store/index.ts';
 import { allowed, cidrList } from './cidr.ts';
-import { pick, sourceDeliveryId, verifySource } from './source-hook.ts';
+import { pick, sourceDeliveryId, sourceSignatureHeader, verifySource } from './source-hook.ts';
 import type { DeliveryBatcher } from './delivery-batcher.ts';
 import type { HookDirectory } from './hook-directory.ts';
 import type { UnverifiedLimiter } from './rate-limit.ts';
@@ -94,7 +94,7 @@ async function receiveSourceDelivery(deps: IngestDeps, req: HookRequest, source:
   const bodySha256 = createHash('sha256').update(req.rawBody).digest('hex');
   const stored = await deps.batcher.store({
     id: newDeliveryId(), hook: req.hook, forge: repo.forge, repoId: repo.id, forgeDeliveryId: sourceDeliveryId(source, req.headers, payload, req.rawBody),
-    eventHeader: `source:${source.name}`, sourceAddress: req.sourceAddress, receivedAt: new Date(), headers: redactHeaders(req.headers),
+    eventHeader: `source:${source.name}`, sourceAddress: req.sourceAddress, receivedAt: new Date(), headers: redactHeaders(req.headers, [sourceSignatureHeader(source)]),
     body: redactBody(payload, req.rawBody), bodySha256, status: 'accepted', reason: null, events: [event], refUpdates: [], actionFromHead: false,
   });
   hookMetrics.requests.inc({ forge: `source:${source.name}`, outcome: stored.status });
@@ -155,7 +155,7 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<H
   }
 
   if (repo && status === 'accepted') deps.prefetch?.(repo, events);
-  const bodySha256 = createHash('sha256').update(req.rawBody).digest('hex');
+  const bodySha256 = createHash('sha256').update(provider.signedBytes?.(req.headers, req.rawBody) ?? req.rawBody).digest('hex');
   const stored = await deps.batcher.store({
     id: newDeliveryId(), hook: req.hook, forge: provider.name, repoId: repo?.id ?? null,
     // Without a forge delivery id, the body's hash stands in (docs/api.md, "Hooks").

@@ -19,7 +19,8 @@ export function logSink(pool: Pool, runId: number, stage: string, attempt: numbe
   };
   const timer = setInterval(flush, intervalMs);
   return {
-    write(chunk: string) { pending += chunk; },
+    // PostgreSQL's text cannot hold NUL: one would fail the whole insert, losing every line around it.
+    write(chunk: string) { pending += chunk.replaceAll('\u0000', '\uFFFD'); },
     async close() {
       clearInterval(timer);
       await flush();

@@ -6,11 +6,14 @@ const REDACTED = new Set([
   'webhook-signature', 'x-gitlab-token', 'authorization',
 ]);
 
-export function redactHeaders(headers: Headers): Record<string, string> {
+/** Headers as stored and shown; `also` names a source's own proof header (hmac's --signature-header). */
+export function redactHeaders(headers: Headers, also: string[] = []): Record<string, string> {
+  const extra = new Set(also.map((h) => h.toLowerCase()));
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    out[name] = REDACTED.has(name.toLowerCase()) ? '[redacted]' : Array.isArray(value) ? value.join(', ') : value;
+    const lower = name.toLowerCase();
+    out[name] = REDACTED.has(lower) || extra.has(lower) ? '[redacted]' : Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
 }

@@ -2,7 +2,7 @@ import { forgeNames, providerFor } from '../providers/index.ts';
 import { audit, newHookId, newRepoId, newSecret, repos, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
 import { assertUrlAllowed, type UrlPolicy } from './allowed-urls.ts';
 import { validateCidrs } from './cidr.ts';
-import { ConflictError, InputError, onConflict, UpstreamError } from './errors.ts';
+import { assertSecretGiven, ConflictError, InputError, onConflict, UpstreamError } from './errors.ts';
 
 export interface RepoRegistration {
   forge: string;
@@ -42,6 +42,7 @@ export async function registerRepo(
   const forkPrs = input.forkPrs ?? 'approve';
   if (!FORK_POLICIES.includes(forkPrs)) throw new InputError(`--fork-prs must be one of ${FORK_POLICIES.join(', ')}`);
   if (input.allowCidrs?.length) validateCidrs(input.allowCidrs);
+  assertSecretGiven(input.secret, 'the webhook secret');
   const apiUrl = (input.apiUrl ?? provider.defaultApiUrl).replace(/\/+$/, '');
   if (!apiUrl) throw new InputError(`${provider.name} has no public instance: give --api-url (the instance's URL)`);
   const cloneUrl = input.cloneUrl ?? provider.defaultCloneUrl(apiUrl, input.name);

@@ -1,5 +1,5 @@
 import { audit, newSecret, repos, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
-import { NotFoundError } from './errors.ts';
+import { assertSecretGiven, NotFoundError } from './errors.ts';
 
 /**
  * `repo rotate-secret`: adds a new secret while the old ones stay valid, so
@@ -7,6 +7,7 @@ import { NotFoundError } from './errors.ts';
  * `retireOld`, finishes a rotation: every secret but the newest stops working.
  */
 export async function rotateSecret(deps: { pool: Pool; box: SecretBox }, repoIdOrName: string, opts: { retireOld: boolean; secret?: string }, actor: string) {
+  assertSecretGiven(opts.secret, 'the new webhook secret');
   const repo = await repos.findRepo(deps.pool, repoIdOrName);
   if (!repo) throw new NotFoundError(`no repository ${repoIdOrName}`);
   return withTransaction(deps.pool, async (tx) => {

@@ -5,11 +5,16 @@ import { at } from '../providers/read-json.ts';
 import type { Headers } from '../providers/types.ts';
 import type { sources } from '../store/index.ts';
 
+/** The header an hmac source's proof travels in (and that is never stored). */
+export function sourceSignatureHeader(source: sources.Source): string {
+  return source.signatureHeader ?? 'x-signature';
+}
+
 /** The three schemes of generic sources (docs/api.md, "Hooks"), on the raw bytes, constant-time, against every active secret. */
 export function verifySource(source: sources.Source, headers: Headers, rawBody: Buffer, secrets: string[], now = Date.now()): boolean {
   switch (source.auth) {
     case 'hmac': {
-      const given = (header(headers, source.signatureHeader ?? 'x-signature') ?? '').trim();
+      const given = (header(headers, sourceSignatureHeader(source)) ?? '').trim();
       return matchesHexHmac(given.startsWith('sha256=') ? given.slice('sha256='.length) : given, rawBody, secrets);
     }
     case 'standard-webhooks': {

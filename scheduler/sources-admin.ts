@@ -1,7 +1,7 @@
 import { audit, newHookId, newSecret, repos, sources, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
 import { AdminError } from './admin.ts';
 import { validateCidrs } from './cidr.ts';
-import { ConflictError, NotFoundError, onConflict } from './errors.ts';
+import { assertSecretGiven, ConflictError, NotFoundError, onConflict } from './errors.ts';
 import { randomBytes } from 'node:crypto';
 
 const AUTHS = ['hmac', 'standard-webhooks', 'bearer'];
@@ -27,6 +27,7 @@ export async function addSource(deps: { pool: Pool; box: SecretBox; publicUrl: s
     if (spec && !spec.startsWith('$.') && !/^[A-Za-z0-9-]+$/.test(spec)) throw new AdminError(`'${spec}' must be a header name or a $.json.path`);
   }
   if (input.allowCidrs?.length) validateCidrs(input.allowCidrs);
+  assertSecretGiven(input.secret, 'the source\'s secret');
   if (await sources.findSource(deps.pool, repo.id, input.name)) throw new ConflictError(`${repo.name} already has a source ${input.name}`);
   // A Standard Webhooks secret is a base64 key, as its senders expect it.
   const secret = input.secret ?? (input.auth === 'standard-webhooks' ? `whsec_${randomBytes(24).toString('base64')}` : newSecret());

@@ -1,4 +1,5 @@
 import { deliveries, logs, runs, type Queryable } from '../store/index.ts';
+import { InputError } from './errors.ts';
 
 /** GET /api/runs/<id> (docs/api.md). */
 export async function runView(db: Queryable, id: number) {
@@ -46,12 +47,19 @@ export async function stageLog(db: Queryable, runId: number, stage: string): Pro
   return row ? logs.readLog(db, runId, stage, row.attempt) : null;
 }
 
+/** A page cursor that is an id (runs, deployments), or a 400: never a value the database is left to refuse. */
+export function idCursor(cursor: string): number {
+  if (!/^\d{1,15}$/.test(cursor)) throw new InputError(`cursor ${cursor} is not one this API gave: use the "next" of a page`);
+  return Number(cursor);
+}
+
 /** GET /api/deliveries?repo=&limit=&cursor= : newest first; `next` is the cursor of the following page. */
 export async function deliveryList(db: Queryable, opts: { repoId: string | null; limit: number; cursor: string | null }) {
   let before: { at: Date; id: string } | null = null;
   if (opts.cursor) {
     const [at, id] = Buffer.from(opts.cursor, 'base64url').toString('utf8').split('|');
-    if (at && id) before = { at: new Date(at), id };
+    if (!at || !id || Number.isNaN(Date.parse(at))) throw new InputError(`cursor ${opts.cursor} is not one this API gave: use the "next" of a page`);
+    before = { at: new Date(at), id };
   }
   const rows = await deliveries.listDeliveries(db, { repoId: opts.repoId, limit: opts.limit, before });
   const last = rows.at(-1);
@@ -63,7 +71,7 @@ export async function deliveryList(db: Queryable, opts: { repoId: string | null;
 
 /** GET /api/runs?repo=&sha=&ref=&status= : newest first. */
 export async function runList(db: Queryable, f: { repoId: string | null; sha: string | null; ref: string | null; status: string | null; limit: number; cursor: string | null }) {
-  const rows = await runs.listRuns(db, { ...f, beforeId: f.cursor ? Number(f.cursor) : null });
+  const rows = await runs.listRuns(db, { ...f, beforeId: f.cursor ? idCursor(f.cursor) : null });
   return {
     items: rows.map((r) => ({
       id: r.id, pipeline: r.pipeline, repo: r.repoId, sha: r.sha, status: r.status, reason: r.reason, attempt: r.attempt,

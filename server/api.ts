@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import {
-  addSource, addToken, approveStage, cancelRun, deliveryList, deliveryView, InputError, NotFoundError, listSecrets, registerRepo, removeEnvironment, removeRepository, removeSecret, removeSource,
+  addSource, addToken, approveStage, cancelRun, deliveryList, deliveryView, idCursor, InputError, NotFoundError, listSecrets, registerRepo, removeEnvironment, removeRepository, removeSecret, removeSource,
   replayDelivery, rerunRun, revokeToken, rotateSecret, rotateSourceSecret, runList, runView, setEnvironment, setSecret, stageLog, triggerManual, type SchedulerDeps, type UrlPolicy,
 } from '../scheduler/index.ts';
 import { environments, repos, sources, tokens } from '../store/index.ts';
@@ -86,7 +86,7 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     const repo = await repos.findRepo(pool, ctx.params.id!);
     if (!repo) return notFound(ctx, `repository ${ctx.params.id}`);
     const limit = limitOf(ctx.query.limit);
-    const items = await environments.listDeployments(pool, repo.id, ctx.params.name!, limit, ctx.query.cursor ? Number(ctx.query.cursor) : null);
+    const items = await environments.listDeployments(pool, repo.id, ctx.params.name!, limit, ctx.query.cursor ? idCursor(String(ctx.query.cursor)) : null);
     ctx.body = { items, next: items.length === limit ? String(items.at(-1)!.id) : null };
   });
 
@@ -95,7 +95,8 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     const approval = field(body, 'approval') ?? 'none';
     if (approval !== 'required' && approval !== 'none') throw new InputError('"approval" must be required or none');
     ctx.body = await setEnvironment(pool, {
-      repo: ctx.params.id!, name: ctx.params.name!, branches: stringList(body, 'branches') ?? null, approval: approval === 'required', approvers: stringList(body, 'approvers') ?? null,
+      repo: ctx.params.id!, name: ctx.params.name!, branches: stringList(body, 'branches') ?? null, tags: stringList(body, 'tags') ?? null, approval: approval === 'required',
+      approvers: stringList(body, 'approvers') ?? null,
     }, ctx.state.actor as string);
   });
   router.delete('/repos/:id/environments/:name', admin, async (ctx) => {

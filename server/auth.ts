@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { equalSecrets } from '../providers/signature.ts';
 import type { Context, Next } from 'koa';
 import { tokens, type Pool } from '../store/index.ts';
 
@@ -23,7 +24,7 @@ export function csrfToken(token: string): string {
 /** Who a token is: the bootstrap admin, a named token, or nobody. */
 export async function resolveToken(pool: Pool, auth: ApiAuth, given: string | undefined): Promise<{ name: string; role: Role } | null> {
   if (!given) return null;
-  if (auth.apiToken && given === auth.apiToken) return { name: 'admin', role: 'admin' };
+  if (auth.apiToken && equalSecrets(given, auth.apiToken)) return { name: 'admin', role: 'admin' };
   return tokens.findToken(pool, given);
 }
 

@@ -25,6 +25,7 @@ export function clientView(req: IncomingMessage, trusted: BlockList | null): Cli
     address = chain[i]!;
     if (!allowed(trusted, address)) break;
   }
-  const proto = String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]!.trim().toLowerCase();
+  // The rightmost entry is the one our trusted proxy added; those to its left came with the request, from anyone.
+  const proto = String(req.headers['x-forwarded-proto'] ?? '').split(',').at(-1)!.trim().toLowerCase();
   return { address, https: proto ? proto === 'https' : direct.https };
 }

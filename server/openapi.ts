@@ -57,7 +57,7 @@ const stageParam = { name: 'name', in: 'path', required: true, schema: text };
 const nameParam = { name: 'name', in: 'path', required: true, schema: text };
 const removed = { 204: { description: 'removed' }, 401: { description: 'a token is required', ...json(error) }, 404: { description: 'not found', ...json(error) } };
 const refusals = { 400: { description: 'bad input', ...json(error) }, 409: { description: 'conflict: the name is taken', ...json(error) } };
-const environment = { type: 'object', required: ['name', 'branches', 'approval', 'approvers'], properties: { name: text, branches: { type: ['array', 'null'], items: text }, approval: { type: 'boolean' }, approvers: { type: ['array', 'null'], items: text } } };
+const environment = { type: 'object', required: ['name', 'branches', 'tags', 'approval', 'approvers'], properties: { name: text, branches: { type: ['array', 'null'], items: text }, tags: { type: ['array', 'null'], items: text }, approval: { type: 'boolean' }, approvers: { type: ['array', 'null'], items: text } } };
 const tokenItem = { type: 'object', required: ['name', 'role'], properties: { name: text, role: { enum: tokens.ROLES }, createdAt: when, revokedAt: when } };
 const pageParams = [{ name: 'limit', in: 'query', schema: { type: 'integer', maximum: 200 } }, { name: 'cursor', in: 'query', schema: text }];
 
@@ -88,7 +88,7 @@ export const openApiDocument = {
     '/api/repos/{id}/environments/{name}': {
       put: {
         'x-forgeline-role': 'admin', parameters: [repoParam, nameParam], summary: 'Set an environment\'s protection (admin)',
-        requestBody: json({ type: 'object', properties: { branches: { type: ['array', 'null'], items: text }, approval: { enum: ['required', 'none'] }, approvers: { type: ['array', 'null'], items: text } } }),
+        requestBody: json({ type: 'object', properties: { branches: { type: ['array', 'null'], items: text }, tags: { type: ['array', 'null'], items: text }, approval: { enum: ['required', 'none'] }, approvers: { type: ['array', 'null'], items: text } } }),
         responses: { ...ok({ ...environment, required: [...environment.required, 'repo'], properties: { ...environment.properties, repo: text, repoId: text } }), 400: { description: 'bad input', ...json(error) } },
       },
       delete: { 'x-forgeline-role': 'admin', parameters: [repoParam, nameParam], summary: 'Remove an environment\'s protection and its secrets; its deployments stay (admin)', responses: removed },

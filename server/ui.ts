@@ -11,6 +11,22 @@ const ASSETS: Record<string, { type: string; body: string }> = {
   'app.js': { type: 'text/javascript', body: readFileSync(new URL('../ui/app.js', import.meta.url), 'utf8') },
 };
 
+/**
+ * Where to go after logging in: a path of this server, never another site.
+ * Browsers read `//host`, `/\\host` and the like as other origins, so the
+ * path is resolved against a stand-in origin and kept only if it stays there.
+ */
+export function sameOriginPath(next: string | null): string {
+  if (!next || !next.startsWith('/')) return '/';
+  try {
+    const base = 'http://forgeline.invalid';
+    const url = new URL(next, base);
+    return url.origin === base && !/^[/\\]{2}/.test(next.replace(/\\/g, '/')) ? `${url.pathname}${url.search}${url.hash}` : '/';
+  } catch {
+    return '/';
+  }
+}
+
 /** The web UI (docs/api.md): server-rendered pages over the same views as the API; writes go through the API. */
 export function uiRoutes(deps: SchedulerDeps, auth: ApiAuth): Router {
   const { pool } = deps;
@@ -58,7 +74,7 @@ ${ctx.query.error ? '<p class="failure">That token is not valid.</p>' : ''}<p><b
       ctx.req.on('end', () => resolve(body));
     }));
     const token = form.get('token') ?? '';
-    const next = (form.get('next') ?? '/').startsWith('/') ? form.get('next')! : '/';
+    const next = sameOriginPath(form.get('next'));
     if (!(await resolveToken(pool, auth, token))) return ctx.redirect(`/login?error=1&next=${encodeURIComponent(next)}`);
     ctx.cookies.set(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: ctx.secure, overwrite: true });
     ctx.redirect(next);

@@ -4,16 +4,18 @@ export interface Environment {
   repoId: string;
   name: string;
   branches: string[] | null;
+  /** Tag globs that may deploy; a tag never satisfies `branches`. */
+  tags: string[] | null;
   approval: boolean;
   approvers: string[] | null;
 }
 
 export async function setEnvironment(db: Queryable, e: Environment): Promise<void> {
   await db.query(
-    `INSERT INTO environments (repo_id, name, branches, approval, approvers) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (repo_id, name) DO UPDATE SET branches = EXCLUDED.branches, approval = EXCLUDED.approval,
+    `INSERT INTO environments (repo_id, name, branches, tags, approval, approvers) VALUES ($1, $2, $3, $6, $4, $5)
+     ON CONFLICT (repo_id, name) DO UPDATE SET branches = EXCLUDED.branches, tags = EXCLUDED.tags, approval = EXCLUDED.approval,
        approvers = EXCLUDED.approvers, updated_at = now()`,
-    [e.repoId, e.name, e.branches, e.approval, e.approvers]);
+    [e.repoId, e.name, e.branches, e.approval, e.approvers, e.tags]);
 }
 
 /** Removes an environment's protection and its own secrets (either may exist alone); its deployment history stays. */
@@ -25,13 +27,13 @@ export async function removeEnvironment(db: Queryable, repoId: string, name: str
 
 export async function getEnvironment(db: Queryable, repoId: string, name: string): Promise<Environment | null> {
   const { rows } = await db.query<Environment>(
-    'SELECT repo_id AS "repoId", name, branches, approval, approvers FROM environments WHERE repo_id = $1 AND name = $2', [repoId, name]);
+    'SELECT repo_id AS "repoId", name, branches, tags, approval, approvers FROM environments WHERE repo_id = $1 AND name = $2', [repoId, name]);
   return rows[0] ?? null;
 }
 
 export async function listEnvironments(db: Queryable, repoId: string): Promise<Array<Environment & { deployed: { sha: string; runId: number; status: string; at: Date } | null }>> {
   const { rows } = await db.query(
-    `SELECT e.repo_id AS "repoId", e.name, e.branches, e.approval, e.approvers,
+    `SELECT e.repo_id AS "repoId", e.name, e.branches, e.tags, e.approval, e.approvers,
        (SELECT json_build_object('sha', d.sha, 'runId', d.run_id, 'status', d.status, 'at', d.finished_at)
         FROM deployments d WHERE d.repo_id = e.repo_id AND d.environment = e.name AND d.status = 'success'
         ORDER BY d.id DESC LIMIT 1) AS deployed

@@ -40,7 +40,7 @@ describe('forgeline login, secret, env, runs, logs, approve, trigger, rerun and 
     expect(JSON.parse(await cli(['env', 'set', 'production', '--repo', b.name, '--branches', 'main']))).toMatchObject({ name: 'production' });
     await cli(['secret', 'remove', 'EXTRA', '--repo', b.name]);
     expect(JSON.parse(await cli(['secret', 'list', '--repo', b.name, '--json'])).map((s: { name: string }) => s.name)).not.toContain('EXTRA');
-    expect(await cli(['env', 'list', '--repo', b.name])).toMatch(/^NAME\s+BRANCHES\s+APPROVAL\s+APPROVERS\s+DEPLOYED\nproduction\s+main\s+none\s*$/);
+    expect(await cli(['env', 'list', '--repo', b.name])).toMatch(/^NAME\s+BRANCHES\s+TAGS\s+APPROVAL\s+APPROVERS\s+DEPLOYED\nproduction\s+main\s+\(none\)\s+none\s*$/);
 
     const { runs: [id] } = await b.push({
       '.forgeline/ci.yml': `on: { push: {} }

@@ -47,12 +47,13 @@ export function adminCommands(program: Command): void {
   env
     .command('set <name>')
     .requiredOption('--repo <repo>', 'repository id or full name')
-    .option('--branches <globs>', 'comma-separated branch (or tag) globs that may deploy')
+    .option('--branches <globs>', 'comma-separated globs of the branches that may deploy')
+    .option('--tags <globs>', 'comma-separated globs of the tags that may deploy (a tag never matches --branches)')
     .option('--approval <mode>', 'required or none', 'none')
     .option('--approvers <names>', 'comma-separated token names that may approve')
-    .action(async (name: string, opts: { repo: string; branches?: string; approval: string; approvers?: string }) => {
+    .action(async (name: string, opts: { repo: string; branches?: string; tags?: string; approval: string; approvers?: string }) => {
       printJson(await new ApiClient().json('PUT', `/api/repos/${seg(opts.repo)}/environments/${seg(name)}`, {
-        branches: opts.branches ? list(opts.branches) : null, approval: opts.approval, approvers: opts.approvers ? list(opts.approvers) : null,
+        branches: opts.branches ? list(opts.branches) : null, tags: opts.tags ? list(opts.tags) : null, approval: opts.approval, approvers: opts.approvers ? list(opts.approvers) : null,
       }));
     });
   env
@@ -60,11 +61,12 @@ export function adminCommands(program: Command): void {
     .requiredOption('--repo <repo>', 'repository id or full name')
     .option('--json', 'print JSON')
     .action(async (opts: { repo: string; json?: boolean }) => {
-      type Env = { name: string; branches: string[] | null; approval: boolean; approvers: string[] | null; deployed: { sha: string; runId: number } | null };
+      type Env = { name: string; branches: string[] | null; tags: string[] | null; approval: boolean; approvers: string[] | null; deployed: { sha: string; runId: number } | null };
       const { items } = await new ApiClient().json<{ items: Env[] }>('GET', `/api/repos/${seg(opts.repo)}/environments`);
       if (opts.json) return printJson(items);
-      printTable(['NAME', 'BRANCHES', 'APPROVAL', 'APPROVERS', 'DEPLOYED'], items.map((e) => [
-        e.name, e.branches?.join(',') ?? '(any)', e.approval ? 'required' : 'none', e.approvers?.join(',') ?? '', e.deployed ? `${e.deployed.sha.slice(0, 7)} (run ${e.deployed.runId})` : '',
+      const anyRef = (e: Env) => (e.branches || e.tags ? '(none)' : '(any)');
+      printTable(['NAME', 'BRANCHES', 'TAGS', 'APPROVAL', 'APPROVERS', 'DEPLOYED'], items.map((e) => [
+        e.name, e.branches?.join(',') ?? anyRef(e), e.tags?.join(',') ?? anyRef(e), e.approval ? 'required' : 'none', e.approvers?.join(',') ?? '', e.deployed ? `${e.deployed.sha.slice(0, 7)} (run ${e.deployed.runId})` : '',
       ]));
     });
   env

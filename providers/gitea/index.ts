@@ -5,7 +5,7 @@ import { jsonPayload } from '../payload.ts';
 import type { Headers, Provider } from '../types.ts';
 import { parseGitea } from './parse.ts';
 import { postGiteaStatus, STATES } from './status.ts';
-import { verifyGitea } from './verify.ts';
+import { giteaSignedBytes, verifyGitea } from './verify.ts';
 
 // Forgejo sends its own X-Forgejo-* headers and may leave out Gitea's.
 function eventName(headers: Headers): string | null {
@@ -19,6 +19,7 @@ export const gitea: Provider = {
   defaultApiUrl: 'https://gitea.com',
   deliveryId: (headers) => header(headers, 'x-gitea-delivery') || header(headers, 'x-forgejo-delivery') || null,
   verify: verifyGitea,
+  signedBytes: (headers, rawBody) => giteaSignedBytes(headers, rawBody) ?? rawBody,
   payloadOf: jsonPayload,
   parse: (headers, payload) => parseGitea(eventName(headers) ?? '', payload),
   postStatus: postGiteaStatus,

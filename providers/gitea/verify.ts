@@ -10,12 +10,13 @@ import type { Headers } from '../types.ts';
  */
 export function verifyGitea(headers: Headers, rawBody: Buffer, secrets: string[]): boolean {
   const signature = header(headers, 'x-gitea-signature') ?? header(headers, 'x-forgejo-signature');
-  if (signature === null) return false;
-  let signed = rawBody;
-  if (isForm(headers)) {
-    const payload = new URLSearchParams(rawBody.toString('utf8')).get('payload');
-    if (payload === null) return false;
-    signed = Buffer.from(payload, 'utf8');
-  }
-  return matchesHexHmac(signature, signed, secrets);
+  const signed = giteaSignedBytes(headers, rawBody);
+  return signature !== null && signed !== null && matchesHexHmac(signature, signed, secrets);
+}
+
+/** The bytes Gitea's signature covers: the body, or the JSON inside a form's `payload` field (null: a form without one). */
+export function giteaSignedBytes(headers: Headers, rawBody: Buffer): Buffer | null {
+  if (!isForm(headers)) return rawBody;
+  const payload = new URLSearchParams(rawBody.toString('utf8')).get('payload');
+  return payload === null ? null : Buffer.from(payload, 'utf8');
 }
