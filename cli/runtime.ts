@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { PgBoss } from 'pg-boss';
 import { processRunner, resolveUser, type RunAsUser } from '../runners/index.ts';
-import { commitPrefetch, deliveryBatcher, FORK_LABEL, hookDirectory, MAX_LABELS, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
+import { auditLimiter, commitPrefetch, deliveryBatcher, FORK_LABEL, hookDirectory, MAX_LABELS, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
 import { connectDatabase, createIngestPool, loadSecretKey, migrate, secretBox, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
 
@@ -55,6 +55,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     directory: hookDirectory(db.pool, deps.box),
     batcher: deliveryBatcher(ingestPool, boss),
     limiter: unverifiedLimiter({ perMinute: config.unverifiedPerMinute, burst: Math.max(1, Math.ceil(config.unverifiedPerMinute / 2)) }),
+    auditLimiter: auditLimiter({ perAddress: 10, overall: 60 }),
     forgeSecrets: config.forgeSecrets,
     log,
   };

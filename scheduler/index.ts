@@ -6,7 +6,7 @@ export { receiveHook, refuseHook, type HookAnswer, type HookRequest, type Ingest
 export { deliveryBatcher } from './delivery-batcher.ts';
 export { commitPrefetch, type Prefetch } from './prefetch.ts';
 export { hookDirectory } from './hook-directory.ts';
-export { unverifiedLimiter } from './rate-limit.ts';
+export { auditLimiter, unverifiedLimiter } from './rate-limit.ts';
 export { replayDelivery } from './replay.ts';
 export { rotateSecret, removeRepository } from './repo-secrets.ts';
 export { hookMetrics, registry as metricsRegistry } from './metrics.ts';

@@ -7,7 +7,7 @@ import { allowed, cidrList } from './cidr.ts';
 import { pick, sourceDeliveryId, sourceSignatureHeader, verifySource } from './source-hook.ts';
 import type { DeliveryBatcher } from './delivery-batcher.ts';
 import type { HookDirectory } from './hook-directory.ts';
-import type { UnverifiedLimiter } from './rate-limit.ts';
+import type { AuditLimiter, UnverifiedLimiter } from './rate-limit.ts';
 import { redactBody, redactHeaders } from './redact.ts';
 import { hookMetrics } from './metrics.ts';
 import type { Prefetch } from './prefetch.ts';
@@ -30,6 +30,8 @@ export interface IngestDeps {
   directory: HookDirectory;
   batcher: DeliveryBatcher;
   limiter: UnverifiedLimiter;
+  /** How many refusals per address reach the audit log and the server's log; the rest are counted only. */
+  auditLimiter: AuditLimiter;
   /** Secrets of the forge-wide hooks, by forge (FORGELINE_<FORGE>_WEBHOOK_SECRET). */
   forgeSecrets: Partial<Record<string, string[]>>;
   log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
@@ -60,15 +62,23 @@ async function findTarget(deps: IngestDeps, hook: string): Promise<Target | null
 
 /**
  * A refused hook request: answered with its reason, counted, logged and
- * audited (never with its body or a proof). Unverified ones (401, 404) count
- * against their address's rate limit, and past it are answered 429.
+ * audited (never with its body or a proof). A request refused before it was
+ * verified counts against its address's rate limit, and past it is answered
+ * 429. The audit log and the server's log take a few refusals per address
+ * and minute: past that a flood is only counted, so it cannot fill the
+ * database or drown the log.
  */
-export async function refuseHook(deps: IngestDeps, req: Pick<HookRequest, 'hook' | 'sourceAddress'>, forge: string, status: number, reason: string): Promise<HookAnswer> {
-  const wait = status === 401 || status === 404 ? deps.limiter.take(req.sourceAddress ?? 'unknown') : null;
+export async function refuseHook(deps: IngestDeps, req: Pick<HookRequest, 'hook' | 'sourceAddress'>, forge: string, status: number, reason: string, opts: { verified?: boolean } = {}): Promise<HookAnswer> {
+  const address = req.sourceAddress ?? 'unknown';
+  const wait = opts.verified ? null : deps.limiter.take(address);
   const answer: HookAnswer = wait === null
     ? { status, body: { error: reason } }
     : { status: 429, body: { error: 'too many unverified requests' }, headers: { 'Retry-After': String(wait) } };
   hookMetrics.requests.inc({ forge, outcome: String(answer.status) });
+  if (!deps.auditLimiter.take(address)) {
+    hookMetrics.unaudited.inc({ forge, outcome: String(answer.status) });
+    return answer;
+  }
   deps.log.warn({ hook: req.hook, source: req.sourceAddress, status: answer.status, reason }, 'hook request refused');
   await audit(deps.pool, { hook: req.hook, sourceAddress: req.sourceAddress, action: `hook.refused.${answer.status}`, reason });
   return answer;
@@ -86,7 +96,7 @@ async function receiveSourceDelivery(deps: IngestDeps, req: HookRequest, source:
     payload = jsonPayload(req.headers, req.rawBody);
   } catch (err) {
     if (!(err instanceof PayloadError)) throw err;
-    return refuseHook(deps, req, `source:${source.name}`, 400, err.message);
+    return refuseHook(deps, req, `source:${source.name}`, 400, err.message, { verified: true });
   }
   const event = blankEvent(repo.forge as ForgeName, 'webhook', repo.name, repo.cloneUrl);
   event.source = source.name;
@@ -131,7 +141,7 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<H
     payload = provider.payloadOf(req.headers, req.rawBody);
   } catch (err) {
     if (!(err instanceof PayloadError)) throw err;
-    return refuseHook(deps, req, provider.name, 400, err.message);
+    return refuseHook(deps, req, provider.name, 400, err.message, { verified: true });
   }
 
   const parsed = provider.parse(req.headers, payload);
@@ -145,7 +155,7 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<H
     // Whatever its outcome: a ping or an action Forgeline ignores that names another repository is refused too.
     const foreign = events.find((e) => e.repo.name.toLowerCase() !== repo!.name.toLowerCase())
       ?? (named && named.toLowerCase() !== repo.name.toLowerCase() ? { repo: { name: named } } : undefined);
-    if (foreign) return refuseHook(deps, req, provider.name, 403, `payload names repository ${foreign.repo.name}; this hook belongs to ${repo.name}`);
+    if (foreign) return refuseHook(deps, req, provider.name, 403, `payload names repository ${foreign.repo.name}; this hook belongs to ${repo.name}`, { verified: true });
   } else if (named) {
     repo = (await deps.directory.byName(provider.name, named))?.repo ?? null;
     if (!repo && status === 'accepted') {

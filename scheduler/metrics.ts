@@ -10,6 +10,12 @@ export const hookMetrics = {
     labelNames: ['forge', 'outcome'] as const,
     registers: [registry],
   }),
+  unaudited: new Counter({
+    name: 'forgeline_hook_refusals_unaudited_total',
+    help: 'Refused hook requests past the audit log\'s per-address limit: counted here, not written to the audit log or the server log',
+    labelNames: ['forge', 'outcome'] as const,
+    registers: [registry],
+  }),
 };
 
 export const stageMetrics = {

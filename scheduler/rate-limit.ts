@@ -25,3 +25,21 @@ export function unverifiedLimiter(opts: { perMinute: number; burst: number }) {
 }
 
 export type UnverifiedLimiter = ReturnType<typeof unverifiedLimiter>;
+
+/**
+ * Refusals written to the audit log: a few per address and minute (`perAddress`),
+ * and no more than `overall` a minute from all addresses together, each with a
+ * burst of as many. Everything past that is counted in metrics only.
+ */
+export function auditLimiter(opts: { perAddress: number; overall: number }) {
+  const each = unverifiedLimiter({ perMinute: opts.perAddress, burst: opts.perAddress });
+  const all = unverifiedLimiter({ perMinute: opts.overall, burst: opts.overall });
+  return {
+    /** True when this refusal may be audited. */
+    take(address: string, now = Date.now()): boolean {
+      return each.take(address, now) === null && all.take('*', now) === null;
+    },
+  };
+}
+
+export type AuditLimiter = ReturnType<typeof auditLimiter>;
