@@ -60,6 +60,11 @@ async function findTarget(deps: IngestDeps, hook: string): Promise<Target | null
   return sourceProvider ? { provider: sourceProvider, repo, secrets: source.secrets, source: source.source } : null;
 }
 
+/** Whether a hook id names a hook at all: asked before its body is read, so an unknown one costs no memory. */
+export async function hookExists(deps: IngestDeps, hook: string): Promise<boolean> {
+  return (await findTarget(deps, hook)) !== null;
+}
+
 /**
  * A refused hook request: answered with its reason, counted, logged and
  * audited (never with its body or a proof). A request refused before it was
