@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, realpath, rename, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readlink, realpath, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzip, gzip, type ZlibOptions } from 'node:zlib';
 import { matchesFilter } from '../pipelines/globs.ts';
@@ -50,6 +50,9 @@ interface Entry {
 export async function packArtifacts(workdir: string, globs: string[], opts: { maxBytes?: number } = {}): Promise<{ archive: Buffer; files: string[]; bytes: number }> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
   const root = path.resolve(workdir);
+  // Where the checkout really is: its parent is ours, the checkout itself the step user's, who
+  // could have swapped it (or any folder in it) for a link to somewhere it may not read.
+  const realRoot = path.join(await realpath(path.dirname(root)), path.basename(root));
   const all: string[] = [];
   await collectRegularFiles(root, '', all);
   const files = all.filter((rel) => matchesFilter(rel, globs));
@@ -62,7 +65,7 @@ export async function packArtifacts(workdir: string, globs: string[], opts: { ma
   const chunks: Buffer[] = [MAGIC];
   let bytes = 0;
   for (const rel of files) {
-    const { data, mode } = await readRegularFile(root, rel);
+    const { data, mode } = await readRegularFile(root, rel, realRoot);
     bytes += data.length;
     // A file may have grown since it was measured.
     if (bytes > maxBytes) throw tooBig(bytes, files.length, maxBytes, globs);
@@ -112,7 +115,14 @@ async function collectRegularFiles(root: string, dir: string, out: string[]): Pr
   }
 }
 
-async function readRegularFile(root: string, rel: string): Promise<{ data: Buffer; mode: number }> {
+/**
+ * Reads one file of the checkout, refusing anything that is not a regular
+ * file inside it. The check is on the file as opened (the kernel's own name
+ * for the descriptor), so no folder on the way swapped for a link since the
+ * walk, nor a checkout swapped whole, can make the worker read a byte from
+ * outside: packing runs with the worker's rights, not the step user's.
+ */
+async function readRegularFile(root: string, rel: string, realRoot: string): Promise<{ data: Buffer; mode: number }> {
   // O_NOFOLLOW: a file swapped for a symlink since the walk is refused, not followed. O_NONBLOCK: one swapped for a FIFO cannot hang the worker.
   let handle;
   try {
@@ -122,11 +132,24 @@ async function readRegularFile(root: string, rel: string): Promise<{ data: Buffe
     throw err;
   }
   try {
+    const opened = await openedPath(handle.fd, path.join(root, rel));
+    if (!opened.startsWith(`${realRoot}/`)) {
+      throw new ArtifactError(`artifact ${JSON.stringify(rel)} is outside the checkout (a folder on its way is a link, or was swapped for one): nothing was packed`);
+    }
     const st = await handle.stat();
     if (!st.isFile()) throw new ArtifactError(`artifact ${JSON.stringify(rel)} is no longer a regular file`);
     return { data: await handle.readFile(), mode: st.mode & 0o777 };
   } finally {
     await handle.close();
+  }
+}
+
+/** The path of the file an open descriptor refers to, as the kernel names it (Linux); elsewhere the resolved path it was opened by. */
+async function openedPath(fd: number, opened: string): Promise<string> {
+  try {
+    return await readlink(`/proc/self/fd/${fd}`);
+  } catch {
+    return realpath(opened);
   }
 }
 
