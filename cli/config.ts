@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from '../runners/index.ts';
-import { PUBLIC_FORGE_HOSTS, type UrlPolicy } from '../scheduler/index.ts';
+import { DEFAULT_LOG_MAX_BYTES, PUBLIC_FORGE_HOSTS, type UrlPolicy } from '../scheduler/index.ts';
 import { defaultDataDir } from './paths.ts';
 
 /** Everything Forgeline reads from its environment (docs/cli.md), in one place. */
@@ -25,6 +25,8 @@ export interface Config {
   heartbeatSeconds: number;
   /** FORGELINE_ARTIFACT_MAX_BYTES: a stage's artifacts, uncompressed. */
   artifactMaxBytes: number;
+  /** FORGELINE_LOG_MAX_BYTES: a stage's log, past which output is dropped (a line says so). */
+  logMaxBytes: number;
   /** FORGELINE_SCHEDULE_CHECK_SECONDS: how late after its minute a schedule may fire (1–45). */
   scheduleCheckSeconds: number;
   /** FORGELINE_SHUTDOWN_SECONDS: how long SIGTERM waits for running stages. */
@@ -97,6 +99,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
     heartbeatSeconds: wholeNumber(env, 'FORGELINE_HEARTBEAT_SECONDS', 30, 1),
     scheduleCheckSeconds: wholeNumber(env, 'FORGELINE_SCHEDULE_CHECK_SECONDS', 5, 1, 45),
     artifactMaxBytes: wholeNumber(env, 'FORGELINE_ARTIFACT_MAX_BYTES', DEFAULT_MAX_ARTIFACT_BYTES, 1),
+    logMaxBytes: wholeNumber(env, 'FORGELINE_LOG_MAX_BYTES', DEFAULT_LOG_MAX_BYTES, 1024),
     shutdownSeconds: wholeNumber(env, 'FORGELINE_SHUTDOWN_SECONDS', 30, 0),
     recoverySeconds: wholeNumber(env, 'FORGELINE_RECOVERY_SECONDS', 300, 1),
     transport: {

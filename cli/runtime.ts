@@ -7,7 +7,7 @@ import pretty from 'pino-pretty';
 import type { PgBoss } from 'pg-boss';
 import { processRunner, resolveUser, type RunAsUser } from '../runners/index.ts';
 import { auditLimiter, commitPrefetch, deliveryBatcher, FORK_LABEL, hookDirectory, MAX_LABELS, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
-import { connectDatabase, createIngestPool, loadSecretKey, migrate, secretBox, type Database } from '../store/index.ts';
+import { connectDatabase, createIngestPool, loadSecretKey, migrate, secretBox, secrets, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
 
 /** A process's connection to Forgeline's database and queues, ready for the server or workers. */
@@ -37,10 +37,14 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     await db.close();
     throw err;
   }
+  const box = secretBox(await loadSecretKey(config.dataDir, config.secretKey));
+  // Values an earlier version sealed unbound are bound to their rows before anything reads them.
+  const bound = await secrets.bindUnboundSecrets(db.pool, box);
+  if (bound) log.info({ secrets: bound }, 'secrets sealed again, bound to their rows');
   const deps: SchedulerDeps = {
     pool: db.pool,
     boss,
-    box: secretBox(await loadSecretKey(config.dataDir, config.secretKey)),
+    box,
     log,
     runner: processRunner,
     dataDir: config.dataDir,
@@ -48,6 +52,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     workerName: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     heartbeatSeconds: config.heartbeatSeconds,
     artifactMaxBytes: config.artifactMaxBytes,
+    logMaxBytes: config.logMaxBytes,
   };
   const ingestPool = createIngestPool(db.url);
   const ingest: IngestDeps = {

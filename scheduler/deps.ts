@@ -30,6 +30,8 @@ export interface SchedulerDeps {
   forkRunAs?: { name: string; uid: number; gid: number } | null;
   /** FORGELINE_ARTIFACT_MAX_BYTES: the most a stage's artifacts may hold, uncompressed (default 100 MiB). */
   artifactMaxBytes?: number;
+  /** FORGELINE_LOG_MAX_BYTES: the most a stage's log keeps (default 64 MiB). */
+  logMaxBytes?: number;
   /** FORGELINE_HEARTBEAT_SECONDS, for telling whether a worker with the right labels is alive. */
   heartbeatSeconds?: number;
   /** Set while this process takes stages: checkouts planning starts for them (scheduler/prepared-checkouts.ts). */

@@ -28,3 +28,4 @@ export { ConflictError, InputError, NotFoundError, UpstreamError } from './error
 export { execLocally, ExecError } from './local-exec.ts';
 export { recoverMissed, startRecovery } from './recovery.ts';
 export { addSource, removeSource, rotateSourceSecret } from './sources-admin.ts';
+export { DEFAULT_LOG_MAX_BYTES } from './log-sink.ts';

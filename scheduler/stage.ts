@@ -85,7 +85,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   const signal = presence?.track(attempt);
   const started = performance.now();
   let log = deps.log.child({ run: job.runId, stage: job.stage, attempt: job.attempt });
-  const sink = logSink(deps.pool, job.runId, job.stage, job.attempt);
+  const sink = logSink(deps.pool, job.runId, job.stage, job.attempt, { maxBytes: deps.logMaxBytes });
   let masker = secretMasker([]);
   const write = (chunk: string) => sink.write(masker.write(chunk));
   const workspace = path.join(workspaceRoot(deps), `${job.runId}-${job.stage}-${job.attempt}`);

@@ -41,10 +41,10 @@ export async function deliveryView(db: Queryable, id: string) {
 }
 
 /** The log of a stage's current attempt; null when the run has no such stage. */
-export async function stageLog(db: Queryable, runId: number, stage: string): Promise<string | null> {
+export async function stageLog(db: Queryable, runId: number, stage: string): Promise<AsyncIterable<string> | null> {
   if (!Number.isInteger(runId)) return null;
   const row = (await runs.getStages(db, runId)).find((s) => s.name === stage);
-  return row ? logs.readLog(db, runId, stage, row.attempt) : null;
+  return row ? logs.readLogPages(db, runId, stage, row.attempt) : null;
 }
 
 /** A page cursor that is an id (runs, deployments), or a 400: never a value the database is left to refuse. */

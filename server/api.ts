@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import {
@@ -163,7 +164,8 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     const log = await stageLog(pool, runId(ctx), ctx.params.name!);
     if (log === null) return notFound(ctx, `stage ${ctx.params.name} in run ${ctx.params.id}`);
     ctx.type = 'text/plain; charset=utf-8';
-    ctx.body = log;
+    // Streamed a page at a time: a large log is never whole in memory.
+    ctx.body = Readable.from(log);
   });
   router.post('/runs/:id/cancel', write, async (ctx) => {
     const result = await cancelRun(deps, runId(ctx), ctx.state.actor as string);

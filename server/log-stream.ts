@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import { logs, runs, type Pool } from '../store/index.ts';
@@ -19,26 +20,33 @@ export async function streamLog(ctx: Context, pool: Pool, runId: number, name: s
   ctx.body = stream;
   let last = 0;
   let closed = false;
-  ctx.req.on('close', () => { closed = true; });
-  const send = (event: string, data: string) => stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const gone = new Promise<void>((resolve) => ctx.req.once('close', () => { closed = true; resolve(); }));
+  // A slow reader is waited for, not buffered for: a large log is never whole in memory.
+  const send = async (event: string, data: string) => {
+    if (!stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) && !closed) await Promise.race([once(stream, 'drain'), gone]);
+  };
+  // Everything stored since the last read, a page at a time.
+  const drain = async () => {
+    for (let rows = await logs.readLogSince(pool, runId, name, stage.attempt, last); rows.length && !closed; rows = await logs.readLogSince(pool, runId, name, stage.attempt, last)) {
+      for (const row of rows) await send('log', row.chunk);
+      last = rows.at(-1)!.id;
+    }
+  };
   void (async () => {
     try {
       while (!closed) {
-        for (const row of await logs.readLogSince(pool, runId, name, stage.attempt, last)) {
-          send('log', row.chunk);
-          last = row.id;
-        }
+        await drain();
         const now = (await runs.getStages(pool, runId)).find((s) => s.name === name);
         if (!now || now.attempt !== stage.attempt || FINAL.has(now.status)) {
           // One more read: the final chunks are written just before the state changes.
-          for (const row of await logs.readLogSince(pool, runId, name, stage.attempt, last)) send('log', row.chunk);
-          send('end', now?.status ?? 'gone');
+          await drain();
+          await send('end', now?.status ?? 'gone');
           break;
         }
         await new Promise((r) => setTimeout(r, 250));
       }
     } catch (err) {
-      send('error', (err as Error).message);
+      await send('error', (err as Error).message).catch(() => {});
     } finally {
       stream.end();
     }

@@ -4,17 +4,22 @@ export async function appendLog(db: Queryable, runId: number, stage: string, att
   await db.query('INSERT INTO stage_logs (run_id, stage, attempt, chunk) VALUES ($1, $2, $3, $4)', [runId, stage, attempt, chunk]);
 }
 
-export async function readLog(db: Queryable, runId: number, stage: string, attempt: number): Promise<string> {
-  const { rows } = await db.query<{ chunk: string }>(
-    'SELECT chunk FROM stage_logs WHERE run_id = $1 AND stage = $2 AND attempt = $3 ORDER BY id', [runId, stage, attempt]);
-  return rows.map((r) => r.chunk).join('');
+/** Log chunks after `afterId`, at most `limit` of them: a page of a log being read or followed. */
+export async function readLogSince(db: Queryable, runId: number, stage: string, attempt: number, afterId: number, limit = 64): Promise<Array<{ id: number; chunk: string }>> {
+  const { rows } = await db.query<{ id: string; chunk: string }>(
+    'SELECT id, chunk FROM stage_logs WHERE run_id = $1 AND stage = $2 AND attempt = $3 AND id > $4 ORDER BY id LIMIT $5', [runId, stage, attempt, afterId, limit]);
+  return rows.map((r) => ({ id: Number(r.id), chunk: r.chunk }));
 }
 
-/** Log chunks after `afterId`, for following a stage live. */
-export async function readLogSince(db: Queryable, runId: number, stage: string, attempt: number, afterId: number): Promise<Array<{ id: number; chunk: string }>> {
-  const { rows } = await db.query<{ id: number; chunk: string }>(
-    'SELECT id, chunk FROM stage_logs WHERE run_id = $1 AND stage = $2 AND attempt = $3 AND id > $4 ORDER BY id', [runId, stage, attempt, afterId]);
-  return rows;
+/** A whole log, page by page: what is held at once is one page, whatever the log's size. */
+export async function* readLogPages(db: Queryable, runId: number, stage: string, attempt: number): AsyncGenerator<string> {
+  let after = 0;
+  for (;;) {
+    const rows = await readLogSince(db, runId, stage, attempt, after);
+    if (rows.length === 0) return;
+    yield rows.map((r) => r.chunk).join('');
+    after = rows.at(-1)!.id;
+  }
 }
 
 /** The last `lines` lines of a stage's current log (a check run's text). */
