@@ -33,11 +33,12 @@ export function createApp(deps: SchedulerDeps, ingest: IngestDeps, opts: AppOpti
     }
   });
   app.use(jsonBody);
+  const trustedProxies = opts.transport?.trustedProxies.length ? cidrList(opts.transport.trustedProxies) : null;
   for (const router of [healthRoutes(deps.pool, () => refreshQueueDepth(deps.boss)), hookRoutes(ingest, opts.bodyLimitBytes, {
     requireHttps: opts.transport?.requireHttps ?? false,
     requireClientCert: Boolean(opts.transport?.tlsClientCa),
-    trustedProxies: opts.transport?.trustedProxies.length ? cidrList(opts.transport.trustedProxies) : null,
-  }), apiRoutes(deps, opts.auth, opts.urls), uiRoutes(deps, opts.auth)]) {
+    trustedProxies,
+  }), apiRoutes(deps, opts.auth, opts.urls), uiRoutes(deps, opts.auth, trustedProxies)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { equalSecrets } from '../providers/signature.ts';
 import type { Context, Next } from 'koa';
-import { tokens, type Pool } from '../store/index.ts';
+import { sessions, tokens, type Pool } from '../store/index.ts';
 
 export type Role = tokens.Role;
 const RANK: Record<Role, number> = { read: 0, write: 1, approve: 2, admin: 3 };
@@ -13,12 +13,27 @@ export interface ApiAuth {
   publicRead: boolean;
 }
 
-/** The UI's session: the token in an HttpOnly, SameSite=Strict cookie. */
-export const SESSION_COOKIE = 'forgeline_token';
+/**
+ * The UI's session: a random id in an HttpOnly, SameSite=Strict cookie
+ * (Secure over HTTPS). The id stands for the token it was opened with; the
+ * token itself never leaves the login form, and a revoked token ends its
+ * sessions.
+ */
+export const SESSION_COOKIE = 'forgeline_session';
+export const SESSION_SECONDS = 7 * 24 * 3600;
 
 /** A page's CSRF token: derived from the session's secret, so a page of ours can send it and another site cannot. */
-export function csrfToken(token: string): string {
-  return createHash('sha256').update(`csrf:${token}`).digest('hex');
+export function csrfToken(session: string): string {
+  return createHash('sha256').update(`csrf:${session}`).digest('hex');
+}
+
+/** Who a UI session is: its token's name and role, while the session and the token live. */
+export async function resolveSession(pool: Pool, auth: ApiAuth, session: string | undefined): Promise<{ name: string; role: Role } | null> {
+  if (!session) return null;
+  const hash = await sessions.sessionToken(pool, session);
+  if (!hash) return null;
+  if (auth.apiToken && equalSecrets(hash, tokens.tokenHash(auth.apiToken))) return { name: 'admin', role: 'admin' };
+  return tokens.findTokenByHash(pool, hash);
 }
 
 /** Who a token is: the bootstrap admin, a named token, or nobody. */
@@ -44,7 +59,7 @@ export function requireRole(pool: Pool, auth: ApiAuth, role: Role) {
       ctx.body = { error: 'missing or wrong CSRF token' };
       return;
     }
-    const actor = await resolveToken(pool, auth, bearer ?? cookie);
+    const actor = bearer ? await resolveToken(pool, auth, bearer) : await resolveSession(pool, auth, cookie);
     if (!actor && role === 'read' && auth.publicRead) return next();
     if (!actor) {
       ctx.status = 401;

@@ -1,9 +1,11 @@
 import Router from '@koa/router';
+import type { BlockList } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { Context, Next } from 'koa';
 import { deliveryList, deliveryView, runList, runView, type SchedulerDeps } from '../scheduler/index.ts';
-import { deliveries, environments, repos } from '../store/index.ts';
-import { csrfToken, resolveToken, SESSION_COOKIE, type ApiAuth } from './auth.ts';
+import { deliveries, environments, repos, sessions, tokens } from '../store/index.ts';
+import { csrfToken, resolveSession, resolveToken, SESSION_COOKIE, SESSION_SECONDS, type ApiAuth } from './auth.ts';
+import { clientView } from './client-address.ts';
 import { esc, layout, statusBadge, when, type PageUser } from './ui-html.ts';
 
 const ASSETS: Record<string, { type: string; body: string }> = {
@@ -28,14 +30,14 @@ export function sameOriginPath(next: string | null): string {
 }
 
 /** The web UI (docs/api.md): server-rendered pages over the same views as the API; writes go through the API. */
-export function uiRoutes(deps: SchedulerDeps, auth: ApiAuth): Router {
+export function uiRoutes(deps: SchedulerDeps, auth: ApiAuth, trustedProxies: BlockList | null = null): Router {
   const { pool } = deps;
   const router = new Router();
 
   const userOf = async (ctx: Context): Promise<PageUser | null> => {
-    const token = ctx.cookies.get(SESSION_COOKIE);
-    const who = await resolveToken(pool, auth, token);
-    return who && token ? { ...who, csrf: csrfToken(token) } : null;
+    const session = ctx.cookies.get(SESSION_COOKIE);
+    const who = await resolveSession(pool, auth, session);
+    return who && session ? { ...who, csrf: csrfToken(session) } : null;
   };
   // Pages read like the API: a token (here the session cookie) unless FORGELINE_PUBLIC_READ.
   const page = async (ctx: Context, next: Next) => {
@@ -76,10 +78,17 @@ ${ctx.query.error ? '<p class="failure">That token is not valid.</p>' : ''}<p><b
     const token = form.get('token') ?? '';
     const next = sameOriginPath(form.get('next'));
     if (!(await resolveToken(pool, auth, token))) return ctx.redirect(`/login?error=1&next=${encodeURIComponent(next)}`);
-    ctx.cookies.set(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: ctx.secure, overwrite: true });
+    const session = await sessions.openSession(pool, tokens.tokenHash(token), SESSION_SECONDS);
+    // Secure whenever the browser reached us over HTTPS: directly, or as a trusted proxy says.
+    const https = clientView(ctx.req, trustedProxies).https;
+    // The cookies library refuses a Secure cookie on what it takes for plain HTTP: it is told what we know.
+    (ctx.cookies as unknown as { secure: boolean }).secure = https;
+    ctx.cookies.set(SESSION_COOKIE, session, { httpOnly: true, sameSite: 'strict', secure: https, overwrite: true, maxAge: SESSION_SECONDS * 1000 });
     ctx.redirect(next);
   });
-  router.get('/logout', (ctx) => {
+  router.get('/logout', async (ctx) => {
+    const session = ctx.cookies.get(SESSION_COOKIE);
+    if (session) await sessions.closeSession(pool, session);
     ctx.cookies.set(SESSION_COOKIE, null);
     ctx.redirect('/login');
   });

@@ -12,6 +12,7 @@ export * as statusReports from './status-reports.ts';
 export * as workers from './workers.ts';
 export * as environments from './environments.ts';
 export * as secrets from './secrets.ts';
+export * as sessions from './sessions.ts';
 export * as tokens from './tokens.ts';
 export * as artifacts from './artifacts.ts';
 export * as sources from './sources.ts';

@@ -4,7 +4,9 @@ import type { Queryable } from './db.ts';
 export type Role = 'read' | 'write' | 'approve' | 'admin';
 export const ROLES: Role[] = ['read', 'write', 'approve', 'admin'];
 
-const hash = (secret: string) => createHash('sha256').update(secret).digest('hex');
+/** How a token is kept: its SHA-256, hex. */
+export const tokenHash = (secret: string) => createHash('sha256').update(secret).digest('hex');
+const hash = tokenHash;
 
 export async function addToken(db: Queryable, name: string, role: Role, secret: string): Promise<void> {
   await db.query('INSERT INTO tokens (name, role, hash) VALUES ($1, $2, $3)', [name, role, hash(secret)]);
@@ -13,6 +15,12 @@ export async function addToken(db: Queryable, name: string, role: Role, secret: 
 /** The token a secret belongs to, unless revoked. A hash lookup: nothing to compare in variable time. */
 export async function findToken(db: Queryable, secret: string): Promise<{ name: string; role: Role } | null> {
   const { rows } = await db.query<{ name: string; role: Role }>('SELECT name, role FROM tokens WHERE hash = $1 AND revoked_at IS NULL', [hash(secret)]);
+  return rows[0] ?? null;
+}
+
+/** The token a hash belongs to, unless revoked (a UI session keeps the hash of the token it was opened with). */
+export async function findTokenByHash(db: Queryable, tokenHash: string): Promise<{ name: string; role: Role } | null> {
+  const { rows } = await db.query<{ name: string; role: Role }>('SELECT name, role FROM tokens WHERE hash = $1 AND revoked_at IS NULL', [tokenHash]);
   return rows[0] ?? null;
 }
 
