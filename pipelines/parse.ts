@@ -71,7 +71,8 @@ class Checker {
     list?.forEach((glob, i) => {
       const pattern = glob.startsWith('!') ? glob.slice(1) : glob;
       try {
-        picomatch.makeRe(pattern, { strictBrackets: true });
+        // No extglobs (`+(a|b)`): nested, they backtrack for seconds on a short branch name.
+        picomatch.makeRe(pattern, { strictBrackets: true, noextglob: true });
         if (pattern === '') throw new Error('empty pattern');
       } catch (err) {
         this.add(this.at([...pointer, String(i)]), `invalid glob '${glob}': ${(err as Error).message}`);
@@ -203,8 +204,20 @@ function sorted(problems: Problem[]): Problem[] {
   return [...problems].sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
+/**
+ * Pipeline files come from anyone who can push, a fork's author included, and
+ * are parsed on the server: the size and the aliases a file may hold are
+ * bounded, so one cannot hold up planning for everyone.
+ */
+export const MAX_PIPELINE_FILE_BYTES = 1024 * 1024;
+const MAX_YAML_ALIASES = 100;
+
 /** Parses and validates one pipeline file; every problem is located at file:line:col. */
 export function parsePipelineFile(file: string, content: string): ParsedFile {
+  const size = Buffer.byteLength(content);
+  if (size > MAX_PIPELINE_FILE_BYTES) {
+    return { pipeline: null, problems: [{ file, line: 1, col: 1, message: `the file is ${size} bytes; a pipeline file may hold at most ${MAX_PIPELINE_FILE_BYTES} (1 MiB)` }] };
+  }
   const lines = new LineCounter();
   const doc = parseDocument(content, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const check = new Checker(file, doc, lines);
@@ -215,7 +228,15 @@ export function parsePipelineFile(file: string, content: string): ParsedFile {
   }
   if (check.problems.length) return { pipeline: null, problems: check.problems };
 
-  const value = doc.toJS() as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    // yaml refuses aliases that would expand past the count (a "billion laughs"); anything else is ours to fix.
+    if (!(err instanceof ReferenceError)) throw err;
+    check.add({ line: 1, col: 1 }, `YAML: ${err.message}: a pipeline file may use at most ${MAX_YAML_ALIASES} aliases`);
+    return { pipeline: null, problems: check.problems };
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     check.add({ line: 1, col: 1 }, 'a pipeline file must be a mapping with at least `stages`');
     return { pipeline: null, problems: check.problems };
