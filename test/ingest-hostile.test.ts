@@ -1,8 +1,8 @@
 // Hostile input past verification: real deliveries of every forge, each
 // mutated at random and then signed as its forge signs, reach the parsers and
 // the store. Nothing may answer a 5xx, and the process must live on.
-import { request } from 'node:http';
 import fc from 'fast-check';
+import { postFrom } from './helpers/post-from.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerRepo } from '../scheduler/index.ts';
 import { FORGE, fixtureText, manifest, repoOf, signed } from './helpers/forge-fixtures.ts';
@@ -91,18 +91,6 @@ describe('hostile deliveries past verification', () => {
     }
   });
 });
-
-/** A POST from a chosen loopback address, as another machine's would come. */
-function postFrom(localAddress: string, url: string, headers: Record<string, string>, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', localAddress, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode!));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 describe('rate limit per source address', () => {
   let forgeline: TestForgeline;

@@ -1,21 +1,9 @@
 // A flood of requests that fail before verification: the audit log must not
 // grow with it, and refusals by source address are rate-limited like the rest.
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerRepo } from '../../scheduler/index.ts';
 import { startForgeline, type TestForgeline } from '../helpers/forgeline.ts';
-
-/** A POST from a chosen loopback address, as another machine's would come. */
-function postFrom(localAddress: string, url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', localAddress, headers: { ...headers, 'content-length': '2' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode!));
-    });
-    req.on('error', reject);
-    req.end('{}');
-  });
-}
+import { postFrom } from '../helpers/post-from.ts';
 
 /** `count` POSTs from one address, twenty at a time; how many got each status. */
 async function flood(from: string, url: string, count: number, headers: Record<string, string>): Promise<Record<number, number>> {
@@ -24,7 +12,7 @@ async function flood(from: string, url: string, count: number, headers: Record<s
   await Promise.all(Array.from({ length: 20 }, async () => {
     while (sent < count) {
       sent++;
-      const status = await postFrom(from, url, headers);
+      const status = await postFrom(from, url, headers, '{}');
       statuses[status] = (statuses[status] ?? 0) + 1;
     }
   }));
