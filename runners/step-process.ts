@@ -1,15 +1,35 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { streamThrough, type StreamedExit } from '../git/index.ts';
 
 /**
  * The step's shell runs under a small wrapper that leads the step's process
- * group. setpriv gives the wrapper a parent-death signal, and the wrapper
+ * group (and, in a PID namespace, is its init: `kill -KILL -$$` is then
+ * `kill -KILL -1`, every process of the namespace). setpriv gives the wrapper a parent-death signal, and the wrapper
  * turns that signal into SIGKILL for its whole group: when the process that
  * started it dies, even by SIGKILL, the step and everything it started die
  * with it, so a retried stage never runs beside its lost attempt.
  */
 const WRAPPER = 'trap "kill -KILL -$$" TERM; bash -eo pipefail -c "$1" & wait $!';
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
+const UNSHARE = ['/usr/bin/unshare', '/bin/unshare'].find((p) => existsSync(p)) ?? null;
+
+/**
+ * Each step in a PID namespace of its own, with its own /proc. When the
+ * step's shell ends, or the step is killed, the kernel kills every process
+ * left in it, also one that called setsid or forked twice to get away from
+ * the step's process group; and a step sees no process but its own, so it
+ * cannot read another step's environment (its secrets) in /proc, whatever
+ * user both run as. Needs root (a worker with --run-as runs as root) and
+ * util-linux's unshare; where either is missing, steps run as before, in a
+ * process group only.
+ */
+const NAMESPACE = ['--pid', '--fork', '--kill-child', '--mount-proc'];
+let namespaces: boolean | undefined;
+export function stepNamespaces(): boolean {
+  namespaces ??= Boolean(UNSHARE && SETPRIV) && spawnSync(UNSHARE!, [...NAMESPACE, 'true'], { stdio: 'ignore' }).status === 0;
+  return namespaces;
+}
 
 export interface StepUser {
   uid: number;
@@ -69,7 +89,9 @@ export function spawnStep(opts: StepProcessOptions): StepProcess {
   const shell = ['bash', '-c', WRAPPER, 'forgeline-step', opts.run];
   const creds = opts.user ? [`--reuid=${opts.user.uid}`, `--regid=${opts.user.gid}`, '--clear-groups'] : [];
   if (!SETPRIV && opts.user) throw new Error('--run-as needs setpriv (util-linux), which is not installed');
-  const [file, ...args] = SETPRIV ? [SETPRIV, ...creds, '--pdeathsig', 'TERM', '--', ...shell] : shell;
+  const step = SETPRIV ? [SETPRIV, ...creds, '--pdeathsig', 'TERM', '--', ...shell] : shell;
+  // unshare, the namespace's parent, dies with the spawner too; its --kill-child then takes the namespace down.
+  const [file, ...args] = stepNamespaces() ? [SETPRIV!, '--pdeathsig', 'KILL', '--', UNSHARE!, ...NAMESPACE, '--', ...step] : step;
   let pid: number | null = null;
   let killed = false;
   const exited = streamThrough(file!, args, { cwd: opts.cwd, env: opts.env }, {

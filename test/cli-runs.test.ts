@@ -10,7 +10,7 @@ import { addToken } from '../scheduler/index.ts';
 import { forgelineCli } from './helpers/cli.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
-import { alive } from './helpers/process.ts';
+import { alive, hostPid } from './helpers/process.ts';
 
 describe('forgeline login, secret, env, runs, logs, approve, trigger, rerun and cancel', () => {
   let b: Bench;
@@ -127,7 +127,8 @@ stages:
     expect((await b.finished(id!)).status).toBe('success');
     expect(JSON.parse(await cli(['rerun', String(id)]))).toMatchObject({ id, attempt: 2 });
     await waitFor(async () => (existsSync(`${pidFile}.2`) ? true : undefined), 'the rerun\'s step to start');
-    const pid = Number((await readFile(`${pidFile}.2`, 'utf8')).trim());
+    const pid = hostPid(Number((await readFile(`${pidFile}.2`, 'utf8')).trim()), `FORGELINE_RUN_ID=${id}`)!;
+    expect(pid).not.toBeNull();
     expect(alive(pid)).toBe(true);
     expect(JSON.parse(await cli(['cancel', String(id)]))).toMatchObject({ id });
     // Counted from the command's answer (the CLI's own start is not the cancel's): within 2 s.

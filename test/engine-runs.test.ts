@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addToken, setSecret } from '../scheduler/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
-import { alive } from './helpers/process.ts';
+import { alive, hostPid, processesWith } from './helpers/process.ts';
 
 
 describe('runs: cancel, rerun, retries, secrets, artifacts, inputs', () => {
@@ -27,7 +27,8 @@ describe('runs: cancel, rerun, retries, secrets, artifacts, inputs', () => {
       '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  long:\n    steps: [{ run: "sleep 300 & echo $! > ${pidFile}; wait" }]\n  after:\n    needs: [long]\n    steps: [{ run: "true" }]\n`,
     });
     await b.stage(id!, 'long', 'running');
-    const sleeper = Number(await waitFor(async () => (existsSync(pidFile) ? (await import('node:fs/promises')).readFile(pidFile, 'utf8') : undefined), 'the step to start'));
+    const sleeper = hostPid(Number(await waitFor(async () => (existsSync(pidFile) ? (await import('node:fs/promises')).readFile(pidFile, 'utf8') : undefined), 'the step to start')), `FORGELINE_RUN_ID=${id}`)!;
+    expect(sleeper).not.toBeNull();
     expect(alive(sleeper)).toBe(true);
     expect((await b.api(`/runs/${id}/cancel`, { method: 'POST' })).status).toBe(401);
     const started = Date.now();
@@ -217,8 +218,8 @@ stages:
     const log = await b.log(id!, 'slow');
     expect(log).toContain('forgeline: may fail: exited with 2 (continue-on-error)');
     expect(log).not.toContain('never');
-    const sleeper = Number((await (await import('node:fs/promises')).readFile(pidFile, 'utf8')).trim());
-    await waitFor(async () => (alive(sleeper) ? undefined : true), 'the timed-out step\'s tree to die', 2000);
+    expect(existsSync(pidFile)).toBe(true);
+    await waitFor(async () => (processesWith(`FORGELINE_RUN_ID=${id}`).length ? undefined : true), 'the timed-out steps\' trees to die', 2000);
   });
 
   it('runs a concurrency group one at a time keeping the newest pending run, or cancels in progress', async () => {

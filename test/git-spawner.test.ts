@@ -6,12 +6,24 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../git/index.ts';
 import { spawnStep } from '../runners/index.ts';
-import { alive, processState } from './helpers/process.ts';
+import { readFileSync } from 'node:fs';
+import { alive, hostPid, processState } from './helpers/process.ts';
 import { waitFor } from './helpers/forgeline.ts';
 
 const gitIndex = fileURLToPath(new URL('../git/index.ts', import.meta.url));
 
 /** The spawner processes whose parent is `pid`. */
+/** The pids above a process, its parent first. */
+function ancestorsOf(pid: number): number[] {
+  const up: number[] = [];
+  for (let at = pid; at > 1;) {
+    const stat = readFileSync(`/proc/${at}/stat`, 'utf8');
+    at = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    up.push(at);
+  }
+  return up;
+}
+
 async function spawnersOf(pid: number): Promise<number[]> {
   const { stdout } = await execa('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { reject: false });
   return stdout.split('\n').filter((l) => l.includes('spawner-child')).map((l) => Number(l.trim().split(/\s+/)[0]));
@@ -60,7 +72,7 @@ describe('git through the spawner process', () => {
     const pidFile = path.join(scratch, 'held.pid');
     await writeFile(script, `import { existsSync, readFileSync } from 'node:fs';
 import { processRunner, spawnStep } from ${JSON.stringify(fileURLToPath(new URL('../runners/index.ts', import.meta.url)))};
-spawnStep({ run: 'echo $$ > ${pidFile}; sleep 300', cwd: ${JSON.stringify(scratch)}, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+spawnStep({ run: 'echo $$ > ${pidFile}; sleep 300', cwd: ${JSON.stringify(scratch)}, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', FORGELINE_TEST: 'held' } });
 while (!(existsSync(${JSON.stringify(pidFile)}) && readFileSync(${JSON.stringify(pidFile)}, 'utf8').endsWith('\\n'))) await new Promise((r) => setTimeout(r, 20));
 processRunner.hold!(true);
 console.log('held');
@@ -68,7 +80,8 @@ setInterval(() => {}, 1000);
 `);
     const worker = execa(process.execPath, [script], { reject: false });
     await new Promise<void>((resolve) => worker.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('held')) resolve(); }));
-    const step = Number((await execa('cat', [pidFile])).stdout);
+    const step = hostPid(Number((await execa('cat', [pidFile])).stdout), 'FORGELINE_TEST=held')!;
+    expect(step).not.toBeNull();
     await waitFor(async () => (processState(step) === 'T' ? true : undefined), 'the step to be stopped', 5000);
     worker.kill('SIGKILL');
     await worker;
@@ -79,17 +92,17 @@ setInterval(() => {}, 1000);
     const chunks: string[] = [];
     const pidFile = path.join(scratch, 'left.pid');
     const step = spawnStep({
-      run: `echo "wrapper's parent: $(ps -o ppid= -p $PPID | tr -d ' ')"; echo oops >&2; sleep 300 & echo $! > ${pidFile}; exit 3`,
-      cwd: scratch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, onOutput: (c) => chunks.push(c.toString()),
+      run: `echo oops >&2; sleep 300 & echo $! > ${pidFile}; sleep 1; exit 3`,
+      cwd: scratch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', FORGELINE_TEST: 'left' }, onOutput: (c) => chunks.push(c.toString()),
     });
+    // While it runs: the step descends from the spawner, not from this process directly.
+    const [spawner] = await spawnersOf(process.pid);
+    const left = await waitFor(async () => hostPid(Number((await execa('cat', [pidFile], { reject: false })).stdout || -1), 'FORGELINE_TEST=left') ?? undefined, 'the step to start');
+    expect(ancestorsOf(left)).toContain(spawner);
     const exited = await step.exited;
     expect(exited).toEqual({ exitCode: 3, signal: null, error: null });
-    const [spawner] = await spawnersOf(process.pid);
-    const output = chunks.join('');
-    expect(output).toContain(`wrapper's parent: ${spawner}`);
-    expect(output).toContain('oops');
+    expect(chunks.join('')).toContain('oops');
     // The background sleep died with its step, though the step never waited for it.
-    const left = Number((await execa('cat', [pidFile])).stdout);
     await waitFor(async () => (alive(left) ? undefined : true), 'the step\'s background process to die', 5000);
     // A step killed before it has even started is killed once it has; one that cannot start says why.
     const killed = spawnStep({ run: 'sleep 300', cwd: scratch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** A process's state letter from /proc/<pid>/stat (R, S, T for stopped, Z for a zombie…), null when there is none. */
 export function processState(pid: number): string | null {
@@ -20,4 +20,39 @@ export function alive(pid: number): boolean {
   }
   const state = processState(pid);
   return state !== null && state !== 'Z';
+}
+
+/**
+ * The pid, as this test sees it, of a step's process that wrote its own pid
+ * (`$$`, `$!`) from inside the step's PID namespace: the live process whose
+ * innermost pid is `stepPid` and whose environment holds `marker` (the run's
+ * `FORGELINE_RUN_ID=<id>`, say). Where steps run without a namespace the two
+ * pids are the same. Null when no such process lives.
+ */
+export function hostPid(stepPid: number, marker: string): number | null {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const nspid = /^NSpid:\s+(.+)$/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]?.trim().split(/\s+/).map(Number);
+      if (nspid?.at(-1) !== stepPid) continue;
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(marker)) return Number(entry);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return null;
+}
+
+/** Every live process whose environment holds `marker`: what a run's steps left behind. */
+export function processesWith(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(marker) && alive(Number(entry))) found.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
 }
