@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,16 +9,11 @@ import { FORK_LABEL, setSecret } from '../scheduler/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
 import { processesWith } from './helpers/process.ts';
+import { ensureUser } from './helpers/step-user.ts';
 
 const USER = 'forgeline-step';
 const FORK_USER = 'forgeline-fork';
 
-/** The tests run as root, like CI: each unprivileged user is created once. */
-async function ensureUser(name: string): Promise<void> {
-  if ((await execa('id', ['-u', name], { reject: false })).exitCode !== 0) {
-    await execa('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
-  }
-}
 
 const attempt = (what: string, cmd: string) => `if ${cmd} >/dev/null 2>&1; then echo "${what}: allowed"; else echo "${what}: refused"; fi`;
 

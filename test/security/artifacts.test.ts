@@ -1,11 +1,11 @@
 // A step that owns its checkout swaps it for a link to the data dir before its
 // artifacts are packed: packing runs with the worker's rights, so without care
 // the archive would carry the server's secret key to whoever reads artifacts.
-import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBench, type Bench } from '../helpers/engine.ts';
+import { ensureUser } from '../helpers/step-user.ts';
 
 const USER = 'forgeline-step';
 
@@ -13,9 +13,7 @@ describe('artifact packing under attack', () => {
   let b: Bench;
 
   beforeAll(async () => {
-    if ((await execa('id', ['-u', USER], { reject: false })).exitCode !== 0) {
-      await execa('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER]);
-    }
+    await ensureUser(USER);
     // No FORGELINE_SECRET_KEY: the key is generated into the data dir, the prize.
     b = await startBench('acme/artifacts', { workers: 1, runAs: USER, env: { FORGELINE_SECRET_KEY: '' } });
   });
