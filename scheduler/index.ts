@@ -2,7 +2,7 @@ export { startBoss, QUEUES } from './queues.ts';
 export { FORK_LABEL, MAX_LABELS } from './stage-queues.ts';
 export { startWorkers, type WorkerOptions, type Workers } from './workers.ts';
 export { reapLostStages } from './reaper.ts';
-export { hookExists, receiveHook, refuseHook, type HookAnswer, type HookRequest, type IngestDeps } from './ingest.ts';
+export { hookTarget, receiveHook, refuseHook, type HookAnswer, type HookRequest, type IngestDeps } from './ingest.ts';
 export { deliveryBatcher } from './delivery-batcher.ts';
 export { commitPrefetch, type Prefetch } from './prefetch.ts';
 export { hookDirectory } from './hook-directory.ts';

@@ -39,7 +39,7 @@ export interface IngestDeps {
   prefetch?: Prefetch;
 }
 
-interface Target {
+export interface Target {
   provider: Provider;
   /** The repository whose own hook this is; null on a forge-wide hook. */
   repo: Repo | null;
@@ -60,9 +60,9 @@ async function findTarget(deps: IngestDeps, hook: string): Promise<Target | null
   return sourceProvider ? { provider: sourceProvider, repo, secrets: source.secrets, source: source.source } : null;
 }
 
-/** Whether a hook id names a hook at all: asked before its body is read, so an unknown one costs no memory. */
-export async function hookExists(deps: IngestDeps, hook: string): Promise<boolean> {
-  return (await findTarget(deps, hook)) !== null;
+/** What a hook id names, or null: asked before its body is read, so an unknown one costs no memory. */
+export async function hookTarget(deps: IngestDeps, hook: string): Promise<Target | null> {
+  return findTarget(deps, hook);
 }
 
 /**
@@ -124,9 +124,10 @@ async function receiveSourceDelivery(deps: IngestDeps, req: HookRequest, source:
  * the delivery with its plan job before answering, so a 2xx means nothing
  * can be lost. Verified deliveries are never refused for load.
  */
-export async function receiveHook(deps: IngestDeps, req: HookRequest): Promise<HookAnswer> {
+export async function receiveHook(deps: IngestDeps, req: HookRequest, known?: Target): Promise<HookAnswer> {
   const receivedAt = new Date();
-  const target = await findTarget(deps, req.hook);
+  // The caller may have looked the hook up already, before reading the body: not twice.
+  const target = known ?? await findTarget(deps, req.hook);
   if (!target) return refuseHook(deps, req, 'unknown', 404, 'unknown hook');
   const { provider } = target;
   const cidrs = target.source ? target.source.allowCidrs : target.repo?.allowCidrs;

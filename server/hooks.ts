@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { providerFor } from '../providers/index.ts';
-import { hookExists, hookMetrics, receiveHook, refuseHook, type HookAnswer, type IngestDeps } from '../scheduler/index.ts';
+import { hookMetrics, hookTarget, receiveHook, refuseHook, type HookAnswer, type IngestDeps } from '../scheduler/index.ts';
 import type { BlockList } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { isDatabaseUnavailable } from '../store/index.ts';
@@ -57,7 +57,8 @@ export function hookRoutes(deps: IngestDeps, bodyLimit: number, transport: HookT
     const type = (ctx.get('content-type').split(';')[0] ?? '').trim().toLowerCase();
     if (!CONTENT_TYPES.includes(type)) return answer(415, `content type must be one of ${CONTENT_TYPES.join(', ')}`);
     // An unknown hook is answered before its body is read, and the connection cut so the rest is never read either.
-    if (!(await hookExists(deps, request.hook))) {
+    const target = await hookTarget(deps, request.hook);
+    if (!target) {
       cutAfterAnswer(ctx);
       return answer(404, 'unknown hook');
     }
@@ -78,7 +79,7 @@ export function hookRoutes(deps: IngestDeps, bodyLimit: number, transport: HookT
     }
     let result: HookAnswer;
     try {
-      result = await receiveHook(deps, { ...request, headers: ctx.req.headers, rawBody });
+      result = await receiveHook(deps, { ...request, headers: ctx.req.headers, rawBody }, target);
     } catch (err) {
       // Answered 503 by the app; the audit log is in the database that is away, so the count and the log say it.
       if (isDatabaseUnavailable(err)) {
