@@ -73,12 +73,12 @@ for (let r = 0; r < ROUNDS; r++) {
   }));
 }
 
-const cold = await time(async () => explainEvent(repo, event, {}, await loadPipelines(repo.gitDir, sha)));
+const cold = await time(async () => explainEvent(repo, event, {}, await loadPipelines(repo, sha)));
 const warm: number[] = [];
 let triggered = 0;
 for (let r = 0; r < ROUNDS; r++) {
   warm.push(await time(async () => {
-    const entry = await explainEvent(repo, event, {}, await loadPipelines(repo.gitDir, sha));
+    const entry = await explainEvent(repo, event, {}, await loadPipelines(repo, sha));
     triggered = entry.pipelines.filter((p) => p.triggered).length;
   }));
 }

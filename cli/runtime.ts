@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { PgBoss } from 'pg-boss';
 import { processRunner, resolveUser, type RunAsUser } from '../runners/index.ts';
+import { PlanningPool } from '../pipelines/index.ts';
 import { auditLimiter, commitPrefetch, deliveryBatcher, FORK_LABEL, hookDirectory, MAX_LABELS, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
 import { connectDatabase, createIngestPool, loadSecretKey, migrate, secretBox, secrets, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
@@ -53,6 +54,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     heartbeatSeconds: config.heartbeatSeconds,
     artifactMaxBytes: config.artifactMaxBytes,
     logMaxBytes: config.logMaxBytes,
+    planning: new PlanningPool({ seconds: config.planningSeconds }),
   };
   const ingestPool = createIngestPool(db.url);
   const ingest: IngestDeps = {
@@ -68,6 +70,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     config, db, deps, ingest,
     async close() {
       await boss!.stop({ graceful: true, timeout: 10_000 });
+      await deps.planning!.close();
       await ingestPool.end();
       await db.close();
     },

@@ -1,6 +1,40 @@
-import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
+import { celEnv, celFunc, CelScalar, isCelError, parse, plan } from '@bufbuild/cel';
 
-const env = celEnv();
+/**
+ * Every turn of a comprehension (`exists`, `all`, `map`, `filter`,
+ * `exists_one`) costs a step, nested ones multiply: a condition may take
+ * this many in one evaluation. Expressions are otherwise linear in their
+ * length, and `matches` is RE2, so this bounds what a pipeline file's `if`
+ * can cost (@bufbuild/cel has no cost limits of its own).
+ */
+export const CEL_STEP_BUDGET = 100_000;
+const STEP = '__forgeline_step__';
+let stepsLeft = CEL_STEP_BUDGET;
+
+export class CelBudgetError extends Error {}
+
+const env = celEnv({
+  funcs: [celFunc(STEP, [], CelScalar.BOOL, () => {
+    if (--stepsLeft < 0) throw new CelBudgetError(`took more than ${CEL_STEP_BUDGET} comprehension steps (the limit of one condition)`);
+    return true;
+  })],
+});
+
+// `loopCondition && step()`: the loop stops, and the condition fails, once the budget is spent.
+function counted(node: any): any {
+  const call = (fn: string, args: unknown[]) => ({ $typeName: 'cel.expr.Expr', id: node.id, exprKind: { case: 'callExpr', value: { $typeName: 'cel.expr.Expr.Call', function: fn, args } } });
+  return call('_&&_', [node, call(STEP, [])]);
+}
+
+function countSteps(node: unknown): void {
+  if (!node || typeof node !== 'object') return;
+  const kind = (node as { exprKind?: { case?: string; value?: any } }).exprKind;
+  if (kind?.case === 'comprehensionExpr' && kind.value.loopCondition) kind.value.loopCondition = counted(kind.value.loopCondition);
+  for (const value of Object.values(node as Record<string, unknown>)) {
+    if (Array.isArray(value)) value.forEach(countSteps);
+    else if (value && typeof value === 'object') countSteps(value);
+  }
+}
 const cache = new Map<string, ReturnType<typeof compile>>();
 
 export interface CompiledCel {
@@ -42,7 +76,11 @@ function references(node: unknown, roots: Set<string>, stages: Set<string>, boun
   }
 }
 
+/** The longest condition: beside the step budget, this bounds what one step can do. */
+export const CEL_MAX_LENGTH = 4096;
+
 function compile(source: string): CompiledCel {
+  if (source.length > CEL_MAX_LENGTH) throw new CelCompileError(`the condition is ${source.length} characters long; one may hold at most ${CEL_MAX_LENGTH}`, 1, 1);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(source);
@@ -56,11 +94,13 @@ function compile(source: string): CompiledCel {
   const bound = new Set<string>();
   references(parsed.expr, roots, stages, bound);
   for (const name of bound) roots.delete(name);
+  countSteps(parsed.expr);
   const run = plan(env, parsed);
   return {
     roots,
     stages,
     evaluate(vars) {
+      stepsLeft = CEL_STEP_BUDGET;
       const result = run(vars as never);
       if (isCelError(result)) throw new Error(result.message);
       return result;

@@ -1,25 +1,14 @@
-import { changedFiles, mergeBase } from '../git/index.ts';
 import type { ForgeEvent } from '../providers/types.ts';
 import type { ChangedPaths } from './match.ts';
-
-/** What planning can ask of the repository: commits, fetched if need be, and branch heads. */
-export interface RepoView {
-  /** A git directory holding the commits (a bare mirror, or a clone's .git). */
-  gitDir: string;
-  /** The full id of a commit, fetching it when needed; throws when it cannot be had. */
-  ensureCommit(sha: string): Promise<string>;
-  /** The default branch's head, or null when unknown. */
-  defaultBranchHead(): Promise<string | null>;
-  branchHead(branch: string): Promise<string | null>;
-}
+import type { RepoView } from './repo-view.ts';
 
 const ZERO = /^0+$/;
 
 async function diffFromBase(repo: RepoView, baseHead: string | null, head: string, what: string): Promise<ChangedPaths> {
   if (!baseHead) return { unknown: `${what} is unknown` };
-  const base = await mergeBase(repo.gitDir, await repo.ensureCommit(baseHead), head);
+  const base = await repo.mergeBase(await repo.ensureCommit(baseHead), head);
   if (!base) return { unknown: `no common history with ${what}` };
-  return { paths: await changedFiles(repo.gitDir, base, head) };
+  return { paths: await repo.changedFiles(base, head) };
 }
 
 /**
@@ -42,7 +31,7 @@ export async function changedPathsOf(repo: RepoView, event: ForgeEvent): Promise
     } catch {
       return { unknown: `history unavailable: ${event.before.slice(0, 12)} is no longer in the repository (a force push?)` };
     }
-    return { paths: await changedFiles(repo.gitDir, before, head) };
+    return { paths: await repo.changedFiles(before, head) };
   } catch (err) {
     return { unknown: `history unavailable: ${(err as Error).message.split('\n')[0]}` };
   }

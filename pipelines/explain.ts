@@ -1,10 +1,10 @@
-import { commitMessage, listFilesAt, readBlobs } from '../git/index.ts';
 import type { ForgeEvent } from '../providers/types.ts';
 import { evaluateCondition } from './cel.ts';
-import { changedPathsOf, type RepoView } from './changed-paths.ts';
+import { changedPathsOf } from './changed-paths.ts';
 import { matchPipeline, type ChangedPaths } from './match.ts';
 import { crossFileProblems, parsePipelineFile } from './parse.ts';
 import { formatProblem } from './problem.ts';
+import type { RepoView } from './repo-view.ts';
 import type { Pipeline, Problem } from './types.ts';
 
 export const PIPELINE_DIR = '.forgeline';
@@ -49,19 +49,21 @@ export interface EventExplain {
   pipelines: PipelineExplain[];
 }
 
-function nameOf(file: string, content: string): string {
-  return /^name:\s*["']?([a-z0-9][a-z0-9_-]*)["']?\s*$/m.exec(content)?.[1] ?? file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+/** The name a pipeline file gives itself (`name:` on a line of its own), else its file's stem. */
+export function nameOf(file: string, content: string): string {
+  // Blanks, not \s: a \s* that crosses lines backtracks over a file of blank lines.
+  return /^name:[ \t]*["']?([a-z0-9][a-z0-9_-]*)["']?[ \t]*\r?$/m.exec(content)?.[1] ?? file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
 }
 
 // Parsed files by blob id: an unchanged file is not parsed again.
 const parsedByBlob = new Map<string, ReturnType<typeof parsePipelineFile> & { name: string }>();
 
 /** The pipeline files at a commit, parsed (cached by blob), with their problems. */
-export async function loadPipelines(gitDir: string, sha: string): Promise<LoadedPipelines> {
-  const files = await listFilesAt(gitDir, sha, PIPELINE_DIR, PIPELINE_FILE);
+export async function loadPipelines(repo: Pick<RepoView, 'pipelineFiles' | 'blobs'>, sha: string): Promise<LoadedPipelines> {
+  const files = await repo.pipelineFiles(sha);
   const key = (f: { blob: string; path: string }) => `${f.blob}:${f.path}`;
   // Only blobs not parsed before are read at all.
-  const contents = await readBlobs(gitDir, files.filter((f) => !parsedByBlob.has(key(f))).map((f) => f.blob));
+  const contents = await repo.blobs(files.filter((f) => !parsedByBlob.has(key(f))).map((f) => f.blob));
   const loaded: LoadedPipelines = { pipelines: [], broken: [] };
   for (const f of files) {
     let parsed = parsedByBlob.get(key(f));
@@ -103,7 +105,7 @@ export function explainStages(p: Pipeline, event: ForgeEvent, payload: unknown):
  */
 export async function explainEvent(repo: RepoView, event: ForgeEvent, payload: unknown, loaded?: LoadedPipelines): Promise<EventExplain> {
   if (event.deleted || !event.sha) return { event, reason: 'deletions start no run', pipelines: [] };
-  const { pipelines, broken } = loaded ?? await loadPipelines(repo.gitDir, event.sha);
+  const { pipelines, broken } = loaded ?? await loadPipelines(repo, event.sha);
   const entry: EventExplain = { event, pipelines: [] };
   if (pipelines.length === 0 && broken.length === 0) entry.reason = `no ${PIPELINE_DIR}/*.yml at ${event.sha}`;
   for (const b of broken) {
@@ -117,7 +119,7 @@ export async function explainEvent(repo: RepoView, event: ForgeEvent, payload: u
     // A push payload carries its head commit's message: git is asked only when it does not.
     commitMessage: () => (message ??= event.kind === 'push' && event.message !== null
       ? Promise.resolve(event.message)
-      : commitMessage(repo.gitDir, event.sha!).catch(() => event.message)),
+      : repo.commitMessage(event.sha!).catch(() => event.message)),
   };
   for (const p of pipelines) {
     const match = await matchPipeline(p, event, ctx);
@@ -128,4 +130,18 @@ export async function explainEvent(repo: RepoView, event: ForgeEvent, payload: u
     });
   }
   return entry;
+}
+
+/**
+ * The trace of an event whose planning was stopped at a limit
+ * (planning-pool.ts): every pipeline file at the commit fails with the
+ * reason, under the name it gives itself, so no required check waits forever.
+ */
+export async function explainStopped(repo: Pick<RepoView, 'pipelineFiles' | 'blobs'>, event: ForgeEvent, reason: string): Promise<EventExplain> {
+  const files = await repo.pipelineFiles(event.sha!);
+  const contents = await repo.blobs(files.map((f) => f.blob));
+  return {
+    event,
+    pipelines: files.map((f) => ({ name: nameOf(f.path, contents.get(f.blob) ?? ''), file: f.path, triggered: false, trigger: null, reason, error: reason, stages: [] })),
+  };
 }

@@ -6,8 +6,10 @@ export { matchesFilter } from './globs.ts';
 export { formatProblem } from './problem.ts';
 export { pipelineSchema, schemaPath } from './schema.ts';
 export type { ManualInput, Pipeline, Problem, StageDefinition, Step, Triggers } from './types.ts';
-export { changedPathsOf, type RepoView } from './changed-paths.ts';
+export { changedPathsOf } from './changed-paths.ts';
+export { gitReads, gitRepoView, type RepoView } from './repo-view.ts';
+export { DEFAULT_PLANNING_LIMITS, PlanningLimitError, PlanningPool, sharedPlanningPool, type PlanningLimits } from './planning-pool.ts';
 export {
-  explainEvent, explainStages, loadPipelines, PIPELINE_DIR, PIPELINE_FILE,
+  explainEvent, explainStages, explainStopped, loadPipelines, nameOf, PIPELINE_DIR, PIPELINE_FILE,
   type BrokenFile, type EventExplain, type LoadedPipelines, type PipelineExplain, type StageExplain,
 } from './explain.ts';

@@ -5,6 +5,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { PullRequestAction } from '../providers/types.ts';
 import { CelCompileError, compileCel } from './cel.ts';
 import { parseDuration } from './duration.ts';
+import { globProblem } from './globs.ts';
 import { locate, locateInScalar, type Position } from './locate.ts';
 import { describeSchemaError, schemaErrors } from './schema.ts';
 import type { ManualInput, Pipeline, Problem, StageDefinition, Step, Triggers } from './types.ts';
@@ -71,9 +72,10 @@ class Checker {
     list?.forEach((glob, i) => {
       const pattern = glob.startsWith('!') ? glob.slice(1) : glob;
       try {
+        const refused = globProblem(pattern);
+        if (refused) throw new Error(refused);
         // No extglobs (`+(a|b)`): nested, they backtrack for seconds on a short branch name.
         picomatch.makeRe(pattern, { strictBrackets: true, noextglob: true });
-        if (pattern === '') throw new Error('empty pattern');
       } catch (err) {
         this.add(this.at([...pointer, String(i)]), `invalid glob '${glob}': ${(err as Error).message}`);
       }

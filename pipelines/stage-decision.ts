@@ -9,15 +9,17 @@ export type StageDecision = { run: true } | { run: false; status: 'skipped' | 'f
  * `if` reads `stages.*` runs if the condition holds, whatever its needs'
  * results; any other runs only when all its needs succeeded. `finished` maps
  * the run's finished stages to their results; the payload is read only when
- * the condition needs it. The scheduler and `forgeline exec` both decide here.
+ * the condition needs it. `evaluate` decides the condition (the scheduler's
+ * runs it within planning's limits). The scheduler and `forgeline exec` both decide here.
  */
 export async function decideStage(
   stage: Pick<StageDefinition, 'if' | 'ifReadsStages' | 'needs'>, finished: Map<string, string>, event: ForgeEvent, payload: () => Promise<unknown> | unknown,
+  evaluate: (source: string, vars: Record<string, unknown>) => boolean | Promise<boolean> = evaluateCondition,
 ): Promise<StageDecision> {
   if (stage.if && stage.ifReadsStages) {
     const stages = Object.fromEntries([...finished].map(([name, result]) => [name, { result }]));
     try {
-      return evaluateCondition(stage.if, { event, payload: await payload(), stages })
+      return (await evaluate(stage.if, { event, payload: await payload(), stages }))
         ? { run: true }
         : { run: false, status: 'skipped', reason: `if: ${stage.if} is false` };
     } catch (err) {

@@ -1,4 +1,4 @@
-import { decideStage, type Pipeline, type StageDecision } from '../pipelines/index.ts';
+import { decideStage, sharedPlanningPool, type Pipeline, type StageDecision } from '../pipelines/index.ts';
 import { providerFor } from '../providers/index.ts';
 import { deliveries, repos, runs, type Queryable, type RunRow, type StageRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
@@ -19,10 +19,12 @@ async function payloadOf(tx: Queryable, run: RunRow): Promise<unknown> {
 }
 
 /** Decides a stage whose needs have all finished (docs/pipelines.md, pipelines/stage-decision.ts). */
-function decide(stage: StageRow, pipeline: Pipeline, byName: Map<string, StageRow>, run: RunRow, payload: () => Promise<unknown>): Promise<StageDecision> {
+function decide(deps: SchedulerDeps, stage: StageRow, pipeline: Pipeline, byName: Map<string, StageRow>, run: RunRow, payload: () => Promise<unknown>): Promise<StageDecision> {
   const def = pipeline.stages.find((s) => s.name === stage.name);
   const finished = new Map([...byName.values()].filter((s) => isFinal(s.status)).map((s) => [s.name, s.status]));
-  return decideStage({ if: def?.if ?? null, ifReadsStages: def?.ifReadsStages ?? false, needs: stage.needs }, finished, run.event, payload);
+  // The condition is the pipeline file's: decided within planning's limits, off the event loop.
+  const pool = deps.planning ?? sharedPlanningPool();
+  return decideStage({ if: def?.if ?? null, ifReadsStages: def?.ifReadsStages ?? false, needs: stage.needs }, finished, run.event, payload, (source, vars) => pool.condition(source, vars));
 }
 
 /**
@@ -43,7 +45,7 @@ export async function startStages(deps: SchedulerDeps, tx: Queryable, runId: num
 
   const consider = async (stage: StageRow): Promise<string | null> => {
     decided.add(stage.name);
-    const decision = await decide(stage, pipeline, byName, run, loadPayload);
+    const decision = await decide(deps, stage, pipeline, byName, run, loadPayload);
     if (!decision.run) {
       await runs.transitionStage(tx, { runId, name: stage.name, attempt: stage.attempt, from: ['queued'], to: decision.status, reason: decision.reason });
       stage.status = decision.status;

@@ -1,5 +1,6 @@
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
+import type { PlanningPool } from '../pipelines/index.ts';
 import type { Runner } from '../runners/index.ts';
 import type { Pool, Repo, RunRow, SecretBox } from '../store/index.ts';
 import type { PreparedCheckouts } from './prepared-checkouts.ts';
@@ -32,6 +33,8 @@ export interface SchedulerDeps {
   artifactMaxBytes?: number;
   /** FORGELINE_LOG_MAX_BYTES: the most a stage's log keeps (default 64 MiB). */
   logMaxBytes?: number;
+  /** Where pipeline files are planned and stage conditions decided, within limits (FORGELINE_PLANNING_SECONDS); the process's shared pool when unset. */
+  planning?: PlanningPool;
   /** FORGELINE_HEARTBEAT_SECONDS, for telling whether a worker with the right labels is alive. */
   heartbeatSeconds?: number;
   /** Set while this process takes stages: checkouts planning starts for them (scheduler/prepared-checkouts.ts). */

@@ -1,19 +1,21 @@
 import { gitDirOf, localBranchHead, localDefaultBranchHead, resolveLocalCommit } from '../git/index.ts';
-import { explainEvent, type EventExplain, type RepoView } from '../pipelines/index.ts';
+import { explainEvent, gitRepoView, type EventExplain, type RepoView } from '../pipelines/index.ts';
 import { providerFor, type ForgeEvent } from '../providers/index.ts';
 
 /** A repository on disk as planning sees it: nothing is fetched, every commit must be there. */
-export async function localRepoView(dir: string): Promise<RepoView> {
+export async function localRepoView(dir: string): Promise<RepoView & { gitDir: string }> {
   const gitDir = await gitDirOf(dir);
   return {
     gitDir,
-    async ensureCommit(sha) {
-      const full = await resolveLocalCommit(gitDir, sha);
-      if (!full) throw new Error(`commit ${sha} is not in ${dir}: fetch it first`);
-      return full;
-    },
-    defaultBranchHead: () => localDefaultBranchHead(gitDir),
-    branchHead: (branch) => localBranchHead(gitDir, branch),
+    ...gitRepoView(gitDir, {
+      async ensureCommit(sha) {
+        const full = await resolveLocalCommit(gitDir, sha);
+        if (!full) throw new Error(`commit ${sha} is not in ${dir}: fetch it first`);
+        return full;
+      },
+      defaultBranchHead: () => localDefaultBranchHead(gitDir),
+      branchHead: (branch) => localBranchHead(gitDir, branch),
+    }),
   };
 }
 

@@ -1,5 +1,5 @@
-import { diffOf, mergeBase, resolveLocalCommit } from '../git/index.ts';
-import { explainEvent, loadPipelines, PIPELINE_DIR, type EventExplain, type Pipeline, type PipelineExplain, type RepoView } from '../pipelines/index.ts';
+import { diffOf, resolveLocalCommit } from '../git/index.ts';
+import { explainStopped, PIPELINE_DIR, PlanningLimitError, sharedPlanningPool, type EventExplain, type LoadedPipelines, type Pipeline, type PipelineExplain, type RepoView } from '../pipelines/index.ts';
 import { providerFor, type ForgeEvent } from '../providers/index.ts';
 import { deliveries, repos, runs, withTransaction, type Repo } from '../store/index.ts';
 import { startStages } from './advance.ts';
@@ -39,14 +39,25 @@ async function keepSchedules(deps: SchedulerDeps, repo: Repo, event: ForgeEvent,
 }
 
 /** What a fork's pull request changes in .forgeline/ against its base: the approver reads it first. */
-async function forkPipelineDiff(view: RepoView, event: ForgeEvent): Promise<string> {
+async function forkPipelineDiff(view: RepoView, gitDir: string, event: ForgeEvent): Promise<string> {
   try {
     const baseHead = await view.branchHead(event.pullRequest!.baseRef);
-    const base = baseHead && (await mergeBase(view.gitDir, await view.ensureCommit(baseHead), event.sha!));
+    const base = baseHead && (await view.mergeBase(await view.ensureCommit(baseHead), event.sha!));
     if (!base) return `(the base branch ${event.pullRequest!.baseRef} shares no history with the head: compare by hand)`;
-    return (await diffOf(view.gitDir, base, event.sha!, [PIPELINE_DIR])) || '(no change to .forgeline/)';
+    return (await diffOf(gitDir, base, event.sha!, [PIPELINE_DIR])) || '(no change to .forgeline/)';
   } catch (err) {
     return `(the .forgeline/ diff could not be computed: ${(err as Error).message.split('\n')[0]})`;
+  }
+}
+
+/** The event planned off the event loop; stopped at a limit, every pipeline of the commit fails naming it. */
+async function planInThread(deps: SchedulerDeps, view: RepoView, event: ForgeEvent, payload: unknown): Promise<{ loaded: LoadedPipelines; entry: EventExplain }> {
+  try {
+    return await (deps.planning ?? sharedPlanningPool()).explain(view, event, payload);
+  } catch (err) {
+    if (!(err instanceof PlanningLimitError)) throw err;
+    deps.log.warn({ sha: event.sha, reason: err.message }, 'planning stopped at a limit');
+    return { loaded: { pipelines: [], broken: [] }, entry: await explainStopped(view, event, err.message) };
   }
 }
 
@@ -160,8 +171,7 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
       continue;
     }
     const view = await repoView(deps, repo, event);
-    const loaded = await loadPipelines(view.gitDir, event.sha);
-    const entry = await explainEvent(view, event, payload, loaded);
+    const { loaded, entry } = await planInThread(deps, view, event, payload);
     const definitions = new Map(loaded.pipelines.map((p) => [p.name, p]));
     if (opts.only) entry.pipelines = entry.pipelines.filter((p) => p.name === opts.only);
     await keepSchedules(deps, repo, event, loaded.pipelines);
@@ -172,7 +182,7 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
       prepareCheckouts(deps, repo, event, pipeline, run);
       const group = pipeline?.concurrency ? { name: pipeline.concurrency.group, cancelInProgress: pipeline.concurrency.cancelInProgress } : null;
       // Written with the run, so that no fork's run waits for approval without the diff its approver reads.
-      const diff = event.pullRequest?.fromFork && run.status === 'queued' ? await forkPipelineDiff(view, event) : null;
+      const diff = event.pullRequest?.fromFork && run.status === 'queued' ? await forkPipelineDiff(view, mirrorPath(deps, repo.id), event) : null;
       const runId = await withTransaction(deps.pool, async (tx) => {
         const id = await runs.insertRun(tx, { ...run, repoId: repo.id, deliveryId, eventIndex: index, event, sha: event.sha!, concurrencyGroup: group?.name ?? null });
         if (id === null) return null;

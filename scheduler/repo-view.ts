@@ -1,5 +1,5 @@
 import { remoteBranchHead, remoteDefaultBranch } from '../git/index.ts';
-import type { RepoView } from '../pipelines/index.ts';
+import { gitRepoView, type RepoView } from '../pipelines/index.ts';
 import { providerFor, type ForgeEvent } from '../providers/index.ts';
 import { repos, type Repo } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
@@ -11,12 +11,11 @@ export async function repoView(deps: SchedulerDeps, repo: Repo, event: ForgeEven
   let auth: Promise<string[]> | undefined;
   const credentials = () => (auth ??= repos.repoToken(deps.pool, deps.box, repo.id)
     .then((token) => providerFor(repo.forge)?.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? []));
-  return {
-    gitDir: mirrorPath(deps, repo.id),
+  return gitRepoView(mirrorPath(deps, repo.id), {
     ensureCommit: (sha) => fetchCommit(deps, repo, sha, event),
     async defaultBranchHead() {
       return (await remoteDefaultBranch(repo.cloneUrl, await credentials()).catch(() => null))?.sha ?? null;
     },
     branchHead: async (branch) => remoteBranchHead(repo.cloneUrl, await credentials(), branch).catch(() => null),
-  };
+  });
 }

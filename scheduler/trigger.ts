@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { git } from '../git/index.ts';
-import { formatProblem, loadPipelines, type ManualInput } from '../pipelines/index.ts';
+import { formatProblem, gitReads, loadPipelines, type ManualInput } from '../pipelines/index.ts';
 import { blankEvent } from '../providers/event.ts';
 import { providerFor, type ForgeName } from '../providers/index.ts';
 import { audit, deliveries, newDeliveryId, repos, withTransaction } from '../store/index.ts';
@@ -53,7 +53,7 @@ export async function triggerManual(deps: SchedulerDeps, input: { repo: string; 
   const target = await resolveRef(repo.cloneUrl, auth, input.ref);
   if (!target) throw new TriggerError(`${input.ref} is not a branch, tag or commit of ${repo.name}`);
   const sha = await fetchCommit(deps, repo, target.sha);
-  const { pipelines, broken } = await loadPipelines(mirrorPath(deps, repo.id), sha);
+  const { pipelines, broken } = await loadPipelines(gitReads(mirrorPath(deps, repo.id)), sha);
   const manual = pipelines.filter((p) => p.on.manual && (!input.pipeline || p.name === input.pipeline));
   if (!manual.length) {
     // A broken file may be the pipeline asked for: say what is wrong with it, not only that nothing matched.

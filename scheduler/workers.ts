@@ -1,4 +1,5 @@
 import type { PgBoss } from 'pg-boss';
+import { sharedPlanningPool } from '../pipelines/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { planDelivery } from './plan.ts';
 import { preparedCheckouts } from './prepared-checkouts.ts';
@@ -88,6 +89,8 @@ export interface Workers {
 /** Registers this process's handlers: planning, stages, schedules and status reports. */
 export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Promise<Workers> {
   const presence = await startPresence(deps, { labels: opts.labels ?? [], concurrency: opts.concurrency, heartbeatSeconds: opts.heartbeatSeconds ?? 30 });
+  // The first delivery finds its planning thread started.
+  (deps.planning ?? sharedPlanningPool()).warm();
   const polling = { batchSize: 1, notifyPollingIntervalSeconds: opts.backstopPollSeconds ?? 10, pollingIntervalSeconds: 2 };
   await deps.boss.work<PlanJob>(QUEUES.plan, { ...polling, localConcurrency: 2 }, async ([job]) =>
     handle(deps, QUEUES.plan, async (d: PlanJob) => {
