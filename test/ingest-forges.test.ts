@@ -59,6 +59,20 @@ describe('real deliveries of every forge, through the front door', () => {
     // GitHub's forge-wide hook verifies with GitHub's secret only: Gitea's signature is no proof there.
     expect((await fetch(`${forgeline.url}/hooks/github`, { method: 'POST', body, headers: asGiteaSends(GITEA_ORG_SECRET) })).status).toBe(401);
   });
+
+  it('stores a Gitea branch deletion as a deleted push with no commit', async () => {
+    // Gitea's DeletePayload, with the repository and sender of the captured push.
+    const push = JSON.parse(readFileSync(new URL('gitea/push.json', FIXTURES), 'utf8'));
+    const body = JSON.stringify({ ref: 'feature/gone', ref_type: 'branch', pusher_type: 'user', repository: push.repository, sender: push.sender });
+    const res = await fetch(`${forgeline.url}/hooks/gitea`, {
+      method: 'POST', body,
+      headers: { 'content-type': 'application/json', 'x-gitea-event': 'delete', 'x-gitea-delivery': randomUUID(), 'x-gitea-signature': hex(GITEA_ORG_SECRET, body) },
+    });
+    expect(res.status).toBe(202);
+    const { delivery } = await res.json() as { delivery: string };
+    const stored = await (await fetch(`${forgeline.url}/api/deliveries/${delivery}`)).json() as any;
+    expect(stored.events).toEqual([expect.objectContaining({ kind: 'push', ref: 'refs/heads/feature/gone', branch: 'feature/gone', deleted: true, sha: null })]);
+  });
 });
 
 describe('GitLab signing tokens, through the front door', () => {

@@ -152,6 +152,20 @@ describe('Bitbucket Data Center payloads', () => {
     expect(event).toMatchObject({ kind: 'push', created: true, deleted: false, before: null, sha: 'c7fccd35e163571148c42a3e8b11aef6661d19b8' });
   });
 
+  it('takes the commit an annotated tag points at from toCommit, not the tag object of toHash', () => {
+    const payload = fixture('bitbucket-server/push.json');
+    const commit = payload.toCommit.id;
+    const tagObject = '9f1c0e8a6b2d4c3e5f7a9b1d3c5e7f9a1b3d5c7e';
+    payload.changes = [{ ref: { id: 'refs/tags/v1.0', displayId: 'v1.0', type: 'TAG' }, refId: 'refs/tags/v1.0', fromHash: '0'.repeat(40), toHash: tagObject, type: 'ADD' }];
+    expect(events(parse('repo:refs_changed', payload))[0]).toMatchObject({ kind: 'tag', tag: 'v1.0', sha: commit, created: true, message: 'chore(deps): update all' });
+    // Without toCommit (older versions), or with two changes (whose would it be?), toHash stays: planning peels it.
+    delete payload.toCommit;
+    expect(events(parse('repo:refs_changed', payload))[0]!.sha).toBe(tagObject);
+    const two = fixture('bitbucket-server/push.json');
+    two.changes = [payload.changes[0], { ...payload.changes[0], ref: { id: 'refs/tags/v1.1', displayId: 'v1.1', type: 'TAG' }, refId: 'refs/tags/v1.1' }];
+    expect(events(parse('repo:refs_changed', two)).map((e) => e.sha)).toEqual([tagObject, tagObject]);
+  });
+
   it('has no clone URL when the repository offers only SSH', () => {
     const payload = fixture('bitbucket-server/push-multiple-branches.json');
     payload.repository.links.clone = payload.repository.links.clone.filter((l: any) => l.name !== 'http');

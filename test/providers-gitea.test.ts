@@ -175,6 +175,22 @@ describe('Gitea payloads', () => {
     expect(onlyEvent(parse('push', payload))).toMatchObject({ kind: 'tag', tag: 'v1.0', sha: null, created: false, deleted: true, message: null });
   });
 
+  // Gitea's DeletePayload (modules/structs/hook.go: ref, ref_type, pusher_type, repository, sender);
+  // the repository and sender are those of the captured push.
+  it('reads a branch or tag deletion as a deleted push, with no commit', () => {
+    const push = fixture('gitea/push.json');
+    const deletion = (ref: string, refType: string) => ({ ref, ref_type: refType, pusher_type: 'user', repository: push.repository, sender: push.sender });
+    expect(onlyEvent(parse('delete', deletion('feature/x', 'branch')))).toEqual({
+      forge: 'gitea', kind: 'push', action: null,
+      repo: { name: 'Test-CI/multi-line-secrets', cloneUrl: 'http://127.0.0.1:3000/Test-CI/multi-line-secrets.git' },
+      ref: 'refs/heads/feature/x', branch: 'feature/x', tag: null,
+      sha: null, before: null, created: false, deleted: true, forced: false,
+      message: null, pullRequest: null, sender: 'test-user', source: null, type: null,
+    });
+    expect(onlyEvent(parse('delete', deletion('v1.0', 'tag')))).toMatchObject({ kind: 'tag', ref: 'refs/tags/v1.0', tag: 'v1.0', branch: null, sha: null, deleted: true });
+    expect(parse('delete', deletion('x', 'repository'))).toMatchObject({ outcome: 'ignored', repoName: 'Test-CI/multi-line-secrets' });
+  });
+
   it('reads pull request details and never copies the payload (old Gitea sends its secret in it)', () => {
     const payload = fixture('gitea/pr-opened.json');
     expect(payload.secret).toBeTruthy();
@@ -219,7 +235,7 @@ describe('Gitea payloads', () => {
 
   it('ignores other events and actions with a reason', () => {
     const pr = fixture('gitea/pr-opened.json');
-    for (const name of ['create', 'delete', 'pull_request_approved', 'pull_request_rejected', 'pull_request_comment', 'issues', 'issue_comment', 'release', 'ping']) {
+    for (const name of ['create', 'pull_request_approved', 'pull_request_rejected', 'pull_request_comment', 'issues', 'issue_comment', 'release', 'ping']) {
       const result = parse(name, pr);
       expect(result, name).toMatchObject({ outcome: 'ignored', repoName: 'kostekIV/test' });
       expect((result as { reason: string }).reason).toContain(name);

@@ -501,7 +501,7 @@ function giteaHooks(count: number): any[] {
 }
 
 describe('Gitea webhooks', () => {
-  const events = ['push', 'pull_request', 'pull_request_sync'];
+  const events = ['push', 'pull_request', 'pull_request_sync', 'delete'];
 
   it('updates the hook with the same URL on the last page (X-Total-Count, capped pages), keeping the owner\'s filter and header', async () => {
     const hooks = giteaHooks(4);

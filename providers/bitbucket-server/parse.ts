@@ -41,6 +41,10 @@ function parseRefsChanged(payload: unknown): ParseResult {
     const to = str(change, 'toHash');
     event.before = isZeroSha(from) ? null : from;
     event.sha = event.deleted || isZeroSha(to) ? null : to;
+    // A new annotated tag's toHash names the tag object; newer versions also send the commit it
+    // points at as toCommit. Taken when it is this change's, so statuses land on a commit at once.
+    const peeled = str(payload, 'toCommit.id');
+    if (event.kind === 'tag' && event.sha && peeled && peeled !== event.sha && list(payload, 'changes').length === 1) event.sha = peeled;
     event.message = event.sha ? messageOf(payload, event.sha) : null;
     event.sender = str(payload, 'actor.name');
     events.push(event);

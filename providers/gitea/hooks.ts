@@ -12,7 +12,8 @@ import { GITEA_PAGE_SIZE, giteaRepoApi, nextGiteaPage } from './api.ts';
  * reviews, comments); `pull_request_sync` is named anyway so that the list
  * says what Forgeline relies on.
  */
-const EVENTS = ['push', 'pull_request', 'pull_request_sync'];
+// `delete`: a branch's deletion arrives only as that event.
+const EVENTS = ['push', 'pull_request', 'pull_request_sync', 'delete'];
 const HINT = 'managing webhooks needs admin rights on the repository and a token with the write:repository scope';
 
 /**

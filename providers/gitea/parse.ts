@@ -29,6 +29,25 @@ function parsePush(payload: unknown): ParseResult {
   return { outcome: 'events', events: [event] };
 }
 
+/**
+ * A branch's or tag's deletion (Gitea's DeletePayload: `ref` is the short
+ * name, `ref_type` says which). It starts no run, but the delivery, its
+ * explain trace and the cancelling of the branch's runs see it. A tag's
+ * deletion also arrives as a push; both say the same.
+ */
+function parseDelete(payload: unknown): ParseResult {
+  const repoName = str(payload, 'repository.full_name');
+  const name = str(payload, 'ref');
+  const type = str(payload, 'ref_type');
+  if (!repoName || !name || (type !== 'branch' && type !== 'tag')) return { outcome: 'ignored', reason: 'delete payload without repository.full_name, ref or a ref_type of branch or tag', repoName };
+  const event = blankEvent('gitea', 'push', repoName, str(payload, 'repository.clone_url'));
+  applyRef(event, `${type === 'tag' ? 'refs/tags/' : 'refs/heads/'}${name}`);
+  event.deleted = true;
+  event.sha = null;
+  event.sender = login(at(payload, 'sender'));
+  return { outcome: 'events', events: [event] };
+}
+
 const NEW_COMMITS = new Map<string, PullRequestAction>([
   ['opened', 'opened'],
   ['reopened', 'reopened'],
@@ -87,11 +106,11 @@ export function parseGitea(eventName: string, payload: unknown): ParseResult {
       return parsePush(payload);
     case 'pull_request':
       return parsePullRequest(payload);
-    case 'create':
     case 'delete':
-      // A branch's creation and a tag's creation or deletion also arrive as a push. A branch's
-      // deletion arrives only here, but it starts no run and Gitea closes its pull requests itself.
-      return { outcome: 'ignored', reason: `'${eventName}' events are not acted on`, repoName };
+      return parseDelete(payload);
+    case 'create':
+      // A branch's or tag's creation also arrives as a push, with the commit it starts at.
+      return { outcome: 'ignored', reason: `'${eventName}' events are not acted on (the push that comes with it is)`, repoName };
     default:
       return { outcome: 'ignored', reason: `event '${eventName}' is not acted on`, repoName };
   }
