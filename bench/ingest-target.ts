@@ -6,7 +6,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { readConfig } from '../cli/config.ts';
 import { openRuntime } from '../cli/runtime.ts';
-import { registerRepo } from '../scheduler/index.ts';
+import { registerRepo } from '../ingest/index.ts';
 import { listen } from '../server/index.ts';
 import { readRawBody } from '../server/raw-body.ts';
 import pino from 'pino';

@@ -11,7 +11,7 @@ import { readConfig } from '../cli/config.ts';
 import { openRuntimeWithWorkers } from '../cli/runtime.ts';
 import { createCheckout, ensureCommit, listFilesAt } from '../git/index.ts';
 import { spawnStep } from '../runners/index.ts';
-import { registerRepo } from '../scheduler/index.ts';
+import { registerRepo } from '../ingest/index.ts';
 import { listen } from '../server/index.ts';
 import { createTestRepo } from '../test/helpers/git-repo.ts';
 import { pushPayload, sendGitHubHook } from '../test/helpers/github-webhook.ts';

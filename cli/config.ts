@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from '../runners/index.ts';
 import { DEFAULT_PLANNING_LIMITS } from '../pipelines/index.ts';
-import { DEFAULT_LOG_MAX_BYTES, PUBLIC_FORGE_HOSTS, type UrlPolicy } from '../scheduler/index.ts';
+import { DEFAULT_LOG_MAX_BYTES } from '../scheduler/index.ts';
+import { PUBLIC_FORGE_HOSTS, type UrlPolicy } from '../ingest/index.ts';
 import { defaultDataDir } from './paths.ts';
 
 /** Everything Forgeline reads from its environment (docs/cli.md), in one place. */

@@ -7,7 +7,8 @@ import pretty from 'pino-pretty';
 import type { PgBoss } from 'pg-boss';
 import { processRunner, resolveUser, type RunAsUser } from '../runners/index.ts';
 import { PlanningPool } from '../pipelines/index.ts';
-import { auditLimiter, commitPrefetch, deliveryBatcher, FORK_LABEL, hookDirectory, MAX_LABELS, startBoss, startWorkers, unverifiedLimiter, type IngestDeps, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
+import { FORK_LABEL, MAX_LABELS, startBoss, startWorkers, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
+import { auditLimiter, commitPrefetch, deliveryBatcher, hookDirectory, unverifiedLimiter, type IngestDeps } from '../ingest/index.ts';
 import { connectDatabase, createIngestPool, loadSecretKey, migrate, secretBox, secrets, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
 

@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import {
-  addSource, addToken, approveStage, cancelRun, deliveryList, deliveryView, idCursor, InputError, NotFoundError, listSecrets, registerRepo, removeEnvironment, removeRepository, removeSecret, removeSource,
-  replayDelivery, rerunRun, revokeToken, rotateSecret, rotateSourceSecret, runList, runView, setEnvironment, setSecret, stageLog, triggerManual, type SchedulerDeps, type UrlPolicy,
-} from '../scheduler/index.ts';
+import { addToken, approveStage, cancelRun, InputError, NotFoundError, listSecrets, removeEnvironment, removeSecret, rerunRun, revokeToken, setEnvironment, setSecret, triggerManual, type SchedulerDeps } from '../scheduler/index.ts';
+import { addSource, registerRepo, removeRepository, removeSource, replayDelivery, rotateSecret, rotateSourceSecret, type UrlPolicy } from '../ingest/index.ts';
+import { deliveryList, deliveryView, idCursor, runList, runView, stageLog } from './views.ts';
 import { environments, repos, sources, tokens } from '../store/index.ts';
 import { requireRole, type ApiAuth } from './auth.ts';
 import { userErrors } from './errors.ts';

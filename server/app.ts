@@ -1,9 +1,11 @@
 import Koa from 'koa';
-import { refreshQueueDepth, type IngestDeps, type SchedulerDeps, type UrlPolicy } from '../scheduler/index.ts';
+import { type SchedulerDeps } from '../scheduler/index.ts';
+import { refreshQueueDepth } from './queue-depth.ts';
+import { type IngestDeps, type UrlPolicy } from '../ingest/index.ts';
 import { jsonBody } from './json-body.ts';
 import { uiRoutes } from './ui.ts';
 import type { TransportConfig } from '../cli/config.ts';
-import { cidrList } from '../scheduler/cidr.ts';
+import { cidrList } from '../ingest/cidr.ts';
 import { apiRoutes, type ApiAuth } from './api.ts';
 import { isDatabaseUnavailable } from '../store/index.ts';
 import { healthRoutes } from './health.ts';

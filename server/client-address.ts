@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { BlockList } from 'node:net';
-import { allowed } from '../scheduler/cidr.ts';
+import { allowed } from '../ingest/cidr.ts';
 
 export interface ClientView {
   /** The client's address: the peer's, or from X-Forwarded-For when the peer is a trusted proxy. */

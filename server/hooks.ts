@@ -1,7 +1,8 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { providerFor } from '../providers/index.ts';
-import { hookMetrics, hookTarget, receiveHook, refuseHook, type HookAnswer, type IngestDeps } from '../scheduler/index.ts';
+import { hookMetrics } from '../scheduler/index.ts';
+import { hookTarget, receiveHook, refuseHook, type HookAnswer, type IngestDeps } from '../ingest/index.ts';
 import type { BlockList } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { isDatabaseUnavailable } from '../store/index.ts';
@@ -29,7 +30,7 @@ function cutAfterAnswer(ctx: Context): void {
   ctx.res.once('finish', () => socket?.destroy());
 }
 
-/** POST /hooks/<hookId> and /hooks/<forge>: the front door. The rules live in scheduler/ingest.ts. */
+/** POST /hooks/<hookId> and /hooks/<forge>: the front door. The rules live in ingest/receive.ts. */
 export function hookRoutes(deps: IngestDeps, bodyLimit: number, transport: HookTransport): Router {
   const router = new Router();
   // The largest body and a little more: deliveries are small (kilobytes) and fit beside one of the

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { IngestDeps, SchedulerDeps } from '../scheduler/index.ts';
+import type { SchedulerDeps } from '../scheduler/index.ts';
+import type { IngestDeps } from '../ingest/index.ts';
 import { createApp, type AppOptions } from './app.ts';
 
 export { createApp, type AppOptions };

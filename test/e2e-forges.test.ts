@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../git/index.ts';
-import { registerRepo } from '../scheduler/index.ts';
+import { registerRepo } from '../ingest/index.ts';
 import { startFakeForge, type FakeForge, type RecordedRequest } from './helpers/fake-forge.ts';
 import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
 import { createTestRepo } from './helpers/git-repo.ts';

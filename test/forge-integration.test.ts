@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recoverMissed, registerRepo } from '../scheduler/index.ts';
+import { recoverMissed, registerRepo } from '../ingest/index.ts';
 import { forgelineCli } from './helpers/cli.ts';
 import { startFakeForge, type FakeForge } from './helpers/fake-forge.ts';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.ts';

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerRepo } from '../scheduler/index.ts';
+import { registerRepo } from '../ingest/index.ts';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.ts';
 import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
 import { createTestRepo, type TestRepo } from './helpers/git-repo.ts';

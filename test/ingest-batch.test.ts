@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { PgBoss } from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryBatcher, registerRepo } from '../scheduler/index.ts';
+import { deliveryBatcher, registerRepo } from '../ingest/index.ts';
 import { inlineJob, QUEUES } from '../scheduler/queues.ts';
 import { createIngestPool, deliveries, newDeliveryId, type Pool } from '../store/index.ts';
 import { startForgeline, type TestForgeline } from './helpers/forgeline.ts';

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerRepo } from '../scheduler/index.ts';
+import { registerRepo } from '../ingest/index.ts';
 import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
 import { createTestRepo, type TestRepo } from './helpers/git-repo.ts';
 import { FIXTURES, FORGE, hex, manifest, repoOf, signed } from './helpers/forge-fixtures.ts';

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { postFrom } from './helpers/post-from.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerRepo } from '../scheduler/index.ts';
+import { registerRepo } from '../ingest/index.ts';
 import { FORGE, fixtureText, manifest, repoOf, signed } from './helpers/forge-fixtures.ts';
 import { startForgeline, type TestForgeline } from './helpers/forgeline.ts';
 

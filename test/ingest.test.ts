@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { registerRepo, rotateSecret } from '../scheduler/index.ts';
+import { registerRepo, rotateSecret } from '../ingest/index.ts';
 import { deliveries } from '../store/index.ts';
 import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
 import { createTestRepo, type TestRepo } from './helpers/git-repo.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../cli/config.ts';
-import { registerRepo } from '../scheduler/index.ts';
+import { registerRepo } from '../ingest/index.ts';
 import { startForgeline, type TestForgeline } from './helpers/forgeline.ts';
 import { signGitHub } from './helpers/github-webhook.ts';
 

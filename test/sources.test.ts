@@ -5,7 +5,8 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSource, addToken, rotateSourceSecret } from '../scheduler/index.ts';
+import { addToken } from '../scheduler/index.ts';
+import { addSource, rotateSourceSecret } from '../ingest/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { startForgeline, waitFor, type TestForgeline } from './helpers/forgeline.ts';
 

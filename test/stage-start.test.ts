@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCommit } from '../git/index.ts';
 import { blankEvent } from '../providers/event.ts';
-import { commitPrefetch } from '../scheduler/index.ts';
+import { commitPrefetch } from '../ingest/index.ts';
 import { registry } from '../scheduler/metrics.ts';
 import { mirrorPath } from '../scheduler/mirrors.ts';
 import { preparedCheckouts } from '../scheduler/prepared-checkouts.ts';

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { startRecovery } from '../../scheduler/index.ts';
+import { startRecovery } from '../../ingest/index.ts';
 import { listen } from '../../server/index.ts';
 import { readConfig } from '../config.ts';
 import { firstStart } from '../first-start.ts';

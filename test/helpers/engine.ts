@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { registerRepo } from '../../scheduler/index.ts';
+import { registerRepo } from '../../ingest/index.ts';
 import { startFakeGitHub, type FakeGitHub } from './fake-github.ts';
 import { startForgeline, waitFor, type TestForgeline, type TestForgelineOptions } from './forgeline.ts';
 import { createTestRepo, type TestRepo } from './git-repo.ts';

@@ -2,7 +2,8 @@
 // redirect after login, cursors and ids no page ever gave, a body of the wrong
 // shape, and a forged X-Forwarded-Proto passed along by a trusted proxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addToken, registerRepo } from '../../scheduler/index.ts';
+import { addToken } from '../../scheduler/index.ts';
+import { registerRepo } from '../../ingest/index.ts';
 import { signGitHub, pushPayload } from '../helpers/github-webhook.ts';
 import { startForgeline, type TestForgeline } from '../helpers/forgeline.ts';
 

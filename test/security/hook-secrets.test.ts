@@ -5,7 +5,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSource, registerRepo } from '../../scheduler/index.ts';
+import { addSource, registerRepo } from '../../ingest/index.ts';
 import { fixtureText, manifest } from '../helpers/forge-fixtures.ts';
 import { startForgeline, type TestForgeline } from '../helpers/forgeline.ts';
 

@@ -1,7 +1,7 @@
 // A flood of requests that fail before verification: the audit log must not
 // grow with it, and refusals by source address are rate-limited like the rest.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerRepo } from '../../scheduler/index.ts';
+import { registerRepo } from '../../ingest/index.ts';
 import { startForgeline, type TestForgeline } from '../helpers/forgeline.ts';
 import { postFrom } from '../helpers/post-from.ts';
 

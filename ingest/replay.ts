@@ -1,6 +1,6 @@
 import { audit, deliveries, newDeliveryId } from '../store/index.ts';
-import type { SchedulerDeps } from './deps.ts';
-import { planDelivery } from './plan.ts';
+import type { SchedulerDeps } from '../scheduler/deps.ts';
+import { planDelivery } from '../scheduler/plan.ts';
 
 /**
  * POST /api/deliveries/<id>/replay: processes a stored delivery again as a

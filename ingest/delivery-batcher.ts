@@ -1,6 +1,6 @@
 import type { PgBoss } from 'pg-boss';
 import { deliveries, withTransaction, type Pool } from '../store/index.ts';
-import { inlineJob, inTransaction, QUEUES, type PlanJob } from './queues.ts';
+import { inlineJob, inTransaction, QUEUES, type PlanJob } from '../scheduler/queues.ts';
 
 type Stored = deliveries.Stored;
 

@@ -1,7 +1,7 @@
 import { audit, newHookId, newSecret, repos, sources, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
-import { AdminError } from './admin.ts';
+import { AdminError } from '../scheduler/admin.ts';
 import { validateCidrs } from './cidr.ts';
-import { assertSecretGiven, ConflictError, NotFoundError, onConflict } from './errors.ts';
+import { assertSecretGiven, ConflictError, NotFoundError, onConflict } from '../scheduler/errors.ts';
 import { randomBytes } from 'node:crypto';
 
 const AUTHS = ['hmac', 'standard-webhooks', 'bearer'];

@@ -1,5 +1,5 @@
 import type { PgBoss } from 'pg-boss';
-import { queueDepth } from './metrics.ts';
+import { queueDepth } from '../scheduler/metrics.ts';
 
 /** Reads every queue's queued and active jobs into the `forgeline_queue_jobs` gauge. */
 export async function refreshQueueDepth(boss: PgBoss): Promise<void> {

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { InputError } from './errors.ts';
+import { InputError } from '../scheduler/errors.ts';
 
 /** A list of CIDRs (`10.0.0.0/8`, `2001:db8::/32`, or a single address) to test addresses against. */
 export function cidrList(cidrs: string[]): BlockList {

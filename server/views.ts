@@ -1,5 +1,5 @@
 import { deliveries, logs, runs, type Queryable } from '../store/index.ts';
-import { InputError } from './errors.ts';
+import { InputError } from '../scheduler/errors.ts';
 
 /** GET /api/runs/<id> (docs/api.md). */
 export async function runView(db: Queryable, id: number) {

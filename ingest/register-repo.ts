@@ -2,7 +2,7 @@ import { forgeNames, providerFor } from '../providers/index.ts';
 import { audit, newHookId, newRepoId, newSecret, repos, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
 import { assertUrlAllowed, type UrlPolicy } from './allowed-urls.ts';
 import { validateCidrs } from './cidr.ts';
-import { assertSecretGiven, ConflictError, InputError, onConflict, UpstreamError } from './errors.ts';
+import { assertSecretGiven, ConflictError, InputError, onConflict, UpstreamError } from '../scheduler/errors.ts';
 
 export interface RepoRegistration {
   forge: string;

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { blankEvent } from '../providers/event.ts';
 import { providerFor, type ForgeName } from '../providers/index.ts';
 import { deliveries, newDeliveryId, repos, withTransaction } from '../store/index.ts';
-import type { SchedulerDeps } from './deps.ts';
-import { inTransaction, QUEUES, type PlanJob } from './queues.ts';
+import type { SchedulerDeps } from '../scheduler/deps.ts';
+import { inTransaction, QUEUES, type PlanJob } from '../scheduler/queues.ts';
 
 export interface Recovered {
   repo: string;

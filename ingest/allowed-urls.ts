@@ -1,5 +1,5 @@
 import picomatch from 'picomatch';
-import { InputError } from './errors.ts';
+import { InputError } from '../scheduler/errors.ts';
 
 export interface UrlPolicy {
   /** Host globs that API and clone URLs may name (FORGELINE_ALLOWED_HOSTS). */

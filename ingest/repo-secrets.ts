@@ -1,5 +1,5 @@
 import { audit, newSecret, repos, withTransaction, type Pool, type SecretBox } from '../store/index.ts';
-import { assertSecretGiven, NotFoundError } from './errors.ts';
+import { assertSecretGiven, NotFoundError } from '../scheduler/errors.ts';
 
 /**
  * `repo rotate-secret`: adds a new secret while the old ones stay valid, so

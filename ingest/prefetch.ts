@@ -1,7 +1,7 @@
 import type { ForgeEvent } from '../providers/index.ts';
 import type { Repo } from '../store/index.ts';
-import type { SchedulerDeps } from './deps.ts';
-import { fetchCommit } from './mirrors.ts';
+import type { SchedulerDeps } from '../scheduler/deps.ts';
+import { fetchCommit } from '../scheduler/mirrors.ts';
 
 const FULL_SHA = /^[0-9a-f]{40}$/;
 
