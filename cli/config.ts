@@ -3,6 +3,7 @@ import { DEFAULT_MAX_ARTIFACT_BYTES } from '../runners/index.ts';
 import { DEFAULT_PLANNING_LIMITS } from '../pipelines/index.ts';
 import { DEFAULT_LOG_MAX_BYTES } from '../scheduler/index.ts';
 import { PUBLIC_FORGE_HOSTS, type UrlPolicy } from '../ingest/index.ts';
+import type { TransportConfig } from '../server/index.ts';
 import { defaultDataDir } from './paths.ts';
 
 /** Everything Forgeline reads from its environment (docs/cli.md), in one place. */
@@ -38,19 +39,6 @@ export interface Config {
   /** FORGELINE_RECOVERY_SECONDS: how often missed deliveries are looked for. */
   recoverySeconds: number;
   transport: TransportConfig;
-}
-
-/** Transport settings (docs/operations.md). */
-export interface TransportConfig {
-  /** FORGELINE_TLS_CERT / FORGELINE_TLS_KEY (PEM files): serve HTTPS directly. */
-  tlsCert: string | null;
-  tlsKey: string | null;
-  /** FORGELINE_TLS_CLIENT_CA: hooks need a client certificate signed by it (mutual TLS). */
-  tlsClientCa: string | null;
-  /** FORGELINE_REQUIRE_HTTPS=true: hooks that did not arrive over TLS are refused (403), never redirected. */
-  requireHttps: boolean;
-  /** FORGELINE_TRUSTED_PROXIES: CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed. */
-  trustedProxies: string[];
 }
 
 const FORGE_ENV: Record<string, string> = {

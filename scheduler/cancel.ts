@@ -1,7 +1,6 @@
-import { audit, runs, withTransaction, type Queryable, type StageStatus } from '../store/index.ts';
+import { audit, runs, withTransaction, workers, type Queryable, type StageStatus } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
-import { CANCEL_CHANNEL } from './presence.ts';
 import { releaseEnvironment } from './release.ts';
 import { deriveRunStatus } from './run-status.ts';
 
@@ -21,7 +20,7 @@ export async function cancelRunIn(deps: SchedulerDeps, tx: Queryable, runId: num
   }
   if (canceled.length) {
     // Workers running a canceled stage beat at once (delivered on commit).
-    await tx.query(`SELECT pg_notify('${CANCEL_CHANNEL}', $1)`, [String(runId)]);
+    await workers.notifyCancel(tx, runId);
     await runs.setRunStatus(tx, runId, deriveRunStatus(await runs.getStages(tx, runId)));
     await sendReport(deps, tx, runId);
   }

@@ -73,17 +73,12 @@ async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo,
  */
 async function supersede(tx: Queryable, run: RunRow, repo: Repo, environment: string): Promise<Array<{ runId: number; name: string }>> {
   if (!AUTOMATIC.has(run.event.kind) || run.attempt > 1) return [];
-  const { rows } = await tx.query<{ run_id: number; name: string }>(
-    `SELECT s.run_id, s.name FROM stages s JOIN runs r ON r.id = s.run_id
-     WHERE r.repo_id = $1 AND s.status = 'waiting' AND s.waiting_for IN ('approval', 'lock') AND s.run_id < $2 AND r.attempt = 1
-       AND r.event->>'kind' = ANY($4::text[])
-       AND (r.definition->'stages') @> jsonb_build_array(jsonb_build_object('name', s.name, 'environment', $3::text))`,
-    [repo.id, run.id, environment, [...AUTOMATIC]]);
+  const older = await runs.olderWaitingDeployments(tx, repo.id, run.id, environment, [...AUTOMATIC]);
   const superseded: Array<{ runId: number; name: string }> = [];
-  for (const older of rows) {
-    await runs.lockRun(tx, older.run_id);
-    const canceled = await runs.cancelStages(tx, older.run_id, `superseded by run ${run.id}`, [older.name]);
-    if (canceled.length) superseded.push({ runId: older.run_id, name: older.name });
+  for (const stage of older) {
+    await runs.lockRun(tx, stage.runId);
+    const canceled = await runs.cancelStages(tx, stage.runId, `superseded by run ${run.id}`, [stage.name]);
+    if (canceled.length) superseded.push(stage);
   }
   return superseded;
 }

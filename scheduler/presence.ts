@@ -20,8 +20,6 @@ export interface Presence {
   stop(): Promise<void>;
 }
 
-export const CANCEL_CHANNEL = 'forgeline_cancel';
-
 /** LISTEN on a connection of its own, reconnecting after a failure; answers how to stop. */
 async function listenForCancels(deps: SchedulerDeps, onCancel: () => void): Promise<() => void> {
   let client: PoolClient | null = null;
@@ -35,7 +33,7 @@ async function listenForCancels(deps: SchedulerDeps, onCancel: () => void): Prom
         client = null;
         if (!stopped) setTimeout(() => void connect(), 1000);
       });
-      await client.query(`LISTEN ${CANCEL_CHANNEL}`);
+      await workers.listenForCancels(client);
     } catch {
       if (!stopped) setTimeout(() => void connect(), 1000);
     }

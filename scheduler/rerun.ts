@@ -38,7 +38,7 @@ export async function rerunRun(deps: SchedulerDeps, runId: number, actor: string
     if (busy.length) throw new RerunError(`run ${runId} is still in progress (${busy.map((s) => `${s.name}: ${s.status}`).join(', ')}): cancel it first`);
     const again = stage ? withDependents(stages, stage) : new Set(stages.map((s) => s.name));
     await runs.resetStages(tx, runId, [...again]);
-    await tx.query('UPDATE runs SET approved_by = NULL WHERE id = $1', [runId]);
+    await runs.clearApproval(tx, runId);
     const ready = stages.filter((s) => again.has(s.name) && s.needs.every((n) => !again.has(n))).map((s) => s.name);
     await startStages(deps, tx, runId, ready);
     await audit(tx, { actor, action: 'run.rerun', reason: `run ${runId}${stage ? ` stage ${stage}` : ''}` });

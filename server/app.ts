@@ -4,12 +4,24 @@ import { refreshQueueDepth } from './queue-depth.ts';
 import { type IngestDeps, type UrlPolicy } from '../ingest/index.ts';
 import { jsonBody } from './json-body.ts';
 import { uiRoutes } from './ui.ts';
-import type { TransportConfig } from '../cli/config.ts';
 import { cidrList } from '../ingest/cidr.ts';
 import { apiRoutes, type ApiAuth } from './api.ts';
 import { isDatabaseUnavailable } from '../store/index.ts';
 import { healthRoutes } from './health.ts';
 import { hookRoutes } from './hooks.ts';
+
+/** Transport settings (docs/operations.md). */
+export interface TransportConfig {
+  /** FORGELINE_TLS_CERT / FORGELINE_TLS_KEY (PEM files): serve HTTPS directly. */
+  tlsCert: string | null;
+  tlsKey: string | null;
+  /** FORGELINE_TLS_CLIENT_CA: hooks need a client certificate signed by it (mutual TLS). */
+  tlsClientCa: string | null;
+  /** FORGELINE_REQUIRE_HTTPS=true: hooks that did not arrive over TLS are refused (403), never redirected. */
+  requireHttps: boolean;
+  /** FORGELINE_TRUSTED_PROXIES: CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed. */
+  trustedProxies: string[];
+}
 
 export interface AppOptions {
   auth: ApiAuth;

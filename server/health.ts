@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { schemaPath } from '../pipelines/index.ts';
 import { metricsRegistry } from '../scheduler/index.ts';
 import { openApiDocument } from './openapi.ts';
-import type { Pool } from '../store/index.ts';
+import { ping, type Pool } from '../store/index.ts';
 
 export function healthRoutes(pool: Pool, refreshQueueDepth: () => Promise<void> = async () => {}): Router {
   const router = new Router();
@@ -11,7 +11,7 @@ export function healthRoutes(pool: Pool, refreshQueueDepth: () => Promise<void> 
   router.get('/healthz', (ctx) => { ctx.body = { status: 'ok' }; });
   router.get('/readyz', async (ctx) => {
     try {
-      await pool.query('SELECT 1');
+      await ping(pool);
       ctx.body = { status: 'ready' };
     } catch (err) {
       ctx.status = 503;

@@ -3,9 +3,9 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { SchedulerDeps } from '../scheduler/index.ts';
 import type { IngestDeps } from '../ingest/index.ts';
-import { createApp, type AppOptions } from './app.ts';
+import { createApp, type AppOptions, type TransportConfig } from './app.ts';
 
-export { createApp, type AppOptions };
+export { createApp, type AppOptions, type TransportConfig };
 
 /** Serves the app on `port` (0: any free port) and resolves once it listens. */
 export async function listen(deps: SchedulerDeps, ingest: IngestDeps, opts: AppOptions, port: number, host = '0.0.0.0'): Promise<Server> {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Context, Next } from 'koa';
 import { type SchedulerDeps } from '../scheduler/index.ts';
 import { deliveryList, deliveryView, runList, runView } from './views.ts';
-import { deliveries, environments, repos, sessions, tokens } from '../store/index.ts';
+import { deliveries, environments, repos, runs, sessions, tokens } from '../store/index.ts';
 import { csrfToken, resolveSession, resolveToken, SESSION_COOKIE, SESSION_SECONDS, type ApiAuth } from './auth.ts';
 import { clientView } from './client-address.ts';
 import { esc, layout, statusBadge, when, type PageUser } from './ui-html.ts';
@@ -176,14 +176,11 @@ ${list.map((r) => `<tr><td><a href="/repos/${esc(r.id)}/environments">${esc(r.na
     const envs = await environments.listEnvironments(pool, repo.id);
     const sections = await Promise.all(envs.map(async (env) => {
       const history = await environments.listDeployments(pool, repo.id, env.name, 20, null);
-      const { rows: waiting } = await pool.query(
-        `SELECT s.run_id, s.name, s.reason, s.waiting_for FROM stages s JOIN runs r ON r.id = s.run_id
-         WHERE r.repo_id = $1 AND s.status = 'waiting' AND (r.definition->'stages') @> jsonb_build_array(jsonb_build_object('name', s.name, 'environment', $2::text))
-         ORDER BY s.queued_at`, [repo.id, env.name]);
+      const waiting = await runs.waitingForEnvironment(pool, repo.id, env.name);
       return `<h2>${esc(env.name)}</h2><p>${env.deployed ? `deployed: <code>${esc(env.deployed.sha.slice(0, 12))}</code> by <a href="/runs/${env.deployed.runId}">run #${env.deployed.runId}</a>` : '<span class="muted">nothing deployed yet</span>'}
 · branches ${esc(env.branches?.join(', ') ?? 'any')} · approval ${env.approval ? 'required' : 'none'}${env.approvers ? ` by ${esc(env.approvers.join(', '))}` : ''}</p>
-${waiting.length ? `<h3>Waiting</h3><ul>${waiting.map((w) => `<li><a href="/runs/${w.run_id}">run #${w.run_id}</a> ${esc(w.name)}: ${esc(w.reason)}
-${w.waiting_for === 'approval' && can(ctx, 'approve') ? `<button class="primary" data-post="/api/runs/${w.run_id}/stages/${encodeURIComponent(w.name)}/approve">Approve</button>` : ''}</li>`).join('')}</ul>` : ''}
+${waiting.length ? `<h3>Waiting</h3><ul>${waiting.map((w) => `<li><a href="/runs/${w.runId}">run #${w.runId}</a> ${esc(w.name)}: ${esc(w.reason)}
+${w.waitingFor === 'approval' && can(ctx, 'approve') ? `<button class="primary" data-post="/api/runs/${w.runId}/stages/${encodeURIComponent(w.name)}/approve">Approve</button>` : ''}</li>`).join('')}</ul>` : ''}
 <table><thead><tr><th>Run</th><th>Commit</th><th>Status</th><th>Approved by</th><th>Finished</th></tr></thead><tbody>
 ${history.map((h: any) => `<tr><td><a href="/runs/${h.runId}">#${h.runId}</a> ${esc(h.stage)}</td><td><code>${esc(String(h.sha).slice(0, 12))}</code></td><td>${statusBadge(h.status)}</td><td>${esc(h.approvedBy ?? '')}</td><td>${when(h.finishedAt)}</td></tr>`).join('')}</tbody></table>`;
     }));

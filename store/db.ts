@@ -99,3 +99,8 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) 
     client.release();
   }
 }
+
+/** Whether the database answers (readiness). */
+export async function ping(db: Queryable): Promise<void> {
+  await db.query('SELECT 1');
+}

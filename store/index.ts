@@ -1,4 +1,4 @@
-export { createIngestPool, createPool, onTransactionEnd, statementName, withTransaction, type Pool, type Queryable } from './db.ts';
+export { createIngestPool, createPool, onTransactionEnd, ping, statementName, withTransaction, type Pool, type Queryable } from './db.ts';
 export { connectDatabase, type Database } from './connect.ts';
 export { migrate } from './migrate.ts';
 export { isDatabaseUnavailable, isUniqueViolation, waitingOutOutages } from './db-errors.ts';

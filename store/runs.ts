@@ -317,3 +317,31 @@ export async function pipelineDiff(db: Queryable, runId: number): Promise<string
   const { rows } = await db.query<{ pipeline_diff: string | null }>('SELECT pipeline_diff FROM runs WHERE id = $1', [runId]);
   return rows[0]?.pipeline_diff ?? null;
 }
+
+/** A rerun asks for approval again. */
+export async function clearApproval(db: Queryable, runId: number): Promise<void> {
+  await db.query('UPDATE runs SET approved_by = NULL WHERE id = $1', [runId]);
+}
+
+/** Stages of a repository's runs waiting to enter an environment, oldest first. */
+export async function waitingForEnvironment(db: Queryable, repoId: string, environment: string): Promise<Array<{ runId: number; name: string; reason: string | null; waitingFor: string | null }>> {
+  const { rows } = await db.query(
+    `SELECT s.run_id, s.name, s.reason, s.waiting_for FROM stages s JOIN runs r ON r.id = s.run_id
+     WHERE r.repo_id = $1 AND s.status = 'waiting' AND (r.definition->'stages') @> jsonb_build_array(jsonb_build_object('name', s.name, 'environment', $2::text))
+     ORDER BY s.queued_at`, [repoId, environment]);
+  return rows.map((r) => ({ runId: r.run_id, name: r.name, reason: r.reason, waitingFor: r.waiting_for }));
+}
+
+/**
+ * Stages of older first attempts of the given event kinds, waiting for
+ * approval or a lock on the same environment: a newer deployment supersedes them.
+ */
+export async function olderWaitingDeployments(db: Queryable, repoId: string, runId: number, environment: string, kinds: string[]): Promise<Array<{ runId: number; name: string }>> {
+  const { rows } = await db.query<{ run_id: number; name: string }>(
+    `SELECT s.run_id, s.name FROM stages s JOIN runs r ON r.id = s.run_id
+     WHERE r.repo_id = $1 AND s.status = 'waiting' AND s.waiting_for IN ('approval', 'lock') AND s.run_id < $2 AND r.attempt = 1
+       AND r.event->>'kind' = ANY($4::text[])
+       AND (r.definition->'stages') @> jsonb_build_array(jsonb_build_object('name', s.name, 'environment', $3::text))`,
+    [repoId, runId, environment, kinds]);
+  return rows.map((r) => ({ runId: r.run_id, name: r.name }));
+}
