@@ -112,6 +112,8 @@ export class PlanningPool {
   private async request(message: Exclude<ToThread, { type: 'answer' }>, view: RepoView | null): Promise<unknown> {
     if (this.closed) throw new Error('planning has stopped (the process is shutting down)');
     const thread = await this.acquire();
+    // A thread takes a second to load: the next request finds one ready, even after this one is stopped.
+    if (this.idle.length === 0 && this.started < this.limits.threads) this.idle.push(this.spawn());
     try {
       await thread.ready;
       return await this.run(thread, message, view);

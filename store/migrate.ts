@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import type { Pool } from './db.ts';
+import { writeStageTransitions } from './stage-transitions.ts';
 
 const migrationsDir = new URL('./migrations/', import.meta.url);
 // Any constant will do; it only has to be the same in every Forgeline process.
@@ -32,6 +33,8 @@ export async function migrate(pool: Pool): Promise<string[]> {
       }
       applied.push(file);
     }
+    // The table the stage trigger checks against: this version's, whatever an older one wrote.
+    await writeStageTransitions(client);
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
     client.release();

@@ -128,7 +128,8 @@ describe('a worker process with the first stage of a push', () => {
     const ran = path.join(await mkdtemp(path.join(tmpdir(), 'forgeline-ran-')), 'ran');
     const { runs: [id] } = await bench.push({ '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  only:\n    steps: [{ run: "echo attempt $FORGELINE_ATTEMPT >> ${ran}" }]\n` });
     await bench.finished(id!);
-    // As if claimed for this worker a while ago, and never started.
+    // As if claimed for this worker a while ago, and never started (through queued: the state machine allows no other way).
+    await pool.query(`UPDATE stages SET status = 'queued' WHERE run_id = $1`, [id]);
     await pool.query(`UPDATE stages SET status = 'running', finished_at = NULL, started_at = now() - interval '1 minute', worker = $2 WHERE run_id = $1`,
       [id, bench.forgeline.runtime.deps.workerName]);
     await pool.query(`UPDATE runs SET status = 'running' WHERE id = $1`, [id]);
