@@ -3,7 +3,7 @@ import { advanceRun } from './advance.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { reopenStages } from './release.ts';
 import { environmentOf } from './run-definition.ts';
-import { ConflictError, NotFoundError } from './errors.ts';
+import { ConflictError, ForbiddenError, NotFoundError } from './errors.ts';
 
 export class ApprovalError extends ConflictError {}
 
@@ -31,7 +31,7 @@ export async function approveStage(deps: SchedulerDeps, runId: number, name: str
       const environment = environmentOf(run, name);
       const env = environment ? await environments.getEnvironment(tx, run.repoId, environment) : null;
       if (env?.approvers?.length && !env.approvers.includes(actor)) {
-        throw new ApprovalError(`${actor} may not approve deployments to ${environment} (approvers: ${env.approvers.join(', ')})`);
+        throw new ForbiddenError(`${actor} may not approve deployments to ${environment} (approvers: ${env.approvers.join(', ')})`);
       }
       await runs.approveStage(tx, runId, name, actor);
       superseded = await reopenStages(deps, tx, runId, [name]);

@@ -8,6 +8,8 @@ import { isUniqueViolation } from '../store/index.ts';
 export class InputError extends Error {}
 export class NotFoundError extends Error {}
 export class ConflictError extends Error {}
+/** The caller is known but may not do this (403): not one of an environment's approvers. */
+export class ForbiddenError extends Error {}
 /** A forge's API refused or failed what we asked of it for the caller (502: the fault is upstream). */
 export class UpstreamError extends Error {}
 

@@ -13,6 +13,6 @@ export { rerunRun, RerunError } from './rerun.ts';
 export { cancelRun } from './cancel.ts';
 export { triggerManual, TriggerError } from './trigger.ts';
 export { AdminError, addToken, listEnvironments, listSecrets, removeEnvironment, removeSecret, revokeToken, setEnvironment, setSecret } from './admin.ts';
-export { ConflictError, InputError, NotFoundError, UpstreamError } from './errors.ts';
+export { ConflictError, ForbiddenError, InputError, NotFoundError, UpstreamError } from './errors.ts';
 export { execLocally, ExecError } from './local-exec.ts';
 export { DEFAULT_LOG_MAX_BYTES } from './log-sink.ts';

@@ -62,7 +62,7 @@ describe('trust: environments, approvals, forks', () => {
     const { runs: [id] } = await b.pullRequest(sha, { action: 'closed', merged: true, mergeSha: sha, head: 'feature-2', base: 'main', number: 12 });
     await b.stage(id!, 'deploy', 'waiting');
     const refused = await b.api(`/runs/${id}/stages/deploy/approve`, { method: 'POST', token: stranger });
-    expect([refused.status, refused.body.error]).toEqual([409, 'other-approver may not approve deployments to production (approvers: release-manager)']);
+    expect([refused.status, refused.body.error]).toEqual([403, 'other-approver may not approve deployments to production (approvers: release-manager)']);
     expect((await b.run(id!)).stages[1]).toMatchObject({ status: 'waiting', waitingFor: 'approval' });
     await b.api(`/runs/${id}/stages/deploy/approve`, { method: 'POST', token: approver });
     expect((await b.finished(id!)).status).toBe('success');
