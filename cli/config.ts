@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from '../runners/index.ts';
 import { DEFAULT_PLANNING_LIMITS } from '../pipelines/index.ts';
+import { forgeNames } from '../providers/index.ts';
 import { DEFAULT_LOG_MAX_BYTES } from '../scheduler/index.ts';
 import { PUBLIC_FORGE_HOSTS, type UrlPolicy } from '../ingest/index.ts';
 import type { TransportConfig } from '../server/index.ts';
@@ -41,9 +42,8 @@ export interface Config {
   transport: TransportConfig;
 }
 
-const FORGE_ENV: Record<string, string> = {
-  github: 'GITHUB', gitlab: 'GITLAB', bitbucket: 'BITBUCKET', 'bitbucket-server': 'BITBUCKET_SERVER', gitea: 'GITEA',
-};
+/** FORGELINE_<FORGE>_WEBHOOK_SECRET's <FORGE>: the forge's name in capitals, `-` as `_` (BITBUCKET_SERVER). */
+const forgeEnvName = (forge: string) => forge.toUpperCase().replace(/-/g, '_');
 
 /** A whole-number setting within bounds, or an error naming it (rather than a NaN that would lift a limit). */
 function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -86,7 +86,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
     logLevel: env.LOG_LEVEL ?? 'info',
     logFormat: logFormat(env),
     bodyLimitBytes: Number(env.FORGELINE_BODY_LIMIT_BYTES ?? 25 * 1024 * 1024),
-    forgeSecrets: Object.fromEntries(Object.entries(FORGE_ENV).map(([forge, name]) => [forge, forgeSecrets(env, `FORGELINE_${name}_WEBHOOK_SECRET`)])),
+    forgeSecrets: Object.fromEntries(forgeNames().map((forge) => [forge, forgeSecrets(env, `FORGELINE_${forgeEnvName(forge)}_WEBHOOK_SECRET`)])),
     unverifiedPerMinute: Number(env.FORGELINE_UNVERIFIED_PER_MINUTE ?? 60),
     heartbeatSeconds: wholeNumber(env, 'FORGELINE_HEARTBEAT_SECONDS', 30, 1),
     scheduleCheckSeconds: wholeNumber(env, 'FORGELINE_SCHEDULE_CHECK_SECONDS', 5, 1, 45),

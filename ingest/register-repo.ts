@@ -71,7 +71,7 @@ export async function registerRepo(
     if (remoteHook) await repos.setRemoteHook(tx, id, remoteHook.id);
     if (input.allowCidrs?.length) await repos.setAllowCidrs(tx, id, input.allowCidrs);
     if (input.app) {
-      if (provider.name !== 'github') throw new InputError('GitHub App mode is for GitHub repositories');
+      if (!provider.checks) throw new InputError(`app mode (check runs) is not offered by ${provider.name}`);
       await repos.setGitHubApp(tx, deps.box, id, input.app.appId, input.app.privateKey);
     }
     await audit(tx, { actor, action: 'repo.add', reason: `${provider.name} ${input.name}${remoteHook ? ` (hook ${remoteHook.created ? 'created' : 'updated'})` : ''}` });

@@ -29,3 +29,11 @@ export function applyRef(event: ForgeEvent, ref: string): void {
     event.branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
   }
 }
+
+/**
+ * An event made on this machine (`forgeline exec`), of no forge: it carries
+ * GitHub's name because the normalized event needs one, and nothing reads it.
+ */
+export function localEvent(kind: ForgeEvent['kind'], repoName: string): ForgeEvent {
+  return blankEvent('github', kind, repoName, null);
+}

@@ -23,5 +23,4 @@ export function detectForge(headers: Headers): Provider | undefined {
 
 export * from './types.ts';
 export { PayloadError } from './payload.ts';
-export { checkState, postCheckRun, type GitHubApp } from './github/checks.ts';
 export { RateLimitedError, retryAfterSeconds } from './retry-after.ts';

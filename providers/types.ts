@@ -122,5 +122,21 @@ export interface Provider {
   /** Every branch and its head commit, to notice heads that moved without a delivery (docs/forges.md, "Missed deliveries"). */
   branchHeads(repo: RepoAccess): Promise<BranchHead[]>;
   /** Where the forge can redeliver its failed deliveries itself (GitHub): asks it to, answers the ids redelivered. */
+  /**
+   * Check runs instead of commit statuses, for repositories registered with an app
+   * (GitHub App mode): the forge's name for a state, and posting one check run.
+   */
+  checks?: {
+    state(state: StatusState): string;
+    post(repo: RepoAccess, app: ForgeApp, sha: string, report: StatusReport & { externalId: string; logTail?: string }, checkRunId: string | null): Promise<string>;
+  };
+  /** The commit's page on the forge, from the clone URL; null when it cannot be told. */
+  commitUrl(cloneUrl: string, sha: string): string | null;
   redeliverMissed?(repo: RepoAccess, hookId: string, since: Date, seen: (deliveryId: string) => Promise<boolean>): Promise<string[]>;
+}
+
+/** An app the forge lets a repository report through (GitHub App: its id and private key). */
+export interface ForgeApp {
+  appId: string;
+  privateKey: string;
 }

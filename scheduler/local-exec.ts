@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crossFileProblems, decideStage, explainStages, formatProblem, parsePipelineFile, PIPELINE_DIR, PIPELINE_FILE, type Pipeline } from '../pipelines/index.ts';
-import { blankEvent } from '../providers/event.ts';
+import { localEvent } from '../providers/event.ts';
 import { processRunner, stepEnvironment, type StageOutcome } from '../runners/index.ts';
 import { git, gitDirOf, resolveLocalCommit } from '../git/index.ts';
 
@@ -66,7 +66,7 @@ export async function execLocally(opts: ExecOptions): Promise<{ pipeline: string
     // Not a git repository: the variables about the commit stay empty.
   }
   const kind = opts.event === 'pull_request' ? 'pull_request' : opts.event;
-  const event = blankEvent('github', kind, path.basename(path.resolve(opts.dir)), null);
+  const event = localEvent(kind, path.basename(path.resolve(opts.dir)));
   Object.assign(event, { sha, branch, ref: branch ? `refs/heads/${branch}` : null, sender: process.env.USER ?? null });
   if (kind === 'pull_request') {
     event.action = 'synchronize';

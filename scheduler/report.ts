@@ -1,4 +1,4 @@
-import { checkState, postCheckRun, providerFor, PermanentReportError, RateLimitedError, type StatusReport } from '../providers/index.ts';
+import { providerFor, PermanentReportError, RateLimitedError, type StatusReport } from '../providers/index.ts';
 import { reportMetrics } from './metrics.ts';
 import { QUEUES } from './queues.ts';
 import { logs, repos, runs, statusReports, type RunRow, type StageRow, type StageStatus } from '../store/index.ts';
@@ -71,10 +71,11 @@ async function postStatuses(deps: SchedulerDeps, runId: number): Promise<void> {
   const desired = desiredStatuses(deps.publicUrl, run, stages);
   const posted = await statusReports.postedStatuses(deps.pool, repo.id, run.sha, desired.map((d) => d.context));
   const token = await repos.repoToken(deps.pool, deps.box, repo.id);
-  const app = repo.forge === 'github' ? await repos.gitHubApp(deps.pool, deps.box, repo.id) : null;
+  const checks = provider.checks;
+  const app = checks ? await repos.gitHubApp(deps.pool, deps.box, repo.id) : null;
   for (const report of desired) {
     const last = posted.get(report.context);
-    const state = app ? checkState(report.state) : provider.statusState(report.state);
+    const state = app ? checks!.state(report.state) : provider.statusState(report.state);
     // Never the same state twice in a row; where the forge allows it, a new description is worth a post.
     if (last && last.state === state && (!provider.acceptsSameState || last.description === report.description)) continue;
     try {
@@ -83,7 +84,7 @@ async function postStatuses(deps: SchedulerDeps, runId: number): Promise<void> {
         // GitHub App mode: a check run per context, its log's tail once the stage is done.
         const stage = stages.find((st) => stageContext(run.pipeline, run.event, st.name) === report.context);
         const logTail = stage && isFinal(stage.status) ? await logs.logTail(deps.pool, run.id, stage.name, stage.attempt) : undefined;
-        externalId = await postCheckRun({ name: repo.name, apiUrl: repo.apiUrl, token }, app, run.sha,
+        externalId = await checks!.post({ name: repo.name, apiUrl: repo.apiUrl, token }, app, run.sha,
           { ...report, externalId: `${run.id}:${stage?.name ?? ''}`, logTail }, last?.externalId ?? null);
       } else {
         await provider.postStatus({ name: repo.name, apiUrl: repo.apiUrl, token }, run.sha, report);

@@ -3,6 +3,7 @@ import type { BlockList } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { Context, Next } from 'koa';
 import { type SchedulerDeps } from '../scheduler/index.ts';
+import { providerFor } from '../providers/index.ts';
 import { deliveryList, deliveryView, runList, runView } from './views.ts';
 import { deliveries, environments, repos, runs, sessions, tokens } from '../store/index.ts';
 import { csrfToken, resolveSession, resolveToken, SESSION_COOKIE, SESSION_SECONDS, type ApiAuth } from './auth.ts';
@@ -116,10 +117,8 @@ ${list.next ? `<p><a href="/?${esc(q({ cursor: list.next }))}">Older runs →</a
     if (!run) return;
     const repo = await repos.getRepo(pool, run.repo);
     const e = run.event;
-    // The commit on the forge, from the clone URL (forges serve the repository's page at it without .git).
-    const web = repo?.cloneUrl.startsWith('http') ? repo.cloneUrl.replace(/\.git$/, '') : null;
-    const commitPath = repo?.forge === 'gitlab' ? '-/commit' : repo?.forge?.startsWith('bitbucket') ? 'commits' : 'commit';
-    const commit = web ? `<a href="${esc(`${web}/${commitPath}/${run.sha}`)}"><code>${esc(run.sha)}</code></a>` : `<code>${esc(run.sha)}</code>`;
+    const commitUrl = repo ? providerFor(repo.forge)?.commitUrl(repo.cloneUrl, run.sha) : null;
+    const commit = commitUrl ? `<a href="${esc(commitUrl)}"><code>${esc(run.sha)}</code></a>` : `<code>${esc(run.sha)}</code>`;
     const pr = e.pullRequest ? `pull request #${esc(e.pullRequest.number)} ${esc(e.pullRequest.title)} (${esc(e.pullRequest.headRef)} → ${esc(e.pullRequest.baseRef)}${e.pullRequest.fromFork ? ', from a fork' : ''})` : '';
     const stages = run.stages.map((s) => {
       const approve = s.status === 'waiting' && (s.waitingFor === 'approval' || s.waitingFor === 'fork') && can(ctx, 'approve')

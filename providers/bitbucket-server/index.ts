@@ -4,6 +4,7 @@ import { verifyHubSignature } from '../bitbucket-common.ts';
 import { header } from '../http-headers.ts';
 import { jsonPayload } from '../payload.ts';
 import type { Provider } from '../types.ts';
+import { webPage } from '../web-url.ts';
 import { parseBitbucketServer } from './parse.ts';
 import { postBitbucketServerStatus, STATES } from './status.ts';
 
@@ -26,6 +27,15 @@ export const bitbucketServer: Provider = {
   // Data Center serves git over HTTP under /scm, with the project key in lower case.
   defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/scm/${name.toLowerCase()}.git`,
   pullRequestRef: (number) => `refs/pull-requests/${number}/from`,
+  // Clone URLs are <base>/scm/<project>/<repo>.git; the web pages <base>/projects/<PROJECT>/repos/<repo>.
+  commitUrl(cloneUrl, sha) {
+    const page = webPage(cloneUrl);
+    const at = page && /^(.*)\/scm\/([^/]+)\/([^/]+)$/.exec(page.pathname);
+    if (!at) return null;
+    // A personal project (~user) lives under /users/<user>.
+    const owner = at[2]!.startsWith('~') ? `users/${at[2]!.slice(1)}` : `projects/${at[2]!.toUpperCase()}`;
+    return `${page.origin}${at[1]}/${owner}/repos/${at[3]}/commits/${sha}`;
+  },
   ensureHook: ensureBitbucketServerHook,
   branchHeads: bitbucketServerBranchHeads,
   statusState: (state) => STATES[state],

@@ -4,6 +4,7 @@ import { verifyHubSignature } from '../bitbucket-common.ts';
 import { header } from '../http-headers.ts';
 import { jsonPayload } from '../payload.ts';
 import type { Provider } from '../types.ts';
+import { commitUnder } from '../web-url.ts';
 import { parseBitbucket } from './parse.ts';
 import { postBitbucketStatus, STATES } from './status.ts';
 
@@ -25,6 +26,7 @@ export const bitbucket: Provider = {
   // Bitbucket Cloud has no pull request refs: a fork's head is fetched from the fork's own URL.
   defaultCloneUrl: (_apiUrl, name) => `https://bitbucket.org/${name}.git`,
   pullRequestRef: () => null,
+  commitUrl: commitUnder('commits'),
   ensureHook: ensureBitbucketHook,
   branchHeads: bitbucketBranchHeads,
   statusState: (state) => STATES[state],

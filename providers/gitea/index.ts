@@ -6,6 +6,7 @@ import type { Headers, Provider } from '../types.ts';
 import { parseGitea } from './parse.ts';
 import { postGiteaStatus, STATES } from './status.ts';
 import { giteaSignedBytes, verifyGitea } from './verify.ts';
+import { commitUnder } from '../web-url.ts';
 
 // Forgejo sends its own X-Forgejo-* headers and may leave out Gitea's.
 function eventName(headers: Headers): string | null {
@@ -28,6 +29,7 @@ export const gitea: Provider = {
     repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`forgeline:${repo.token}`).toString('base64')}`] : [],
   defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/${name}.git`,
   pullRequestRef: (number) => `refs/pull/${number}/head`,
+  commitUrl: commitUnder('commit'),
   ensureHook: ensureGiteaHook,
   branchHeads: giteaBranchHeads,
   statusState: (state) => STATES[state],

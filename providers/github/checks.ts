@@ -1,12 +1,7 @@
 import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/rest';
-import { PermanentReportError, type RepoAccess, type StatusReport, type StatusState } from '../types.ts';
+import { PermanentReportError, type ForgeApp, type RepoAccess, type StatusReport, type StatusState } from '../types.ts';
 
-/** A GitHub App's credentials, kept per repository. */
-export interface GitHubApp {
-  appId: string;
-  privateKey: string;
-}
 
 type CheckStatus = { status: 'queued' | 'in_progress' } | { status: 'completed'; conclusion: 'success' | 'failure' | 'cancelled' | 'skipped' };
 
@@ -38,7 +33,7 @@ function clip(text: string, max: number, fromEnd = false): string {
 }
 
 /** An Octokit acting as the App's installation on the repository. */
-async function installationClient(repo: RepoAccess, app: GitHubApp): Promise<Octokit> {
+async function installationClient(repo: RepoAccess, app: ForgeApp): Promise<Octokit> {
   const [owner, name] = repo.name.split('/') as [string, string];
   const baseUrl = repo.apiUrl.replace(/\/+$/, '');
   const key = `${baseUrl}|${app.appId}|${repo.name}`;
@@ -56,7 +51,7 @@ async function installationClient(repo: RepoAccess, app: GitHubApp): Promise<Oct
  * (queued → in_progress → completed with its conclusion, a summary and the
  * log's tail). Answers the check run's id.
  */
-export async function postCheckRun(repo: RepoAccess, app: GitHubApp, sha: string, report: StatusReport & { externalId: string; logTail?: string }, checkRunId: string | null): Promise<string> {
+export async function postCheckRun(repo: RepoAccess, app: ForgeApp, sha: string, report: StatusReport & { externalId: string; logTail?: string }, checkRunId: string | null): Promise<string> {
   const [owner, name] = repo.name.split('/') as [string, string];
   const octokit = await installationClient(repo, app);
   const state = CHECK[report.state];

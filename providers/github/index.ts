@@ -4,9 +4,11 @@ import { redeliverGitHubMissed } from './deliveries.ts';
 import { header } from '../http-headers.ts';
 import { jsonPayload } from '../payload.ts';
 import type { Provider } from '../types.ts';
+import { commitUnder } from '../web-url.ts';
 import { parseGitHub } from './parse.ts';
 import { postGitHubStatus, STATES } from './status.ts';
 import { verifyGitHub } from './verify.ts';
+import { checkState, postCheckRun } from './checks.ts';
 
 export const github: Provider = {
   name: 'github',
@@ -25,6 +27,8 @@ export const github: Provider = {
   // https://api.github.com → github.com; Enterprise https://HOST/api/v3 → HOST.
   defaultCloneUrl: (apiUrl, name) => `${new URL(apiUrl).origin.replace('//api.', '//')}/${name}.git`,
   pullRequestRef: (number) => `refs/pull/${number}/head`,
+  commitUrl: commitUnder('commit'),
+  checks: { state: checkState, post: postCheckRun },
   ensureHook: ensureGitHubHook,
   branchHeads: gitHubBranchHeads,
   redeliverMissed: redeliverGitHubMissed,

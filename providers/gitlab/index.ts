@@ -3,6 +3,7 @@ import { gitLabBranchHeads } from './branches.ts';
 import { header } from '../http-headers.ts';
 import { jsonPayload } from '../payload.ts';
 import type { Provider } from '../types.ts';
+import { commitUnder } from '../web-url.ts';
 import { parseGitLab } from './parse.ts';
 import { postGitLabStatus, STATES } from './status.ts';
 import { verifyGitLab } from './verify.ts';
@@ -24,6 +25,7 @@ export const gitlab: Provider = {
     repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`oauth2:${repo.token}`).toString('base64')}`] : [],
   defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/${name}.git`,
   pullRequestRef: (number) => `refs/merge-requests/${number}/head`,
+  commitUrl: commitUnder('-/commit'),
   ensureHook: ensureGitLabHook,
   branchHeads: gitLabBranchHeads,
   statusState: (state) => STATES[state],
