@@ -90,8 +90,6 @@ export interface Provider {
   name: ForgeName;
   /** The header that names the event, e.g. x-github-event (lower case). */
   eventHeader: string;
-  /** True when the headers say the request comes from this forge. */
-  detect(headers: Headers): boolean;
   defaultApiUrl: string;
   /** The forge's own delivery id, or null when the request carries none. */
   deliveryId(headers: Headers): string | null;

@@ -35,13 +35,6 @@ function parse(key: string, payload: unknown) {
 }
 
 describe('Bitbucket Data Center headers', () => {
-  it('is detected by X-Event-Key with X-Request-Id and without Cloud\'s X-Request-UUID', () => {
-    expect(bitbucketServer.detect({ 'x-event-key': 'repo:refs_changed', 'x-request-id': 'r-1' })).toBe(true);
-    expect(bitbucketServer.detect({ 'x-event-key': 'repo:push', 'x-request-uuid': 'u-1' })).toBe(false);
-    expect(bitbucketServer.detect({ 'x-event-key': 'repo:push', 'x-request-id': 'r-1', 'x-request-uuid': 'u-1' })).toBe(false);
-    expect(bitbucketServer.detect({ 'x-request-id': 'r-1' })).toBe(false);
-  });
-
   it('takes the delivery id from X-Request-Id', () => {
     expect(bitbucketServer.deliveryId({ 'x-request-id': 'dc-id' })).toBe('dc-id');
     expect(bitbucketServer.deliveryId({ 'x-request-uuid': 'cloud-id' })).toBeNull();

@@ -154,11 +154,6 @@ describe('GitLab delivery ids and detection', () => {
     expect(gitlab.deliveryId({})).toBeNull();
   });
 
-  it('detects GitLab by X-Gitlab-Event', () => {
-    expect(gitlab.detect({ 'x-gitlab-event': 'Push Hook' })).toBe(true);
-    expect(gitlab.detect({ 'x-github-event': 'push' })).toBe(false);
-  });
-
   it('authenticates git as oauth2 with the token, and names merge request refs', () => {
     const repo = { name: 'g/p', apiUrl: 'https://gitlab.com', token: 'glpat-xyz' };
     expect(gitlab.gitAuthConfig(repo)).toEqual([`http.extraHeader=Authorization: Basic ${Buffer.from('oauth2:glpat-xyz').toString('base64')}`]);

@@ -12,10 +12,6 @@ import { postBitbucketServerStatus, STATES } from './status.ts';
 export const bitbucketServer: Provider = {
   name: 'bitbucket-server',
   eventHeader: 'x-event-key',
-  // Cloud sends X-Event-Key too; Data Center is the one with X-Request-Id and without X-Request-UUID.
-  detect: (headers) =>
-    header(headers, 'x-event-key') !== null && header(headers, 'x-request-id') !== null && header(headers, 'x-request-uuid') === null,
-  // Every instance is self-hosted, so there is no default to fall back on: registration must demand --api-url.
   defaultApiUrl: '',
   deliveryId: (headers) => header(headers, 'x-request-id'),
   verify: verifyHubSignature,

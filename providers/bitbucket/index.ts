@@ -12,8 +12,6 @@ import { postBitbucketStatus, STATES } from './status.ts';
 export const bitbucket: Provider = {
   name: 'bitbucket',
   eventHeader: 'x-event-key',
-  // Data Center sends X-Event-Key too, but with X-Request-Id where Cloud sends X-Request-UUID.
-  detect: (headers) => header(headers, 'x-event-key') !== null && header(headers, 'x-request-uuid') !== null,
   defaultApiUrl: 'https://api.bitbucket.org',
   deliveryId: (headers) => header(headers, 'x-request-uuid'),
   verify: verifyHubSignature,

@@ -16,7 +16,6 @@ function eventName(headers: Headers): string | null {
 export const gitea: Provider = {
   name: 'gitea',
   eventHeader: 'x-gitea-event',
-  detect: (headers) => eventName(headers) !== null,
   defaultApiUrl: 'https://gitea.com',
   deliveryId: (headers) => header(headers, 'x-gitea-delivery') || header(headers, 'x-forgejo-delivery') || null,
   verify: verifyGitea,

@@ -13,8 +13,6 @@ import { checkState, postCheckRun } from './checks.ts';
 export const github: Provider = {
   name: 'github',
   eventHeader: 'x-github-event',
-  // Gitea also sends X-GitHub-Event: a request is GitHub's only without Gitea's own headers.
-  detect: (headers) => header(headers, 'x-github-event') !== null && header(headers, 'x-gitea-event') === null && header(headers, 'x-forgejo-event') === null,
   defaultApiUrl: 'https://api.github.com',
   deliveryId: (headers) => header(headers, 'x-github-delivery'),
   verify: verifyGitHub,

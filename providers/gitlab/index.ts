@@ -11,7 +11,6 @@ import { verifyGitLab } from './verify.ts';
 export const gitlab: Provider = {
   name: 'gitlab',
   eventHeader: 'x-gitlab-event',
-  detect: (headers) => header(headers, 'x-gitlab-event') !== null,
   defaultApiUrl: 'https://gitlab.com',
   // Idempotency-Key stays the same when GitLab retries a delivery; X-Gitlab-Event-UUID is all older versions send.
   deliveryId: (headers) =>
