@@ -255,8 +255,8 @@ describe('Gitea commit statuses', () => {
 
   function stubFetch(status: number, body: unknown) {
     const calls: Array<{ url: string; init: RequestInit }> = [];
-    vi.stubGlobal('fetch', vi.fn(async (url: string, init: RequestInit) => {
-      calls.push({ url, init });
+    vi.stubGlobal('fetch', vi.fn(async (url: string | URL, init: RequestInit) => {
+      calls.push({ url: String(url), init });
       return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
     }));
     return calls;
@@ -301,7 +301,7 @@ describe('Gitea commit statuses', () => {
     stubFetch(404, { message: 'repository does not exist' });
     await expect(gitea.postStatus(repo, sha, report('success'))).rejects.toThrow(PermanentReportError);
     stubFetch(404, { message: 'repository does not exist' });
-    await expect(gitea.postStatus(repo, sha, report('success'))).rejects.toThrow(/404: repository does not exist/);
+    await expect(gitea.postStatus(repo, sha, report('success'))).rejects.toThrow(/^Gitea answered 404 to POST \/api\/v1\/repos\/acme\/widget\/statuses\/b+: repository does not exist/);
     for (const status of [429, 500, 502]) {
       stubFetch(status, { message: 'later' });
       const error = await gitea.postStatus(repo, sha, report('success')).catch((err: unknown) => err);

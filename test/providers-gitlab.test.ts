@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gitlab } from '../providers/gitlab/index.ts';
 import { verifyGitLab } from '../providers/gitlab/verify.ts';
+import { RateLimitedError } from '../providers/retry-after.ts';
 import { type ForgeEvent, PermanentReportError } from '../providers/types.ts';
 
 const FIXTURES = new URL('./fixtures/webhooks/', import.meta.url);
@@ -263,11 +264,11 @@ describe('GitLab commit statuses', () => {
     vi.unstubAllGlobals();
   });
 
-  function stubFetch(status: number, body: unknown) {
+  function stubFetch(status: number, body: unknown, headers: Record<string, string> = {}) {
     const requests: Request[] = [];
-    vi.stubGlobal('fetch', vi.fn(async (request: Request) => {
-      requests.push(request.clone());
-      return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+    vi.stubGlobal('fetch', vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+      requests.push(new Request(input, init));
+      return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
     }));
     return requests;
   }
@@ -305,5 +306,13 @@ describe('GitLab commit statuses', () => {
     const failure = gitlab.postStatus(repo, sha, { context: 'c', state: 'running', description: '', targetUrl: 'https://ci/x' });
     await expect(failure).rejects.toThrow();
     await expect(failure).rejects.not.toBeInstanceOf(PermanentReportError);
+  });
+
+  it('comes back when a rate limit says, and never names the token', async () => {
+    stubFetch(429, { message: 'Retry later, glpat-secret' }, { 'retry-after': '7' });
+    const limited = await gitlab.postStatus(repo, sha, { context: 'c', state: 'running', description: '', targetUrl: 'https://ci/x' }).catch((err: unknown) => err);
+    expect(limited).toBeInstanceOf(RateLimitedError);
+    expect(limited).toMatchObject({ retryAfter: 7, status: 429 });
+    expect((limited as Error).message).not.toContain('glpat-secret');
   });
 });

@@ -1,4 +1,6 @@
-import { postBuildStatus, statusDescription, statusTarget } from '../bitbucket-common.ts';
+import { statusDescription } from '../bitbucket-common.ts';
+import { request } from '../forge-api/request.ts';
+import { bitbucketServerRepoApi } from './api.ts';
 import type { RepoAccess, StatusReport, StatusState } from '../types.ts';
 
 export const STATES: Record<StatusState, 'INPROGRESS' | 'SUCCESSFUL' | 'FAILED' | 'CANCELLED'> = {
@@ -12,7 +14,7 @@ export const STATES: Record<StatusState, 'INPROGRESS' | 'SUCCESSFUL' | 'FAILED' 
 };
 
 export async function postBitbucketServerStatus(repo: RepoAccess, sha: string, report: StatusReport): Promise<void> {
-  const { base, owner, slug } = statusTarget('Bitbucket Data Center', repo.apiUrl, repo.name);
+  const { api, repoUrl } = bitbucketServerRepoApi(repo, 'posting build statuses needs an HTTP access token with repository write');
   const body: Record<string, string> = {
     key: report.context,
     state: STATES[report.state],
@@ -22,10 +24,5 @@ export async function postBitbucketServerStatus(repo: RepoAccess, sha: string, r
   };
   // Data Center wants the fully qualified ref the build was for.
   if (report.branch) body.ref = report.branch.startsWith('refs/') ? report.branch : `refs/heads/${report.branch}`;
-  await postBuildStatus(
-    'Bitbucket Data Center',
-    `${base}/rest/api/latest/projects/${owner}/repos/${slug}/commits/${encodeURIComponent(sha)}/builds`,
-    repo.token,
-    body,
-  );
+  await request(api, 'POST', new URL(`${repoUrl}/commits/${encodeURIComponent(sha)}/builds`), body);
 }

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { postBuildStatus, statusDescription, statusTarget } from '../bitbucket-common.ts';
+import { statusDescription } from '../bitbucket-common.ts';
+import { request } from '../forge-api/request.ts';
+import { bitbucketRepoApi } from './api.ts';
 import type { RepoAccess, StatusReport, StatusState } from '../types.ts';
 
 export const STATES: Record<StatusState, 'INPROGRESS' | 'SUCCESSFUL' | 'FAILED' | 'STOPPED'> = {
@@ -25,7 +27,7 @@ export function statusKey(context: string): string {
 }
 
 export async function postBitbucketStatus(repo: RepoAccess, sha: string, report: StatusReport): Promise<void> {
-  const { base, owner, slug } = statusTarget('Bitbucket', repo.apiUrl, repo.name);
+  const { api, repoUrl } = bitbucketRepoApi(repo, 'posting build statuses needs a token with repository:write');
   const body: Record<string, string> = {
     key: statusKey(report.context),
     state: STATES[report.state],
@@ -35,5 +37,5 @@ export async function postBitbucketStatus(repo: RepoAccess, sha: string, report:
   };
   // Bitbucket shows a status on a pull request only when it names the branch built.
   if (report.branch) body.refname = report.branch;
-  await postBuildStatus('Bitbucket', `${base}/2.0/repositories/${owner}/${slug}/commit/${encodeURIComponent(sha)}/statuses/build`, repo.token, body);
+  await request(api, 'POST', new URL(`${repoUrl}/commit/${encodeURIComponent(sha)}/statuses/build`), body);
 }

@@ -1,3 +1,4 @@
+import { RateLimitedError, retryAfterSeconds } from '../retry-after.ts';
 import { PermanentReportError } from '../types.ts';
 
 /** One forge's REST API as seen by one call: where it is, how to authenticate, what to keep out of messages. */
@@ -81,9 +82,10 @@ export function redact(message: string, secrets: string[]): string {
 }
 
 /**
- * A failed call: 4xx other than a rate limit is a PermanentReportError (the
- * same request can never succeed), anything else an Error worth retrying;
- * both carry the HTTP status.
+ * A failed call, by the one rule every forge call follows: a 4xx other than
+ * a rate limit is a PermanentReportError (the same request can never
+ * succeed); a rate limit that says when to come back is a RateLimitedError;
+ * anything else an Error worth retrying. All carry the HTTP status.
  */
 function failure(api: ForgeApi, method: string, url: URL, status: number, headers: Headers, text: string, statusText: string): Error {
   let words = forgeMessage(text) || statusText;
@@ -93,7 +95,10 @@ function failure(api: ForgeApi, method: string, url: URL, status: number, header
   }
   if ((status === 401 || status === 403 || status === 404) && api.accessHint) words = `${words} (${api.accessHint})`;
   const message = redact(`${api.forge} answered ${status} to ${method} ${url.pathname}: ${words}`, api.secrets);
-  const permanent = status >= 400 && status < 500 && status !== 429 && !api.rateLimited?.(status, headers, message);
+  const limited = status === 429 || Boolean(api.rateLimited?.(status, headers, message));
+  const wait = limited ? retryAfterSeconds(headers) : null;
+  if (wait !== null) return Object.assign(new RateLimitedError(message, wait), { status });
+  const permanent = status >= 400 && status < 500 && !limited;
   return Object.assign(permanent ? new PermanentReportError(message) : new Error(message), { status });
 }
 

@@ -8,7 +8,7 @@ export function gitLabProjectApi(repo: RepoAccess, accessHint: string, secrets: 
   // A project always sits in a namespace, possibly nested: group/subgroup/project.
   if (!/^[^/]+(\/[^/]+)+$/.test(repo.name)) throw new PermanentReportError(`GitLab: repository name '${repo.name}' is not namespace/project`);
   const headers: Record<string, string> = {};
-  // The header gitbeaker sends for the same token when posting statuses.
+  // GitLab's header for personal, project and group access tokens.
   if (repo.token) headers['private-token'] = repo.token;
   const api: ForgeApi = { forge: 'GitLab', origin, headers, secrets: [...(repo.token ? [repo.token] : []), ...secrets], accessHint };
   return { api, projectUrl: `${root}/api/v4/projects/${encodeURIComponent(repo.name)}` };

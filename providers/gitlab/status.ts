@@ -1,5 +1,6 @@
-import { type CommitablePipelineStatus, GitbeakerRequestError, Gitlab } from '@gitbeaker/rest';
-import { PermanentReportError, type RepoAccess, type StatusReport, type StatusState } from '../types.ts';
+import { request } from '../forge-api/request.ts';
+import type { RepoAccess, StatusReport, StatusState } from '../types.ts';
+import { gitLabProjectApi } from './api.ts';
 
 type GitLabState = 'pending' | 'running' | 'success' | 'failed' | 'canceled' | 'skipped';
 
@@ -21,21 +22,12 @@ function truncate(text: string): string {
 }
 
 export async function postGitLabStatus(repo: RepoAccess, sha: string, report: StatusReport): Promise<void> {
-  const host = repo.apiUrl.replace(/\/+$/, '');
-  const api = new Gitlab(repo.token ? { host, token: repo.token } : { host });
-  try {
-    // gitbeaker's state type lacks `skipped`, which the API accepts.
-    await api.Commits.editStatus(repo.name, sha, STATES[report.state] as CommitablePipelineStatus, {
-      name: truncate(report.context),
-      description: truncate(report.description),
-      // Cut without an ellipsis: what remains still opens the run, without the stage anchor.
-      targetUrl: report.targetUrl.slice(0, MAX_FIELD),
-    });
-  } catch (err) {
-    const status = err instanceof GitbeakerRequestError ? err.cause?.response.status : undefined;
-    if (status && status >= 400 && status < 500 && status !== 429) {
-      throw new PermanentReportError(`GitLab answered ${status}: ${(err as Error).message}`);
-    }
-    throw err;
-  }
+  const { api, projectUrl } = gitLabProjectApi(repo, 'posting commit statuses needs a token with the api scope and the Developer role');
+  await request(api, 'POST', new URL(`${projectUrl}/statuses/${encodeURIComponent(sha)}`), {
+    state: STATES[report.state],
+    name: truncate(report.context),
+    description: truncate(report.description),
+    // Cut without an ellipsis: what remains still opens the run, without the stage anchor.
+    target_url: report.targetUrl.slice(0, MAX_FIELD),
+  });
 }
