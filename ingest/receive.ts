@@ -136,7 +136,7 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest, known?: Ta
   }
   const verified = target.source
     ? verifySource(target.source, req.headers, req.rawBody, target.secrets)
-    : target.secrets.length > 0 && provider.verify(req.headers, req.rawBody, target.secrets);
+    : target.secrets.length > 0 && provider.verify.proves(req.headers, req.rawBody, target.secrets);
   if (!verified) {
     return refuseHook(deps, req, provider.name, 401, target.secrets.length ? 'missing or invalid signature' : `no secret is configured for this hook`);
   }
@@ -144,13 +144,13 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest, known?: Ta
 
   let payload: unknown;
   try {
-    payload = provider.payloadOf(req.headers, req.rawBody);
+    payload = provider.parse.payloadOf(req.headers, req.rawBody);
   } catch (err) {
     if (!(err instanceof PayloadError)) throw err;
     return refuseHook(deps, req, provider.name, 400, err.message, { verified: true });
   }
 
-  const parsed = provider.parse(req.headers, payload);
+  const parsed = provider.parse.events(req.headers, payload);
   const events = parsed.outcome === 'events' ? parsed.events : [];
   const named = parsed.outcome === 'events' ? events[0]?.repo.name ?? null : parsed.repoName ?? null;
   let repo = target.repo;
@@ -171,12 +171,12 @@ export async function receiveHook(deps: IngestDeps, req: HookRequest, known?: Ta
   }
 
   if (repo && status === 'accepted') deps.prefetch?.(repo, events);
-  const bodySha256 = createHash('sha256').update(provider.signedBytes?.(req.headers, req.rawBody) ?? req.rawBody).digest('hex');
+  const bodySha256 = createHash('sha256').update(provider.verify.signedBytes?.(req.headers, req.rawBody) ?? req.rawBody).digest('hex');
   const stored = await deps.batcher.store({
     id: newDeliveryId(), hook: req.hook, forge: provider.name, repoId: repo?.id ?? null,
     // Without a forge delivery id, the body's hash stands in (docs/api.md, "Hooks").
-    forgeDeliveryId: provider.deliveryId(req.headers) ?? `sha256:${bodySha256}`,
-    eventHeader: (req.headers[provider.eventHeader] as string | undefined) ?? null,
+    forgeDeliveryId: provider.verify.deliveryId(req.headers) ?? `sha256:${bodySha256}`,
+    eventHeader: (req.headers[provider.parse.eventHeader] as string | undefined) ?? null,
     sourceAddress: req.sourceAddress, receivedAt, headers: redactHeaders(req.headers),
     body: redactBody(payload, req.rawBody), bodySha256, status, reason, events,
     refUpdates: refUpdates(events),

@@ -53,12 +53,12 @@ export async function recoverMissed(deps: SchedulerDeps, now = new Date()): Prom
     const access = { name: repo.name, apiUrl: repo.apiUrl, token };
     const result: Recovered = { repo: repo.name, redelivered: [], raised: [] };
     try {
-      if (provider.redeliverMissed && repo.remoteHookId) {
+      if (provider.deliveries.redeliverMissed && repo.remoteHookId) {
         const since = repo.recoveredAt ? new Date(repo.recoveredAt.getTime() - 5 * 60_000) : new Date(now.getTime() - FIRST_LOOK_MS);
-        result.redelivered = await provider.redeliverMissed(access, repo.remoteHookId, since, (id) => deliveries.seenDeliveryId(deps.pool, repo.forge, id));
+        result.redelivered = await provider.deliveries.redeliverMissed(access, repo.remoteHookId, since, (id) => deliveries.seenDeliveryId(deps.pool, repo.forge, id));
       } else {
         const seen = await deliveries.lastSeenHeads(deps.pool, repo.id);
-        for (const head of await provider.branchHeads(access)) {
+        for (const head of await provider.deliveries.branchHeads(access)) {
           const last = seen.get(head.branch);
           // Only branches Forgeline has seen before: a first pass must not build every branch of the repository.
           if (last && last !== head.sha && (await raisePush(deps, repo, head.branch, last, head.sha))) result.raised.push(head.branch);

@@ -43,9 +43,9 @@ export async function registerRepo(
   if (!FORK_POLICIES.includes(forkPrs)) throw new InputError(`--fork-prs must be one of ${FORK_POLICIES.join(', ')}`);
   if (input.allowCidrs?.length) validateCidrs(input.allowCidrs);
   assertSecretGiven(input.secret, 'the webhook secret');
-  const apiUrl = (input.apiUrl ?? provider.defaultApiUrl).replace(/\/+$/, '');
+  const apiUrl = (input.apiUrl ?? provider.credentials.defaultApiUrl).replace(/\/+$/, '');
   if (!apiUrl) throw new InputError(`${provider.name} has no public instance: give --api-url (the instance's URL)`);
-  const cloneUrl = input.cloneUrl ?? provider.defaultCloneUrl(apiUrl, input.name);
+  const cloneUrl = input.cloneUrl ?? provider.credentials.defaultCloneUrl(apiUrl, input.name);
   assertUrlAllowed(apiUrl, 'API URL', deps.urls);
   assertUrlAllowed(cloneUrl, 'clone URL', deps.urls);
   if (await repos.findRepoByName(deps.pool, provider.name, input.name)) {
@@ -60,7 +60,7 @@ export async function registerRepo(
   if (input.register) {
     if (!input.token) throw new InputError('--register needs an API token (--token-env) with the right to manage webhooks');
     try {
-      remoteHook = await provider.ensureHook({ name: input.name, apiUrl, token: input.token }, { url: hookUrl, secret });
+      remoteHook = await provider.hooks.ensure({ name: input.name, apiUrl, token: input.token }, { url: hookUrl, secret });
     } catch (err) {
       throw new UpstreamError(`${provider.name} did not create the webhook: ${(err as Error).message}`);
     }

@@ -82,55 +82,84 @@ import type { BranchHead, EnsuredHook, HookSpec } from './forge-api/types.ts';
 /** A permanent rejection by the forge (4xx other than rate limits): not worth retrying. */
 export class PermanentReportError extends Error {}
 
-/**
- * One forge's capabilities, each usable alone: where its deliveries say who
- * they are, how they are verified and parsed, and how statuses are posted.
- */
-export interface Provider {
-  name: ForgeName;
-  /** The header that names the event, e.g. x-github-event (lower case). */
-  eventHeader: string;
-  defaultApiUrl: string;
+/** Telling a delivery's identity and proving it came from the forge. */
+export interface Verify {
   /** The forge's own delivery id, or null when the request carries none. */
   deliveryId(headers: Headers): string | null;
   /** True when the raw body is proven by one of the secrets. Constant-time. */
-  verify(headers: Headers, rawBody: Buffer, secrets: string[]): boolean;
+  proves(headers: Headers, rawBody: Buffer, secrets: string[]): boolean;
   /**
    * The bytes the proof covers, when not the body as sent (Gitea signs the JSON
    * inside a form). The duplicate rule keys on them: the same signed delivery
    * re-encoded is the same delivery.
    */
   signedBytes?(headers: Headers, rawBody: Buffer): Buffer;
+}
+
+/** Reading a verified delivery into normalized events. */
+export interface Parse {
+  /** The header that names the event, e.g. x-github-event (lower case). */
+  eventHeader: string;
   /** The JSON payload of a verified body (forms carry it in `payload=`), or throws. */
   payloadOf(headers: Headers, rawBody: Buffer): unknown;
-  parse(headers: Headers, payload: unknown): ParseResult;
-  postStatus(repo: RepoAccess, sha: string, report: StatusReport): Promise<void>;
-  /** The forge's own name for a state (docs/forges.md, "Statuses on the forge"). */
-  statusState(state: StatusState): string;
+  events(headers: Headers, payload: unknown): ParseResult;
+}
+
+/** Commit statuses (docs/forges.md, "Statuses on the forge"). */
+export interface Statuses {
+  post(repo: RepoAccess, sha: string, report: StatusReport): Promise<void>;
+  /** The forge's own name for a state. */
+  state(state: StatusState): string;
   /** False where the forge refuses a status equal to the current one (GitLab): then only a new state is posted. */
   acceptsSameState: boolean;
-  /** Extra `git -c` settings that authenticate a fetch from the clone URL. */
-  gitAuthConfig(repo: RepoAccess): string[];
-  /** Where a repository is cloned from when registration names no clone URL. */
-  defaultCloneUrl(apiUrl: string, name: string): string;
-  /** The ref a pull request's head can be fetched from, or null where the forge has none. */
-  pullRequestRef(number: number): string | null;
-  /** Creates the repository's webhook, or updates the one with the same URL (docs/forges.md, "Registering a repository"). */
-  ensureHook(repo: RepoAccess, hook: HookSpec): Promise<EnsuredHook>;
-  /** Every branch and its head commit, to notice heads that moved without a delivery (docs/forges.md, "Missed deliveries"). */
+}
+
+/** Check runs instead of commit statuses, for repositories registered with an app (GitHub App mode). */
+export interface Checks {
+  state(state: StatusState): string;
+  post(repo: RepoAccess, app: ForgeApp, sha: string, report: StatusReport & { externalId: string; logTail?: string }, checkRunId: string | null): Promise<string>;
+}
+
+/** The repository's webhook on the forge. */
+export interface Hooks {
+  /** Creates the webhook, or updates the one with the same URL (docs/forges.md, "Registering a repository"). */
+  ensure(repo: RepoAccess, hook: HookSpec): Promise<EnsuredHook>;
+}
+
+/** Noticing deliveries that never arrived (docs/forges.md, "Missed deliveries"). */
+export interface Deliveries {
+  /** Every branch and its head commit, to notice heads that moved without a delivery. */
   branchHeads(repo: RepoAccess): Promise<BranchHead[]>;
   /** Where the forge can redeliver its failed deliveries itself (GitHub): asks it to, answers the ids redelivered. */
-  /**
-   * Check runs instead of commit statuses, for repositories registered with an app
-   * (GitHub App mode): the forge's name for a state, and posting one check run.
-   */
-  checks?: {
-    state(state: StatusState): string;
-    post(repo: RepoAccess, app: ForgeApp, sha: string, report: StatusReport & { externalId: string; logTail?: string }, checkRunId: string | null): Promise<string>;
-  };
+  redeliverMissed?(repo: RepoAccess, hookId: string, since: Date, seen: (deliveryId: string) => Promise<boolean>): Promise<string[]>;
+}
+
+/** Reaching the repository: where it is, and how git authenticates to it. */
+export interface Credentials {
+  defaultApiUrl: string;
+  /** Where a repository is cloned from when registration names no clone URL. */
+  defaultCloneUrl(apiUrl: string, name: string): string;
+  /** Extra `git -c` settings that authenticate a fetch from the clone URL. */
+  gitAuthConfig(repo: RepoAccess): string[];
+  /** The ref a pull request's head can be fetched from, or null where the forge has none. */
+  pullRequestRef(number: number): string | null;
   /** The commit's page on the forge, from the clone URL; null when it cannot be told. */
   commitUrl(cloneUrl: string, sha: string): string | null;
-  redeliverMissed?(repo: RepoAccess, hookId: string, since: Date, seen: (deliveryId: string) => Promise<boolean>): Promise<string[]>;
+}
+
+/**
+ * One forge, by capability: each part is usable alone, and a forge offers
+ * the optional ones (`checks`) only where it has them.
+ */
+export interface Provider {
+  name: ForgeName;
+  verify: Verify;
+  parse: Parse;
+  statuses: Statuses;
+  checks?: Checks;
+  hooks: Hooks;
+  deliveries: Deliveries;
+  credentials: Credentials;
 }
 
 /** An app the forge lets a repository report through (GitHub App: its id and private key). */

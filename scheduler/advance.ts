@@ -12,7 +12,7 @@ async function payloadOf(tx: Queryable, run: RunRow): Promise<unknown> {
   const delivery = await deliveries.getDelivery(tx, run.deliveryId);
   const body = await deliveries.deliveryBody(tx, run.deliveryId);
   try {
-    return delivery && body ? providerFor(delivery.forge)?.payloadOf(delivery.headers, body) ?? null : null;
+    return delivery && body ? providerFor(delivery.forge)?.parse.payloadOf(delivery.headers, body) ?? null : null;
   } catch {
     return null;
   }

@@ -26,9 +26,9 @@ export async function localRepoView(dir: string): Promise<RepoView & { gitDir: s
 export async function explainPayload(opts: { forge: string; eventHeader: string; payload: Buffer; dir: string }): Promise<{ events: EventExplain[]; ignored?: string }> {
   const provider = providerFor(opts.forge);
   if (!provider) throw new Error(`unknown forge '${opts.forge}'`);
-  const headers = { [provider.eventHeader]: opts.eventHeader, 'content-type': 'application/json' };
-  const payload = provider.payloadOf(headers, opts.payload);
-  const parsed = provider.parse(headers, payload);
+  const headers = { [provider.parse.eventHeader]: opts.eventHeader, 'content-type': 'application/json' };
+  const payload = provider.parse.payloadOf(headers, opts.payload);
+  const parsed = provider.parse.events(headers, payload);
   if (parsed.outcome !== 'events') return { events: [], ignored: parsed.outcome === 'ignored' ? parsed.reason : 'a rerequested check starts no pipeline of its own' };
   const repo = await localRepoView(opts.dir);
   const events: EventExplain[] = [];

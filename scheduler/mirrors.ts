@@ -20,9 +20,9 @@ export async function fetchCommit(deps: SchedulerDeps, repo: Repo, sha: string, 
   if (await hasFetched(mirror, sha)) return sha;
   const provider = providerFor(repo.forge);
   const token = await repos.repoToken(deps.pool, deps.box, repo.id);
-  const authConfig = provider?.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? [];
+  const authConfig = provider?.credentials.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? [];
   const pr = event?.pullRequest;
-  const prRef = pr && provider?.pullRequestRef(pr.number);
+  const prRef = pr && provider?.credentials.pullRequestRef(pr.number);
   try {
     return await ensureCommit(mirror, { cloneUrl: repo.cloneUrl, authConfig, refs: prRef ? [prRef] : [] }, sha);
   } catch (err) {

@@ -65,7 +65,7 @@ async function planInThread(deps: SchedulerDeps, view: RepoView, event: ForgeEve
 async function payloadOf(deps: SchedulerDeps, delivery: deliveries.Delivery): Promise<unknown> {
   const body = await deliveries.deliveryBody(deps.pool, delivery.id);
   try {
-    return body ? providerFor(delivery.forge)?.payloadOf(delivery.headers, body) ?? null : null;
+    return body ? providerFor(delivery.forge)?.parse.payloadOf(delivery.headers, body) ?? null : null;
   } catch {
     return null;
   }

@@ -10,7 +10,7 @@ export async function repoView(deps: SchedulerDeps, repo: Repo, event: ForgeEven
   // Read only if the forge is asked: most plans never do, and this is on the path to the first step.
   let auth: Promise<string[]> | undefined;
   const credentials = () => (auth ??= repos.repoToken(deps.pool, deps.box, repo.id)
-    .then((token) => providerFor(repo.forge)?.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? []));
+    .then((token) => providerFor(repo.forge)?.credentials.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? []));
   return gitRepoView(mirrorPath(deps, repo.id), {
     ensureCommit: (sha) => fetchCommit(deps, repo, sha, event),
     async defaultBranchHead() {

@@ -75,9 +75,9 @@ async function postStatuses(deps: SchedulerDeps, runId: number): Promise<void> {
   const app = checks ? await repos.gitHubApp(deps.pool, deps.box, repo.id) : null;
   for (const report of desired) {
     const last = posted.get(report.context);
-    const state = app ? checks!.state(report.state) : provider.statusState(report.state);
+    const state = app ? checks!.state(report.state) : provider.statuses.state(report.state);
     // Never the same state twice in a row; where the forge allows it, a new description is worth a post.
-    if (last && last.state === state && (!provider.acceptsSameState || last.description === report.description)) continue;
+    if (last && last.state === state && (!provider.statuses.acceptsSameState || last.description === report.description)) continue;
     try {
       let externalId: string | null = null;
       if (app) {
@@ -87,7 +87,7 @@ async function postStatuses(deps: SchedulerDeps, runId: number): Promise<void> {
         externalId = await checks!.post({ name: repo.name, apiUrl: repo.apiUrl, token }, app, run.sha,
           { ...report, externalId: `${run.id}:${stage?.name ?? ''}`, logTail }, last?.externalId ?? null);
       } else {
-        await provider.postStatus({ name: repo.name, apiUrl: repo.apiUrl, token }, run.sha, report);
+        await provider.statuses.post({ name: repo.name, apiUrl: repo.apiUrl, token }, run.sha, report);
       }
       await statusReports.recordPosted(deps.pool, repo.id, run.sha, run.id, { context: report.context, state, description: report.description, externalId });
     } catch (err) {

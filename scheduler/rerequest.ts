@@ -10,7 +10,7 @@ import { rerunRun, RerunError } from './rerun.ts';
  */
 export async function handleRerequest(deps: SchedulerDeps, repo: Repo, delivery: deliveries.Delivery): Promise<number[]> {
   const body = await deliveries.deliveryBody(deps.pool, delivery.id);
-  const parsed = body && providerFor(delivery.forge)?.parse(delivery.headers, providerFor(delivery.forge)!.payloadOf(delivery.headers, body));
+  const parsed = body && providerFor(delivery.forge)?.parse.events(delivery.headers, providerFor(delivery.forge)!.parse.payloadOf(delivery.headers, body));
   if (!parsed || parsed.outcome !== 'rerun') return [];
   const targets: Array<{ runId: number; stage?: string }> = [];
   if (parsed.externalId) {

@@ -13,7 +13,7 @@ export const scheduleKey = (repoId: string, pipeline: string, cron: string) =>
 /** The repository's default branch and its head, asked of the forge's git server. */
 export async function defaultBranch(deps: SchedulerDeps, repo: Repo): Promise<{ branch: string; sha: string } | null> {
   const token = await repos.repoToken(deps.pool, deps.box, repo.id);
-  const auth = providerFor(repo.forge)?.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? [];
+  const auth = providerFor(repo.forge)?.credentials.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? [];
   const head = await remoteDefaultBranch(repo.cloneUrl, auth).catch(() => null);
   if (head && head.branch !== repo.defaultBranch) await repos.setDefaultBranch(deps.pool, repo.id, head.branch);
   return head;

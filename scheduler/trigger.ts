@@ -49,7 +49,7 @@ export async function triggerManual(deps: SchedulerDeps, input: { repo: string; 
   const repo = await repos.findRepo(deps.pool, input.repo);
   if (!repo) throw new NotFoundError(`no repository ${input.repo}`);
   const token = await repos.repoToken(deps.pool, deps.box, repo.id);
-  const auth = providerFor(repo.forge)?.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? [];
+  const auth = providerFor(repo.forge)?.credentials.gitAuthConfig({ name: repo.name, apiUrl: repo.apiUrl, token }) ?? [];
   const target = await resolveRef(repo.cloneUrl, auth, input.ref);
   if (!target) throw new TriggerError(`${input.ref} is not a branch, tag or commit of ${repo.name}`);
   const sha = await fetchCommit(deps, repo, target.sha);

@@ -117,7 +117,7 @@ ${list.next ? `<p><a href="/?${esc(q({ cursor: list.next }))}">Older runs →</a
     if (!run) return;
     const repo = await repos.getRepo(pool, run.repo);
     const e = run.event;
-    const commitUrl = repo ? providerFor(repo.forge)?.commitUrl(repo.cloneUrl, run.sha) : null;
+    const commitUrl = repo ? providerFor(repo.forge)?.credentials.commitUrl(repo.cloneUrl, run.sha) : null;
     const commit = commitUrl ? `<a href="${esc(commitUrl)}"><code>${esc(run.sha)}</code></a>` : `<code>${esc(run.sha)}</code>`;
     const pr = e.pullRequest ? `pull request #${esc(e.pullRequest.number)} ${esc(e.pullRequest.title)} (${esc(e.pullRequest.headRef)} → ${esc(e.pullRequest.baseRef)}${e.pullRequest.fromFork ? ', from a fork' : ''})` : '';
     const stages = run.stages.map((s) => {

@@ -11,7 +11,7 @@ const manifest = JSON.parse(readFileSync(new URL('manifest.json', FIXTURES), 'ut
 }>;
 
 function parse(event: string, payload: unknown) {
-  return github.parse({ 'x-github-event': event }, payload);
+  return github.parse.events({ 'x-github-event': event }, payload);
 }
 
 describe('GitHub signatures', () => {
@@ -19,18 +19,18 @@ describe('GitHub signatures', () => {
   const secrets = ['old-secret', 'new-secret'];
 
   it('accepts the HMAC of any active secret', () => {
-    for (const s of secrets) expect(github.verify({ 'x-hub-signature-256': signGitHub(s, body) }, body, secrets)).toBe(true);
+    for (const s of secrets) expect(github.verify.proves({ 'x-hub-signature-256': signGitHub(s, body) }, body, secrets)).toBe(true);
   });
 
   it('refuses a missing, foreign, uppercase or SHA-1 signature', () => {
     const good = signGitHub('new-secret', body);
-    expect(github.verify({}, body, secrets)).toBe(false);
-    expect(github.verify({ 'x-hub-signature-256': signGitHub('other', body) }, body, secrets)).toBe(false);
-    expect(github.verify({ 'x-hub-signature-256': good.toUpperCase() }, body, secrets)).toBe(false);
-    expect(github.verify({ 'x-hub-signature-256': `sha256=${good.slice(7).toUpperCase()}` }, body, secrets)).toBe(false);
-    expect(github.verify({ 'x-hub-signature-256': good.slice(0, -2) }, body, secrets)).toBe(false);
-    expect(github.verify({ 'x-hub-signature': good.replace('sha256', 'sha1') }, body, secrets)).toBe(false);
-    expect(github.verify({ 'x-hub-signature-256': good }, body, [])).toBe(false);
+    expect(github.verify.proves({}, body, secrets)).toBe(false);
+    expect(github.verify.proves({ 'x-hub-signature-256': signGitHub('other', body) }, body, secrets)).toBe(false);
+    expect(github.verify.proves({ 'x-hub-signature-256': good.toUpperCase() }, body, secrets)).toBe(false);
+    expect(github.verify.proves({ 'x-hub-signature-256': `sha256=${good.slice(7).toUpperCase()}` }, body, secrets)).toBe(false);
+    expect(github.verify.proves({ 'x-hub-signature-256': good.slice(0, -2) }, body, secrets)).toBe(false);
+    expect(github.verify.proves({ 'x-hub-signature': good.replace('sha256', 'sha1') }, body, secrets)).toBe(false);
+    expect(github.verify.proves({ 'x-hub-signature-256': good }, body, [])).toBe(false);
   });
 
   it('refuses any single-byte change of the body or of the signature', () => {
@@ -38,13 +38,13 @@ describe('GitHub signatures', () => {
     fc.assert(fc.property(fc.nat(body.length - 1), fc.integer({ min: 1, max: 255 }), (index, delta) => {
       const changed = Buffer.from(body);
       changed[index] = (changed[index]! + delta) % 256;
-      return github.verify({ 'x-hub-signature-256': signature }, changed, secrets) === false;
+      return github.verify.proves({ 'x-hub-signature-256': signature }, changed, secrets) === false;
     }));
     const signatureBytes = Buffer.from(signature, 'latin1');
     fc.assert(fc.property(fc.nat(signatureBytes.length - 1), fc.integer({ min: 1, max: 255 }), (index, delta) => {
       const changed = Buffer.from(signatureBytes);
       changed[index] = (changed[index]! + delta) % 256;
-      return github.verify({ 'x-hub-signature-256': changed.toString('latin1') }, body, secrets) === false;
+      return github.verify.proves({ 'x-hub-signature-256': changed.toString('latin1') }, body, secrets) === false;
     }));
   });
 });

@@ -11,7 +11,7 @@ const FORGE: Record<string, string> = { github: 'github', gitlab: 'gitlab', 'bit
 function eventsOf(file: string): ForgeEvent[] {
   const entry = manifest.find((f) => f.file === file)!;
   const headers = Object.fromEntries(Object.entries(entry.headers).map(([k, v]) => [k.toLowerCase(), v]));
-  const result = providerFor(FORGE[entry.provider]!)!.parse(headers, JSON.parse(readFileSync(new URL(file, FIXTURES), 'utf8')));
+  const result = providerFor(FORGE[entry.provider]!)!.parse.events(headers, JSON.parse(readFileSync(new URL(file, FIXTURES), 'utf8')));
   if (result.outcome !== 'events') throw new Error(`${file} has no events`);
   return result.events;
 }

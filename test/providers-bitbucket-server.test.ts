@@ -25,30 +25,30 @@ function sign(secret: string, body: Buffer): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
-function events(result: ReturnType<typeof bitbucketServer.parse>): ForgeEvent[] {
+function events(result: ReturnType<typeof bitbucketServer.parse.events>): ForgeEvent[] {
   if (result.outcome !== 'events') throw new Error(`expected events, got ${result.outcome}: ${JSON.stringify(result)}`);
   return result.events;
 }
 
 function parse(key: string, payload: unknown) {
-  return bitbucketServer.parse({ 'x-event-key': key }, payload);
+  return bitbucketServer.parse.events({ 'x-event-key': key }, payload);
 }
 
 describe('Bitbucket Data Center headers', () => {
   it('takes the delivery id from X-Request-Id', () => {
-    expect(bitbucketServer.deliveryId({ 'x-request-id': 'dc-id' })).toBe('dc-id');
-    expect(bitbucketServer.deliveryId({ 'x-request-uuid': 'cloud-id' })).toBeNull();
+    expect(bitbucketServer.verify.deliveryId({ 'x-request-id': 'dc-id' })).toBe('dc-id');
+    expect(bitbucketServer.verify.deliveryId({ 'x-request-uuid': 'cloud-id' })).toBeNull();
   });
 
   it('has no default API URL (every instance is self-hosted)', () => {
-    expect(bitbucketServer.defaultApiUrl).toBe('');
+    expect(bitbucketServer.credentials.defaultApiUrl).toBe('');
   });
 
   it('authenticates git with a Bearer header and fetches pull requests from refs/pull-requests/N/from', () => {
-    expect(bitbucketServer.gitAuthConfig({ name: 'DEV/app', apiUrl: 'https://bb.example', token: 'tok' }))
+    expect(bitbucketServer.credentials.gitAuthConfig({ name: 'DEV/app', apiUrl: 'https://bb.example', token: 'tok' }))
       .toEqual(['http.extraHeader=Authorization: Bearer tok']);
-    expect(bitbucketServer.gitAuthConfig({ name: 'DEV/app', apiUrl: 'https://bb.example', token: null })).toEqual([]);
-    expect(bitbucketServer.pullRequestRef(12)).toBe('refs/pull-requests/12/from');
+    expect(bitbucketServer.credentials.gitAuthConfig({ name: 'DEV/app', apiUrl: 'https://bb.example', token: null })).toEqual([]);
+    expect(bitbucketServer.credentials.pullRequestRef(12)).toBe('refs/pull-requests/12/from');
   });
 });
 
@@ -58,32 +58,32 @@ describe('Bitbucket Data Center signatures', () => {
   const good = sign('new-secret', body);
 
   it('accepts the HMAC of any active secret', () => {
-    for (const s of secrets) expect(bitbucketServer.verify({ 'x-hub-signature': sign(s, body) }, body, secrets)).toBe(true);
+    for (const s of secrets) expect(bitbucketServer.verify.proves({ 'x-hub-signature': sign(s, body) }, body, secrets)).toBe(true);
   });
 
   it('refuses a missing, foreign, uppercase, truncated or SHA-1 signature', () => {
-    expect(bitbucketServer.verify({}, body, secrets)).toBe(false);
-    expect(bitbucketServer.verify({ 'x-hub-signature': sign('other', body) }, body, secrets)).toBe(false);
-    expect(bitbucketServer.verify({ 'x-hub-signature': good.toUpperCase() }, body, secrets)).toBe(false);
-    expect(bitbucketServer.verify({ 'x-hub-signature': `sha256=${good.slice(7).toUpperCase()}` }, body, secrets)).toBe(false);
-    expect(bitbucketServer.verify({ 'x-hub-signature': good.slice(0, -2) }, body, secrets)).toBe(false);
-    expect(bitbucketServer.verify({ 'x-hub-signature': good.replace('sha256', 'sha1') }, body, secrets)).toBe(false);
-    expect(bitbucketServer.verify({ 'x-hub-signature': good.slice(7) }, body, secrets)).toBe(false);
-    expect(bitbucketServer.verify({ 'x-hub-signature': good }, body, [])).toBe(false);
+    expect(bitbucketServer.verify.proves({}, body, secrets)).toBe(false);
+    expect(bitbucketServer.verify.proves({ 'x-hub-signature': sign('other', body) }, body, secrets)).toBe(false);
+    expect(bitbucketServer.verify.proves({ 'x-hub-signature': good.toUpperCase() }, body, secrets)).toBe(false);
+    expect(bitbucketServer.verify.proves({ 'x-hub-signature': `sha256=${good.slice(7).toUpperCase()}` }, body, secrets)).toBe(false);
+    expect(bitbucketServer.verify.proves({ 'x-hub-signature': good.slice(0, -2) }, body, secrets)).toBe(false);
+    expect(bitbucketServer.verify.proves({ 'x-hub-signature': good.replace('sha256', 'sha1') }, body, secrets)).toBe(false);
+    expect(bitbucketServer.verify.proves({ 'x-hub-signature': good.slice(7) }, body, secrets)).toBe(false);
+    expect(bitbucketServer.verify.proves({ 'x-hub-signature': good }, body, [])).toBe(false);
   });
 
   it('refuses any single-byte change of the body', () => {
     fc.assert(fc.property(fc.nat(body.length - 1), fc.integer({ min: 1, max: 255 }), (index, delta) => {
       const changed = Buffer.from(body);
       changed[index] = (changed[index]! + delta) % 256;
-      return bitbucketServer.verify({ 'x-hub-signature': good }, changed, secrets) === false;
+      return bitbucketServer.verify.proves({ 'x-hub-signature': good }, changed, secrets) === false;
     }));
   });
 
   it('refuses any single-byte change of the signature', () => {
     fc.assert(fc.property(fc.nat(good.length - 1), fc.integer({ min: 1, max: 255 }), (index, delta) => {
       const changed = good.slice(0, index) + String.fromCharCode((good.charCodeAt(index) + delta) % 256) + good.slice(index + 1);
-      return bitbucketServer.verify({ 'x-hub-signature': changed }, body, secrets) === false;
+      return bitbucketServer.verify.proves({ 'x-hub-signature': changed }, body, secrets) === false;
     }));
   });
 });
@@ -96,7 +96,7 @@ describe('Bitbucket Data Center payloads', () => {
   });
 
   it.each(fixtures.map((f) => [f.file, f] as const))('%s parses to its expectation', (_file, entry) => {
-    const result = bitbucketServer.parse(lowerCase(entry.headers), fixture(entry.file));
+    const result = bitbucketServer.parse.events(lowerCase(entry.headers), fixture(entry.file));
     const want = entry.expect;
     if (want.kind === 'ignored' || want.kind === 'ping') {
       expect(result.outcome).toBe('ignored');
@@ -248,7 +248,7 @@ describe('Bitbucket Data Center statuses', () => {
   });
 
   it('POSTs the build status under the instance\'s context path with a Bearer token', async () => {
-    await bitbucketServer.postStatus(repo(), sha, report({ branch: 'feature/login' }));
+    await bitbucketServer.statuses.post(repo(), sha, report({ branch: 'feature/login' }));
     expect(received).toHaveLength(1);
     const [req] = received as [Received];
     expect(req.method).toBe('POST');
@@ -263,7 +263,7 @@ describe('Bitbucket Data Center statuses', () => {
 
   it('leaves ref out without a branch, and keeps a long context as the key', async () => {
     const long = 'forgeline/a-rather-long-pipeline-name/pr/integration-tests';
-    await bitbucketServer.postStatus(repo(), sha, report({ context: long, branch: null }));
+    await bitbucketServer.statuses.post(repo(), sha, report({ context: long, branch: null }));
     expect(received[0]!.body).not.toHaveProperty('ref');
     expect(received[0]!.body).toMatchObject({ key: long, name: long });
   });
@@ -272,31 +272,31 @@ describe('Bitbucket Data Center statuses', () => {
     const states = { queued: 'INPROGRESS', waiting: 'INPROGRESS', running: 'INPROGRESS', success: 'SUCCESSFUL', failure: 'FAILED', canceled: 'CANCELLED', skipped: 'SUCCESSFUL' } as const;
     for (const [state, expected] of Object.entries(states)) {
       received.length = 0;
-      await bitbucketServer.postStatus(repo(), sha, report({ state: state as StatusReport['state'], description: state === 'skipped' ? 'skipped: only on main' : state }));
+      await bitbucketServer.statuses.post(repo(), sha, report({ state: state as StatusReport['state'], description: state === 'skipped' ? 'skipped: only on main' : state }));
       expect(received[0]!.body.state, state).toBe(expected);
     }
     expect(received[0]!.body.description).toBe('skipped: only on main');
     received.length = 0;
-    await bitbucketServer.postStatus(repo(), sha, report({ state: 'skipped', description: 'condition not met' }));
+    await bitbucketServer.statuses.post(repo(), sha, report({ state: 'skipped', description: 'condition not met' }));
     expect(received[0]!.body.description).toBe('skipped: condition not met');
   });
 
   it('refuses permanently without an API URL, before sending anything', async () => {
-    const err = await bitbucketServer.postStatus({ ...repo(), apiUrl: '' }, sha, report()).catch((e: unknown) => e);
+    const err = await bitbucketServer.statuses.post({ ...repo(), apiUrl: '' }, sha, report()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PermanentReportError);
     expect(received).toHaveLength(0);
   });
 
   it('throws PermanentReportError, with the forge\'s message, on a permanent 4xx', async () => {
     answer = { status: 404, body: JSON.stringify({ errors: [{ context: null, message: 'Repository DEV/nope does not exist.', exceptionName: 'NoSuchRepositoryException' }] }) };
-    const err = await bitbucketServer.postStatus(repo(), sha, report()).catch((e: unknown) => e);
+    const err = await bitbucketServer.statuses.post(repo(), sha, report()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PermanentReportError);
     expect(err).toMatchObject({ status: 404, message: expect.stringContaining('Repository DEV/nope does not exist.') });
   });
 
   it.each([429, 500, 502])('throws a retryable error carrying the status on %i', async (status) => {
     answer = { status, body: '<html>Bad gateway</html>' };
-    const err = await bitbucketServer.postStatus(repo(), sha, report()).catch((e: unknown) => e);
+    const err = await bitbucketServer.statuses.post(repo(), sha, report()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect(err).not.toBeInstanceOf(PermanentReportError);
     expect(err).toMatchObject({ status });

@@ -19,6 +19,6 @@ describe('commit pages', () => {
   ];
 
   it.each(cases)('%s: %s', (forge, cloneUrl, page) => {
-    expect(providerFor(forge)!.commitUrl(cloneUrl, SHA)).toBe(page);
+    expect(providerFor(forge)!.credentials.commitUrl(cloneUrl, SHA)).toBe(page);
   });
 });

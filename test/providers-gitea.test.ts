@@ -21,7 +21,7 @@ function lowerCased(headers: Record<string, string>): Record<string, string> {
 }
 
 function parse(event: string, payload: unknown) {
-  return gitea.parse({ 'x-gitea-event': event }, payload);
+  return gitea.parse.events({ 'x-gitea-event': event }, payload);
 }
 
 function onlyEvent(result: ReturnType<typeof parse>): ForgeEvent {
@@ -41,21 +41,21 @@ describe('Gitea signatures', () => {
 
   it('accepts the HMAC of any active secret, in Gitea or Forgejo headers', () => {
     for (const s of secrets) {
-      expect(gitea.verify({ 'x-gitea-signature': signGitea(s, body) }, body, secrets)).toBe(true);
-      expect(gitea.verify({ 'x-forgejo-signature': signGitea(s, body) }, body, secrets)).toBe(true);
+      expect(gitea.verify.proves({ 'x-gitea-signature': signGitea(s, body) }, body, secrets)).toBe(true);
+      expect(gitea.verify.proves({ 'x-forgejo-signature': signGitea(s, body) }, body, secrets)).toBe(true);
     }
   });
 
   it('refuses a missing, foreign, uppercase, prefixed or shortened signature', () => {
     const good = signGitea('new-secret', body);
-    expect(gitea.verify({}, body, secrets)).toBe(false);
-    expect(gitea.verify({ 'x-gitea-signature': signGitea('other', body) }, body, secrets)).toBe(false);
-    expect(gitea.verify({ 'x-gitea-signature': good.toUpperCase() }, body, secrets)).toBe(false);
-    expect(gitea.verify({ 'x-gitea-signature': `sha256=${good}` }, body, secrets)).toBe(false);
-    expect(gitea.verify({ 'x-gitea-signature': good.slice(0, -2) }, body, secrets)).toBe(false);
-    expect(gitea.verify({ 'x-gitea-signature': good }, body, [])).toBe(false);
+    expect(gitea.verify.proves({}, body, secrets)).toBe(false);
+    expect(gitea.verify.proves({ 'x-gitea-signature': signGitea('other', body) }, body, secrets)).toBe(false);
+    expect(gitea.verify.proves({ 'x-gitea-signature': good.toUpperCase() }, body, secrets)).toBe(false);
+    expect(gitea.verify.proves({ 'x-gitea-signature': `sha256=${good}` }, body, secrets)).toBe(false);
+    expect(gitea.verify.proves({ 'x-gitea-signature': good.slice(0, -2) }, body, secrets)).toBe(false);
+    expect(gitea.verify.proves({ 'x-gitea-signature': good }, body, [])).toBe(false);
     // Gitea also sends GitHub's header; only its own counts.
-    expect(gitea.verify({ 'x-hub-signature-256': `sha256=${good}` }, body, secrets)).toBe(false);
+    expect(gitea.verify.proves({ 'x-hub-signature-256': `sha256=${good}` }, body, secrets)).toBe(false);
   });
 
   it('refuses any single-byte change of the body or of the signature', () => {
@@ -63,13 +63,13 @@ describe('Gitea signatures', () => {
     fc.assert(fc.property(fc.nat(body.length - 1), fc.integer({ min: 1, max: 255 }), (index, delta) => {
       const changed = Buffer.from(body);
       changed[index] = (changed[index]! + delta) % 256;
-      return gitea.verify({ 'x-gitea-signature': signature }, changed, secrets) === false;
+      return gitea.verify.proves({ 'x-gitea-signature': signature }, changed, secrets) === false;
     }));
     const signatureBytes = Buffer.from(signature, 'latin1');
     fc.assert(fc.property(fc.nat(signatureBytes.length - 1), fc.integer({ min: 1, max: 255 }), (index, delta) => {
       const changed = Buffer.from(signatureBytes);
       changed[index] = (changed[index]! + delta) % 256;
-      return gitea.verify({ 'x-gitea-signature': changed.toString('latin1') }, body, secrets) === false;
+      return gitea.verify.proves({ 'x-gitea-signature': changed.toString('latin1') }, body, secrets) === false;
     }));
   });
 
@@ -81,39 +81,39 @@ describe('Gitea signatures', () => {
 
     it('verifies the JSON inside `payload`, as UTF-8', () => {
       expect(form.toString()).toContain('+');
-      expect(gitea.verify(headers(signGitea('new-secret', Buffer.from(json, 'utf8'))), form, secrets)).toBe(true);
-      expect(gitea.payloadOf(headers(''), form)).toEqual(JSON.parse(json));
+      expect(gitea.verify.proves(headers(signGitea('new-secret', Buffer.from(json, 'utf8'))), form, secrets)).toBe(true);
+      expect(gitea.parse.payloadOf(headers(''), form)).toEqual(JSON.parse(json));
     });
 
     it('refuses a signature over the form bytes, a changed payload, or a form without one', () => {
-      expect(gitea.verify(headers(signGitea('new-secret', form)), form, secrets)).toBe(false);
+      expect(gitea.verify.proves(headers(signGitea('new-secret', form)), form, secrets)).toBe(false);
       const signature = signGitea('new-secret', json);
       const changed = Buffer.from(new URLSearchParams({ payload: json.replace('wörld', 'world') }).toString());
-      expect(gitea.verify(headers(signature), changed, secrets)).toBe(false);
-      expect(gitea.verify(headers(signature), Buffer.from(new URLSearchParams({ body: json }).toString()), secrets)).toBe(false);
+      expect(gitea.verify.proves(headers(signature), changed, secrets)).toBe(false);
+      expect(gitea.verify.proves(headers(signature), Buffer.from(new URLSearchParams({ body: json }).toString()), secrets)).toBe(false);
       // The same bytes sent as JSON are checked as they are.
-      expect(gitea.verify({ 'content-type': 'application/json', 'x-gitea-signature': signature }, form, secrets)).toBe(false);
+      expect(gitea.verify.proves({ 'content-type': 'application/json', 'x-gitea-signature': signature }, form, secrets)).toBe(false);
     });
   });
 });
 
 describe('Gitea delivery ids and detection', () => {
   it('reads the delivery id from Gitea or Forgejo headers', () => {
-    expect(gitea.deliveryId({ 'x-gitea-delivery': 'g', 'x-forgejo-delivery': 'f' })).toBe('g');
-    expect(gitea.deliveryId({ 'x-forgejo-delivery': 'f' })).toBe('f');
-    expect(gitea.deliveryId({})).toBeNull();
+    expect(gitea.verify.deliveryId({ 'x-gitea-delivery': 'g', 'x-forgejo-delivery': 'f' })).toBe('g');
+    expect(gitea.verify.deliveryId({ 'x-forgejo-delivery': 'f' })).toBe('f');
+    expect(gitea.verify.deliveryId({})).toBeNull();
   });
 
   it('takes the event name from X-Forgejo-Event when X-Gitea-Event is absent', () => {
-    const event = onlyEvent(gitea.parse({ 'x-forgejo-event': 'push' }, fixture('gitea/push-new-branch.json')));
+    const event = onlyEvent(gitea.parse.events({ 'x-forgejo-event': 'push' }, fixture('gitea/push-new-branch.json')));
     expect(event).toMatchObject({ kind: 'push', branch: 'fdsafdsa' });
   });
 
   it('authenticates git with the token as password, and names pull request refs', () => {
     const repo = { name: 'o/r', apiUrl: 'https://gitea.com', token: 'tok' };
-    expect(gitea.gitAuthConfig(repo)).toEqual([`http.extraHeader=Authorization: Basic ${Buffer.from('forgeline:tok').toString('base64')}`]);
-    expect(gitea.gitAuthConfig({ ...repo, token: null })).toEqual([]);
-    expect(gitea.pullRequestRef(5)).toBe('refs/pull/5/head');
+    expect(gitea.credentials.gitAuthConfig(repo)).toEqual([`http.extraHeader=Authorization: Basic ${Buffer.from('forgeline:tok').toString('base64')}`]);
+    expect(gitea.credentials.gitAuthConfig({ ...repo, token: null })).toEqual([]);
+    expect(gitea.credentials.pullRequestRef(5)).toBe('refs/pull/5/head');
   });
 });
 
@@ -125,7 +125,7 @@ describe('Gitea payloads', () => {
   });
 
   it.each(fixtures.map((f) => [f.file, f] as const))('%s parses to its expectation', (_file, entry) => {
-    const result = gitea.parse(lowerCased(entry.headers), fixture(entry.file));
+    const result = gitea.parse.events(lowerCased(entry.headers), fixture(entry.file));
     const want = entry.expect;
     if (want.kind === 'ignored') {
       expect(result.outcome).toBe('ignored');
@@ -206,7 +206,7 @@ describe('Gitea payloads', () => {
   });
 
   it('reads labels', () => {
-    const event = onlyEvent(gitea.parse({ 'x-forgejo-event': 'pull_request' }, fixture('gitea/pr-label-updated.json')));
+    const event = onlyEvent(gitea.parse.events({ 'x-forgejo-event': 'pull_request' }, fixture('gitea/pr-label-updated.json')));
     expect(event.pullRequest!.labels.length).toBeGreaterThan(0);
     expect(event.pullRequest!.labels).toContain('Kind/Documentation');
   });
@@ -269,7 +269,7 @@ describe('Gitea commit statuses', () => {
 
   it('posts state, target_url, description and context with the token', async () => {
     const calls = stubFetch(201, {});
-    await gitea.postStatus(repo, sha, report('success'));
+    await gitea.statuses.post(repo, sha, report('success'));
     expect(calls).toHaveLength(1);
     const { url, init } = calls[0]!;
     expect(url).toBe(`https://git.example.com/api/v1/repos/acme/widget/statuses/${sha}`);
@@ -284,7 +284,7 @@ describe('Gitea commit statuses', () => {
     const expected = { queued: 'pending', waiting: 'pending', running: 'pending', success: 'success', failure: 'failure', canceled: 'error', skipped: 'success' } as const;
     for (const [state, giteaState] of Object.entries(expected)) {
       const calls = stubFetch(201, {});
-      await gitea.postStatus(repo, sha, report(state as keyof typeof expected, 'branch filter'));
+      await gitea.statuses.post(repo, sha, report(state as keyof typeof expected, 'branch filter'));
       const sent = JSON.parse(calls[0]!.init.body as string);
       expect(sent.state, state).toBe(giteaState);
       expect(sent.description, state).toBe(state === 'skipped' ? 'skipped: branch filter' : 'branch filter');
@@ -293,18 +293,18 @@ describe('Gitea commit statuses', () => {
 
   it('sends no Authorization header without a token', async () => {
     const calls = stubFetch(201, {});
-    await gitea.postStatus({ ...repo, token: null }, sha, report('running'));
+    await gitea.statuses.post({ ...repo, token: null }, sha, report('running'));
     expect((calls[0]!.init.headers as Record<string, string>).authorization).toBeUndefined();
   });
 
   it('reports a 4xx as permanent, and a 429 or 5xx as an error with its status', async () => {
     stubFetch(404, { message: 'repository does not exist' });
-    await expect(gitea.postStatus(repo, sha, report('success'))).rejects.toThrow(PermanentReportError);
+    await expect(gitea.statuses.post(repo, sha, report('success'))).rejects.toThrow(PermanentReportError);
     stubFetch(404, { message: 'repository does not exist' });
-    await expect(gitea.postStatus(repo, sha, report('success'))).rejects.toThrow(/^Gitea answered 404 to POST \/api\/v1\/repos\/acme\/widget\/statuses\/b+: repository does not exist/);
+    await expect(gitea.statuses.post(repo, sha, report('success'))).rejects.toThrow(/^Gitea answered 404 to POST \/api\/v1\/repos\/acme\/widget\/statuses\/b+: repository does not exist/);
     for (const status of [429, 500, 502]) {
       stubFetch(status, { message: 'later' });
-      const error = await gitea.postStatus(repo, sha, report('success')).catch((err: unknown) => err);
+      const error = await gitea.statuses.post(repo, sha, report('success')).catch((err: unknown) => err);
       expect(error).toBeInstanceOf(Error);
       expect(error).not.toBeInstanceOf(PermanentReportError);
       expect((error as { status?: number }).status).toBe(status);

@@ -18,7 +18,7 @@ function fixture(file: string): any {
 }
 
 function parse(event: string, payload: unknown) {
-  return gitlab.parse({ 'x-gitlab-event': event }, payload);
+  return gitlab.parse.events({ 'x-gitlab-event': event }, payload);
 }
 
 function onlyEvent(result: ReturnType<typeof parse>): ForgeEvent {
@@ -39,23 +39,23 @@ describe('GitLab secret tokens', () => {
   const secrets = ['old-token', 'new-token'];
 
   it('accepts X-Gitlab-Token equal to any active secret', () => {
-    for (const s of secrets) expect(gitlab.verify({ 'x-gitlab-token': s }, body, secrets)).toBe(true);
+    for (const s of secrets) expect(gitlab.verify.proves({ 'x-gitlab-token': s }, body, secrets)).toBe(true);
   });
 
   it('refuses a missing, wrong, longer, shorter or differently cased token', () => {
-    expect(gitlab.verify({}, body, secrets)).toBe(false);
-    expect(gitlab.verify({ 'x-gitlab-token': 'other' }, body, secrets)).toBe(false);
-    expect(gitlab.verify({ 'x-gitlab-token': 'new-token ' }, body, secrets)).toBe(false);
-    expect(gitlab.verify({ 'x-gitlab-token': 'new-toke' }, body, secrets)).toBe(false);
-    expect(gitlab.verify({ 'x-gitlab-token': 'NEW-TOKEN' }, body, secrets)).toBe(false);
-    expect(gitlab.verify({ 'x-gitlab-token': '' }, body, secrets)).toBe(false);
-    expect(gitlab.verify({ 'x-gitlab-token': 'new-token' }, body, [])).toBe(false);
-    expect(gitlab.verify({ 'x-gitlab-token': '' }, body, [''])).toBe(false);
+    expect(gitlab.verify.proves({}, body, secrets)).toBe(false);
+    expect(gitlab.verify.proves({ 'x-gitlab-token': 'other' }, body, secrets)).toBe(false);
+    expect(gitlab.verify.proves({ 'x-gitlab-token': 'new-token ' }, body, secrets)).toBe(false);
+    expect(gitlab.verify.proves({ 'x-gitlab-token': 'new-toke' }, body, secrets)).toBe(false);
+    expect(gitlab.verify.proves({ 'x-gitlab-token': 'NEW-TOKEN' }, body, secrets)).toBe(false);
+    expect(gitlab.verify.proves({ 'x-gitlab-token': '' }, body, secrets)).toBe(false);
+    expect(gitlab.verify.proves({ 'x-gitlab-token': 'new-token' }, body, [])).toBe(false);
+    expect(gitlab.verify.proves({ 'x-gitlab-token': '' }, body, [''])).toBe(false);
   });
 
   it('does not take a signing secret as a plain token', () => {
     const signing = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
-    expect(gitlab.verify({ 'x-gitlab-token': signing }, body, [signing])).toBe(false);
+    expect(gitlab.verify.proves({ 'x-gitlab-token': signing }, body, [signing])).toBe(false);
   });
 });
 
@@ -127,8 +127,8 @@ describe('GitLab signing tokens (Standard Webhooks)', () => {
 
   it('checks the timestamp against the real clock by default', () => {
     const ts = String(Math.floor(Date.now() / 1000));
-    expect(gitlab.verify(headers(signStandard(secret, id, ts, body), ts), body, [secret])).toBe(true);
-    expect(gitlab.verify(headers(signStandard(secret, id, timestamp, body)), body, [secret])).toBe(false);
+    expect(gitlab.verify.proves(headers(signStandard(secret, id, ts, body), ts), body, [secret])).toBe(true);
+    expect(gitlab.verify.proves(headers(signStandard(secret, id, timestamp, body)), body, [secret])).toBe(false);
   });
 
   it('refuses any single-byte change of the body or of the signature', () => {
@@ -149,17 +149,17 @@ describe('GitLab signing tokens (Standard Webhooks)', () => {
 
 describe('GitLab delivery ids and detection', () => {
   it('prefers Idempotency-Key, then webhook-id, then X-Gitlab-Event-UUID', () => {
-    expect(gitlab.deliveryId({ 'idempotency-key': 'a', 'webhook-id': 'b', 'x-gitlab-event-uuid': 'c' })).toBe('a');
-    expect(gitlab.deliveryId({ 'webhook-id': 'b', 'x-gitlab-event-uuid': 'c' })).toBe('b');
-    expect(gitlab.deliveryId({ 'x-gitlab-event-uuid': 'c' })).toBe('c');
-    expect(gitlab.deliveryId({})).toBeNull();
+    expect(gitlab.verify.deliveryId({ 'idempotency-key': 'a', 'webhook-id': 'b', 'x-gitlab-event-uuid': 'c' })).toBe('a');
+    expect(gitlab.verify.deliveryId({ 'webhook-id': 'b', 'x-gitlab-event-uuid': 'c' })).toBe('b');
+    expect(gitlab.verify.deliveryId({ 'x-gitlab-event-uuid': 'c' })).toBe('c');
+    expect(gitlab.verify.deliveryId({})).toBeNull();
   });
 
   it('authenticates git as oauth2 with the token, and names merge request refs', () => {
     const repo = { name: 'g/p', apiUrl: 'https://gitlab.com', token: 'glpat-xyz' };
-    expect(gitlab.gitAuthConfig(repo)).toEqual([`http.extraHeader=Authorization: Basic ${Buffer.from('oauth2:glpat-xyz').toString('base64')}`]);
-    expect(gitlab.gitAuthConfig({ ...repo, token: null })).toEqual([]);
-    expect(gitlab.pullRequestRef(7)).toBe('refs/merge-requests/7/head');
+    expect(gitlab.credentials.gitAuthConfig(repo)).toEqual([`http.extraHeader=Authorization: Basic ${Buffer.from('oauth2:glpat-xyz').toString('base64')}`]);
+    expect(gitlab.credentials.gitAuthConfig({ ...repo, token: null })).toEqual([]);
+    expect(gitlab.credentials.pullRequestRef(7)).toBe('refs/merge-requests/7/head');
   });
 });
 
@@ -278,7 +278,7 @@ describe('GitLab commit statuses', () => {
 
   it('posts the mapped state with name, description and target URL, truncated to 255', async () => {
     const requests = stubFetch(201, { id: 1 });
-    await gitlab.postStatus(repo, sha, { context: 'forgeline/ci/push', state: 'failure', description: 'x'.repeat(300), targetUrl: 'https://ci.example.com/runs/1#build' });
+    await gitlab.statuses.post(repo, sha, { context: 'forgeline/ci/push', state: 'failure', description: 'x'.repeat(300), targetUrl: 'https://ci.example.com/runs/1#build' });
     expect(requests).toHaveLength(1);
     const request = requests[0]!;
     expect(request.method).toBe('POST');
@@ -293,24 +293,24 @@ describe('GitLab commit statuses', () => {
     const expected = { queued: 'pending', waiting: 'pending', running: 'running', success: 'success', failure: 'failed', canceled: 'canceled', skipped: 'skipped' } as const;
     for (const [state, gitlabState] of Object.entries(expected)) {
       const requests = stubFetch(201, {});
-      await gitlab.postStatus(repo, sha, { context: 'c', state: state as keyof typeof expected, description: 'd', targetUrl: 'https://ci/x' });
+      await gitlab.statuses.post(repo, sha, { context: 'c', state: state as keyof typeof expected, description: 'd', targetUrl: 'https://ci/x' });
       expect((await requests[0]!.json()).state, state).toBe(gitlabState);
     }
   });
 
   it('reports a 4xx as permanent and lets a 5xx be retried', async () => {
     stubFetch(400, { message: 'Cannot transition status via :run from :running' });
-    await expect(gitlab.postStatus(repo, sha, { context: 'c', state: 'running', description: '', targetUrl: 'https://ci/x' }))
+    await expect(gitlab.statuses.post(repo, sha, { context: 'c', state: 'running', description: '', targetUrl: 'https://ci/x' }))
       .rejects.toBeInstanceOf(PermanentReportError);
     stubFetch(500, { message: 'boom' });
-    const failure = gitlab.postStatus(repo, sha, { context: 'c', state: 'running', description: '', targetUrl: 'https://ci/x' });
+    const failure = gitlab.statuses.post(repo, sha, { context: 'c', state: 'running', description: '', targetUrl: 'https://ci/x' });
     await expect(failure).rejects.toThrow();
     await expect(failure).rejects.not.toBeInstanceOf(PermanentReportError);
   });
 
   it('comes back when a rate limit says, and never names the token', async () => {
     stubFetch(429, { message: 'Retry later, glpat-secret' }, { 'retry-after': '7' });
-    const limited = await gitlab.postStatus(repo, sha, { context: 'c', state: 'running', description: '', targetUrl: 'https://ci/x' }).catch((err: unknown) => err);
+    const limited = await gitlab.statuses.post(repo, sha, { context: 'c', state: 'running', description: '', targetUrl: 'https://ci/x' }).catch((err: unknown) => err);
     expect(limited).toBeInstanceOf(RateLimitedError);
     expect(limited).toMatchObject({ retryAfter: 7, status: 429 });
     expect((limited as Error).message).not.toContain('glpat-secret');

@@ -160,7 +160,7 @@ describe('git in the mirror and the checkout', () => {
 
   it('keeps forge credentials out of the mirror and the checkout: given per command, stored nowhere', async () => {
     const token = 'ghs_credentialThatMustNotBeStored';
-    const authConfig = providerFor('github')!.gitAuthConfig({ name: 'acme/app', apiUrl: 'https://api.github.com', token });
+    const authConfig = providerFor('github')!.credentials.gitAuthConfig({ name: 'acme/app', apiUrl: 'https://api.github.com', token });
     expect(authConfig.join(' ')).toMatch(/extraHeader/i);
     const mirror = path.join(scratch, 'cred-mirror.git');
     const sha = await repo.commit({ 'b.txt': 'b' });
@@ -175,7 +175,7 @@ describe('git in the mirror and the checkout', () => {
 
   it('gives git the credentials in its environment, never on its command line, which every user can read', async () => {
     const token = 'ghs_credentialNoOtherUserMayRead';
-    const authConfig = providerFor('github')!.gitAuthConfig({ name: 'acme/app', apiUrl: 'https://api.github.com', token });
+    const authConfig = providerFor('github')!.credentials.gitAuthConfig({ name: 'acme/app', apiUrl: 'https://api.github.com', token });
     const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
     // A forge that holds git's request open while it looks at every command line on the machine.
     const seen: { authorization?: string; cmdlines: string[] } = { cmdlines: [] };

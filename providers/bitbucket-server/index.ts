@@ -11,29 +11,41 @@ import { postBitbucketServerStatus, STATES } from './status.ts';
 /** Bitbucket Data Center (formerly Server), self-hosted. */
 export const bitbucketServer: Provider = {
   name: 'bitbucket-server',
-  eventHeader: 'x-event-key',
-  defaultApiUrl: '',
-  deliveryId: (headers) => header(headers, 'x-request-id'),
-  verify: verifyHubSignature,
-  payloadOf: jsonPayload,
-  parse: (headers, payload) => parseBitbucketServer(header(headers, 'x-event-key') ?? '', payload),
-  postStatus: postBitbucketServerStatus,
-  // Data Center's HTTP access tokens are accepted as Bearer credentials by git over HTTP as by the REST API.
-  gitAuthConfig: (repo) => (repo.token ? [`http.extraHeader=Authorization: Bearer ${repo.token}`] : []),
-  // Data Center serves git over HTTP under /scm, with the project key in lower case.
-  defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/scm/${name.toLowerCase()}.git`,
-  pullRequestRef: (number) => `refs/pull-requests/${number}/from`,
-  // Clone URLs are <base>/scm/<project>/<repo>.git; the web pages <base>/projects/<PROJECT>/repos/<repo>.
-  commitUrl(cloneUrl, sha) {
-    const page = webPage(cloneUrl);
-    const at = page && /^(.*)\/scm\/([^/]+)\/([^/]+)$/.exec(page.pathname);
-    if (!at) return null;
-    // A personal project (~user) lives under /users/<user>.
-    const owner = at[2]!.startsWith('~') ? `users/${at[2]!.slice(1)}` : `projects/${at[2]!.toUpperCase()}`;
-    return `${page.origin}${at[1]}/${owner}/repos/${at[3]}/commits/${sha}`;
+  verify: {
+    deliveryId: (headers) => header(headers, 'x-request-id'),
+    proves: verifyHubSignature,
   },
-  ensureHook: ensureBitbucketServerHook,
-  branchHeads: bitbucketServerBranchHeads,
-  statusState: (state) => STATES[state],
-  acceptsSameState: true,
+  parse: {
+    eventHeader: 'x-event-key',
+    payloadOf: jsonPayload,
+    events: (headers, payload) => parseBitbucketServer(header(headers, 'x-event-key') ?? '', payload),
+  },
+  statuses: {
+    post: postBitbucketServerStatus,
+    state: (state) => STATES[state],
+    acceptsSameState: true,
+  },
+  hooks: {
+    ensure: ensureBitbucketServerHook,
+  },
+  deliveries: {
+    branchHeads: bitbucketServerBranchHeads,
+  },
+  credentials: {
+    defaultApiUrl: '',
+    // Data Center serves git over HTTP under /scm, with the project key in lower case.
+    defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/scm/${name.toLowerCase()}.git`,
+    // Data Center's HTTP access tokens are accepted as Bearer credentials by git over HTTP as by the REST API.
+    gitAuthConfig: (repo) => (repo.token ? [`http.extraHeader=Authorization: Bearer ${repo.token}`] : []),
+    pullRequestRef: (number) => `refs/pull-requests/${number}/from`,
+    // Clone URLs are <base>/scm/<project>/<repo>.git; the web pages <base>/projects/<PROJECT>/repos/<repo>.
+    commitUrl(cloneUrl, sha) {
+      const page = webPage(cloneUrl);
+      const at = page && /^(.*)\/scm\/([^/]+)\/([^/]+)$/.exec(page.pathname);
+      if (!at) return null;
+      // A personal project (~user) lives under /users/<user>.
+      const owner = at[2]!.startsWith('~') ? `users/${at[2]!.slice(1)}` : `projects/${at[2]!.toUpperCase()}`;
+      return `${page.origin}${at[1]}/${owner}/repos/${at[3]}/commits/${sha}`;
+    },
+  },
 };

@@ -11,22 +11,34 @@ import { postBitbucketStatus, STATES } from './status.ts';
 /** Bitbucket Cloud (bitbucket.org). */
 export const bitbucket: Provider = {
   name: 'bitbucket',
-  eventHeader: 'x-event-key',
-  defaultApiUrl: 'https://api.bitbucket.org',
-  deliveryId: (headers) => header(headers, 'x-request-uuid'),
-  verify: verifyHubSignature,
-  payloadOf: jsonPayload,
-  parse: (headers, payload) => parseBitbucket(header(headers, 'x-event-key') ?? '', payload),
-  postStatus: postBitbucketStatus,
-  // Bitbucket takes an access token as the password of the fixed user x-token-auth.
-  gitAuthConfig: (repo) =>
-    repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`x-token-auth:${repo.token}`).toString('base64')}`] : [],
-  // Bitbucket Cloud has no pull request refs: a fork's head is fetched from the fork's own URL.
-  defaultCloneUrl: (_apiUrl, name) => `https://bitbucket.org/${name}.git`,
-  pullRequestRef: () => null,
-  commitUrl: commitUnder('commits'),
-  ensureHook: ensureBitbucketHook,
-  branchHeads: bitbucketBranchHeads,
-  statusState: (state) => STATES[state],
-  acceptsSameState: true,
+  verify: {
+    deliveryId: (headers) => header(headers, 'x-request-uuid'),
+    proves: verifyHubSignature,
+  },
+  parse: {
+    eventHeader: 'x-event-key',
+    payloadOf: jsonPayload,
+    events: (headers, payload) => parseBitbucket(header(headers, 'x-event-key') ?? '', payload),
+  },
+  statuses: {
+    post: postBitbucketStatus,
+    state: (state) => STATES[state],
+    acceptsSameState: true,
+  },
+  hooks: {
+    ensure: ensureBitbucketHook,
+  },
+  deliveries: {
+    branchHeads: bitbucketBranchHeads,
+  },
+  credentials: {
+    defaultApiUrl: 'https://api.bitbucket.org',
+    defaultCloneUrl: (_apiUrl, name) => `https://bitbucket.org/${name}.git`,
+    // Bitbucket takes an access token as the password of the fixed user x-token-auth.
+    gitAuthConfig: (repo) =>
+      repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`x-token-auth:${repo.token}`).toString('base64')}`] : [],
+    // Bitbucket Cloud has no pull request refs: a fork's head is fetched from the fork's own URL.
+    pullRequestRef: () => null,
+    commitUrl: commitUnder('commits'),
+  },
 };

@@ -15,22 +15,34 @@ function eventName(headers: Headers): string | null {
 
 export const gitea: Provider = {
   name: 'gitea',
-  eventHeader: 'x-gitea-event',
-  defaultApiUrl: 'https://gitea.com',
-  deliveryId: (headers) => header(headers, 'x-gitea-delivery') || header(headers, 'x-forgejo-delivery') || null,
-  verify: verifyGitea,
-  signedBytes: (headers, rawBody) => giteaSignedBytes(headers, rawBody) ?? rawBody,
-  payloadOf: jsonPayload,
-  parse: (headers, payload) => parseGitea(eventName(headers) ?? '', payload),
-  postStatus: postGiteaStatus,
-  // Gitea takes a token as the password of any user name over HTTPS.
-  gitAuthConfig: (repo) =>
-    repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`forgeline:${repo.token}`).toString('base64')}`] : [],
-  defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/${name}.git`,
-  pullRequestRef: (number) => `refs/pull/${number}/head`,
-  commitUrl: commitUnder('commit'),
-  ensureHook: ensureGiteaHook,
-  branchHeads: giteaBranchHeads,
-  statusState: (state) => STATES[state],
-  acceptsSameState: true,
+  verify: {
+    deliveryId: (headers) => header(headers, 'x-gitea-delivery') || header(headers, 'x-forgejo-delivery') || null,
+    proves: verifyGitea,
+    signedBytes: (headers, rawBody) => giteaSignedBytes(headers, rawBody) ?? rawBody,
+  },
+  parse: {
+    eventHeader: 'x-gitea-event',
+    payloadOf: jsonPayload,
+    events: (headers, payload) => parseGitea(eventName(headers) ?? '', payload),
+  },
+  statuses: {
+    post: postGiteaStatus,
+    state: (state) => STATES[state],
+    acceptsSameState: true,
+  },
+  hooks: {
+    ensure: ensureGiteaHook,
+  },
+  deliveries: {
+    branchHeads: giteaBranchHeads,
+  },
+  credentials: {
+    defaultApiUrl: 'https://gitea.com',
+    defaultCloneUrl: (apiUrl, name) => `${apiUrl.replace(/\/+$/, '')}/${name}.git`,
+    // Gitea takes a token as the password of any user name over HTTPS.
+    gitAuthConfig: (repo) =>
+      repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`forgeline:${repo.token}`).toString('base64')}`] : [],
+    pullRequestRef: (number) => `refs/pull/${number}/head`,
+    commitUrl: commitUnder('commit'),
+  },
 };

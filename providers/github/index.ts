@@ -12,24 +12,36 @@ import { checkState, postCheckRun } from './checks.ts';
 
 export const github: Provider = {
   name: 'github',
-  eventHeader: 'x-github-event',
-  defaultApiUrl: 'https://api.github.com',
-  deliveryId: (headers) => header(headers, 'x-github-delivery'),
-  verify: verifyGitHub,
-  payloadOf: jsonPayload,
-  parse: (headers, payload) => parseGitHub(header(headers, 'x-github-event') ?? '', payload),
-  postStatus: postGitHubStatus,
-  // GitHub takes a token as the password of any user name over HTTPS.
-  gitAuthConfig: (repo) =>
-    repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`x-access-token:${repo.token}`).toString('base64')}`] : [],
-  // https://api.github.com → github.com; Enterprise https://HOST/api/v3 → HOST.
-  defaultCloneUrl: (apiUrl, name) => `${new URL(apiUrl).origin.replace('//api.', '//')}/${name}.git`,
-  pullRequestRef: (number) => `refs/pull/${number}/head`,
-  commitUrl: commitUnder('commit'),
+  verify: {
+    deliveryId: (headers) => header(headers, 'x-github-delivery'),
+    proves: verifyGitHub,
+  },
+  parse: {
+    eventHeader: 'x-github-event',
+    payloadOf: jsonPayload,
+    events: (headers, payload) => parseGitHub(header(headers, 'x-github-event') ?? '', payload),
+  },
+  statuses: {
+    post: postGitHubStatus,
+    state: (state) => STATES[state],
+    acceptsSameState: true,
+  },
+  hooks: {
+    ensure: ensureGitHubHook,
+  },
+  deliveries: {
+    branchHeads: gitHubBranchHeads,
+    redeliverMissed: redeliverGitHubMissed,
+  },
+  credentials: {
+    defaultApiUrl: 'https://api.github.com',
+    // https://api.github.com → github.com; Enterprise https://HOST/api/v3 → HOST.
+    defaultCloneUrl: (apiUrl, name) => `${new URL(apiUrl).origin.replace('//api.', '//')}/${name}.git`,
+    // GitHub takes a token as the password of any user name over HTTPS.
+    gitAuthConfig: (repo) =>
+      repo.token ? [`http.extraHeader=Authorization: Basic ${Buffer.from(`x-access-token:${repo.token}`).toString('base64')}`] : [],
+    pullRequestRef: (number) => `refs/pull/${number}/head`,
+    commitUrl: commitUnder('commit'),
+  },
   checks: { state: checkState, post: postCheckRun },
-  ensureHook: ensureGitHubHook,
-  branchHeads: gitHubBranchHeads,
-  redeliverMissed: redeliverGitHubMissed,
-  statusState: (state) => STATES[state],
-  acceptsSameState: true,
 };
