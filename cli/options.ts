@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { backendNames } from '../runners/index.ts';
 
 // Parsers of command-line options, shared by the commands.
 
@@ -20,4 +21,9 @@ export function inputsOf(pairs: string[]): Record<string, string> {
     if (at < 1) throw new Error(`--input ${kv}: write name=value`);
     return [kv.slice(0, at), kv.slice(at + 1)];
   }));
+}
+
+/** `--backend NAME`: where this process runs stages; the names come from runners/backends/. */
+export function backendOption(): Option {
+  return new Option('--backend <name>', 'where steps run').choices(backendNames()).default('local');
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { PgBoss } from 'pg-boss';
-import { processRunner, resolveUser, type RunAsUser } from '../runners/index.ts';
+import { backendFor, backendNames, resolveUser, type RunAsUser } from '../runners/index.ts';
 import { PlanningPool } from '../pipelines/index.ts';
 import { FORK_LABEL, MAX_LABELS, startBoss, startWorkers, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
 import { auditLimiter, commitPrefetch, deliveryBatcher, hookDirectory, unverifiedLimiter, type IngestDeps } from '../ingest/index.ts';
@@ -48,7 +48,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     boss,
     box,
     log,
-    runner: processRunner,
+    backend: backendFor('local')!,
     dataDir: config.dataDir,
     publicUrl: config.publicUrl,
     workerName: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
@@ -113,11 +113,12 @@ export async function stepUsers(options: { labels?: string[]; runAs?: string; fo
   return { runAs, forkRunAs };
 }
 
-export type WorkerFlags = WorkerOptions & { runAs?: string; forkRunAs?: string };
+export type WorkerFlags = WorkerOptions & { runAs?: string; forkRunAs?: string; backend?: string };
 
 /** Starts workers in an open runtime (serve does so once it listens, so a busy port starts none). */
 export async function addWorkers(runtime: Runtime, options: WorkerFlags, users: StepUsers | null): Promise<Runtime> {
   const { config } = runtime;
+  if (options.backend) runtime.deps.backend = backendFor(options.backend)!;
   if (users) await isolate(runtime, users);
   if (!options.runAs) runtime.deps.log.warn('no --run-as: steps run as the worker\'s own user, and every pull request from a fork waits for approval');
   else if (!options.forkRunAs) runtime.deps.log.warn('no --fork-run-as: a fork\'s steps would share a user with the others, so every pull request from a fork waits for approval');

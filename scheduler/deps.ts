@@ -1,7 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { PlanningPool } from '../pipelines/index.ts';
-import type { Runner } from '../runners/index.ts';
+import type { Backend } from '../runners/index.ts';
 import type { Pool, Repo, RunRow, SecretBox } from '../store/index.ts';
 import type { PreparedCheckouts } from './prepared-checkouts.ts';
 import type { StageJob } from './queues.ts';
@@ -12,7 +12,8 @@ export interface SchedulerDeps {
   boss: PgBoss;
   box: SecretBox;
   log: Logger;
-  runner: Runner;
+  /** Where this process runs stages (`--backend`, runners/backends/). */
+  backend: Backend;
   /** Holds mirrors/ and, without --run-as, workspaces/. */
   dataDir: string;
   /** Where stages get their checkouts: outside the data dir with --run-as, so the step user never needs to enter it. */

@@ -86,14 +86,14 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
     for (const s of stale) tracked.get(keyOf(s))?.controller.abort();
     if (holding) {
       holding = false;
-      deps.runner.hold?.(false);
+      deps.backend.hold?.(false);
       deps.log.warn({ stages: tracked.size, taken: stale.length }, 'the database answers again: held steps go on, those of stages taken meanwhile were killed');
     }
   };
   const holdIfUnheard = () => {
     if (holding || Date.now() - heardAt < holdAfterMs) return;
     holding = true;
-    deps.runner.hold?.(true);
+    deps.backend.hold?.(true);
     deps.log.warn({ stages: tracked.size, unheardMs: Date.now() - heardAt }, 'the database has not heard this worker for most of an interval: its steps are held until it does');
   };
   // Workers the database could not hear while it was away are not lost: a process reaps
@@ -143,7 +143,7 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
     running: () => tracked.size,
     async stop() {
       stopped = true;
-      if (holding) deps.runner.hold?.(false);
+      if (holding) deps.backend.hold?.(false);
       stopListening();
       clearInterval(beatTimer);
       clearInterval(reapTimer);

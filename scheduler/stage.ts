@@ -1,9 +1,6 @@
-import { chmodSync, mkdirSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { createCheckout } from '../git/index.ts';
 import type { Pipeline, StageDefinition } from '../pipelines/index.ts';
-import { ArtifactError, chownTree, packArtifacts, secretMasker, stepEnvironment, unpackArtifacts } from '../runners/index.ts';
+import { ArtifactError, secretMasker } from '../runners/index.ts';
 import { artifacts, deliveries, environments, repos, runs, secrets, waitingOutOutages, withTransaction, type Repo, type RunRow } from '../store/index.ts';
 import { runUrl } from './contexts.ts';
 import type { SchedulerDeps } from './deps.ts';
@@ -64,10 +61,10 @@ export function workspaceRoot(deps: Pick<SchedulerDeps, 'dataDir' | 'workspaceRo
 }
 
 /**
- * The stage job: claim the stage, run its steps in a private checkout of the
- * run's commit with its secrets (masked in the log), restore the artifacts
- * of the stages it needs and keep its own, then record the result and
- * advance the run in one transaction. A job delivered twice finds the stage
+ * The stage job: claim the stage, gather its secrets (masked in the log) and
+ * the artifacts of the stages it needs, have the back end run it in a
+ * private checkout of the run's commit and keep its own artifacts, then
+ * record the result and advance the run in one transaction. A job delivered twice finds the stage
  * no longer queued and does nothing.
  */
 export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?: Presence, opts: { claimed?: { run: RunRow; repo: Repo } } = {}): Promise<void> {
@@ -88,7 +85,6 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   const sink = logSink(deps.pool, job.runId, job.stage, job.attempt, { maxBytes: deps.logMaxBytes });
   let masker = secretMasker([]);
   const write = (chunk: string) => sink.write(masker.write(chunk));
-  const workspace = path.join(workspaceRoot(deps), `${job.runId}-${job.stage}-${job.attempt}`);
   let outcome: Outcome;
   try {
     // The database may be restarting: its reads are waited out, not reported as the stage's failure.
@@ -99,37 +95,30 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     if (!stage) throw new Error(`stage '${job.stage}' is not in the run's pipeline`);
     const values = await waitingOutOutages(() => stageSecrets(deps, run, stage, write));
     masker = secretMasker(Object.values(values));
-    const mirror = mirrorPath(deps, repo.id);
     await waitingOutOutages(() => fetchCommit(deps, repo, run.sha, run.event));
-    const src = path.join(workspace, 'src');
-    const home = path.join(workspace, 'home');
-    const checkout = { mirror, sha: run.sha, independent: Boolean(deps.runAs) };
-    // Closed to other users before anything is in it: a step of another stage cannot step in
-    // early and keep a handle on it (it becomes its step user's below).
-    mkdirSync(workspace, { recursive: true, mode: 0o700 });
-    chmodSync(workspace, 0o700);
-    // Planning may have made it already, while this job was on its way.
-    if (!(await deps.prepared?.take(checkout, src))) await createCheckout(mirror, run.sha, src, { independent: checkout.independent });
-    // Synchronous: one tiny call, rather than a wait for a busy event loop's next turn.
-    mkdirSync(home, { recursive: true, mode: 0o700 });
-    for (const a of stage.needs.length ? await waitingOutOutages(() => artifacts.loadArtifacts(deps.pool, run.id, stage.needs)) : []) {
-      await unpackArtifacts(a.archive, src, { maxBytes: deps.artifactMaxBytes });
-      write(`forgeline: restored ${a.files.length} artifact file(s) of ${a.stage}\n`);
-    }
-    // A fork's steps run as a user of their own where the worker has one: they never see another step's environment or files.
-    const user = (run.event.pullRequest?.fromFork ? deps.forkRunAs : null) ?? deps.runAs ?? null;
-    if (user) await chownTree(workspace, user);
-    const ciEnv = stepEnvironment({
-      event: run.event, runId: run.id, runUrl: runUrl(deps.publicUrl, run.id), attempt: job.attempt,
-      stage: stage.name, environment: stage.environment, inputs: run.event.kind === 'manual' ? await waitingOutOutages(() => manualInputs(deps, run)) : {},
-    }, home);
-    log.info('stage started');
-    outcome = await deps.runner.run({
-      workdir: src, steps: stage.steps, env: { ...pipeline.env, ...stage.env, ...values }, ciEnv, timeoutMs: stage.timeoutMs,
-      log: write, signal, user,
+    const restore = stage.needs.length ? await waitingOutOutages(() => artifacts.loadArtifacts(deps.pool, run.id, stage.needs)) : [];
+    const inputs = run.event.kind === 'manual' ? await waitingOutOutages(() => manualInputs(deps, run)) : {};
+    log.info({ backend: deps.backend.name }, 'stage started');
+    const result = await deps.backend.runStage({
+      id: `${job.runId}-${job.stage}-${job.attempt}`,
+      workspaceRoot: workspaceRoot(deps),
+      checkout: { mirror: mirrorPath(deps, repo.id), sha: run.sha, independent: Boolean(deps.runAs) },
+      prepared: deps.prepared,
+      steps: stage.steps,
+      env: { ...pipeline.env, ...stage.env, ...values },
+      context: { event: run.event, runId: run.id, runUrl: runUrl(deps.publicUrl, run.id), attempt: job.attempt, stage: stage.name, environment: stage.environment, inputs },
+      timeoutMs: stage.timeoutMs,
+      signal,
+      // A fork's steps run as a user of their own where the worker has one: they never see another step's environment or files.
+      user: (run.event.pullRequest?.fromFork ? deps.forkRunAs : null) ?? deps.runAs ?? null,
+      restore,
+      keep: stage.artifacts,
+      artifactMaxBytes: deps.artifactMaxBytes,
+      log: write,
     });
-    if (outcome.status === 'success' && stage.artifacts.length) {
-      const packed = await packArtifacts(src, stage.artifacts, { maxBytes: deps.artifactMaxBytes });
+    outcome = { status: result.status, reason: result.reason };
+    if (result.artifacts) {
+      const packed = result.artifacts;
       await waitingOutOutages(() => artifacts.saveArtifacts(deps.pool, { runId: run.id, stage: stage.name, attempt: job.attempt, ...packed }));
       write(`forgeline: kept ${packed.files.length} artifact file(s), ${packed.bytes} bytes\n`);
     }
@@ -141,7 +130,6 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
   } finally {
     sink.write(masker.end());
     await sink.close();
-    await rm(workspace, { recursive: true, force: true }).catch(() => {});
   }
   // Aborted but not canceled: this worker is shutting down, and the stage is worth another attempt.
   if (outcome.status === 'canceled' && presence?.stopping) outcome = { status: 'failure', reason: 'worker stopped before the stage finished' };

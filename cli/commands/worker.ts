@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { readConfig } from '../config.ts';
-import { positiveInt } from '../options.ts';
+import { backendOption, positiveInt } from '../options.ts';
 import { createLogger, openRuntimeWithWorkers } from '../runtime.ts';
 import { stopOnSignals } from '../shutdown.ts';
 
@@ -12,12 +12,13 @@ export function workerCommand(program: Command): void {
     .option('--labels <labels>', 'comma-separated labels for runs-on (e.g. linux,gpu)', (v: string) => v.split(',').map((l) => l.trim()).filter(Boolean), [])
     .option('--run-as <user>', 'run steps as this unprivileged user, isolated from the data dir and the worker')
     .option('--fork-run-as <user>', 'run the steps of forks\' pull requests as this second unprivileged user (with --run-as); needed for --fork-prs run')
-    .action(async (opts: { concurrency: number; labels: string[]; runAs?: string; forkRunAs?: string }) => {
+    .addOption(backendOption())
+    .action(async (opts: { concurrency: number; labels: string[]; runAs?: string; forkRunAs?: string; backend: string }) => {
       const config = readConfig();
       const signals = stopOnSignals(() => config.shutdownSeconds + 20);
       const log = createLogger(config.logLevel, config.logFormat);
-      const runtime = await openRuntimeWithWorkers(config, { concurrency: opts.concurrency, labels: opts.labels, runAs: opts.runAs, forkRunAs: opts.forkRunAs }, log);
-      log.info({ concurrency: opts.concurrency, labels: opts.labels, worker: runtime.deps.workerName }, 'forgeline worker started');
+      const runtime = await openRuntimeWithWorkers(config, { concurrency: opts.concurrency, labels: opts.labels, runAs: opts.runAs, forkRunAs: opts.forkRunAs, backend: opts.backend }, log);
+      log.info({ concurrency: opts.concurrency, labels: opts.labels, backend: runtime.deps.backend.name, worker: runtime.deps.workerName }, 'forgeline worker started');
       process.stdout.write(`Forgeline worker ${runtime.deps.workerName} started\n`);
       signals.started(() => runtime.close());
     });

@@ -1,0 +1,64 @@
+import type { Step } from '../pipelines/types.ts';
+import type { StepContext } from './step-env.ts';
+import type { RunAsUser } from './run-as.ts';
+import type { StageOutcome } from './types.ts';
+
+/** The commit a stage's checkout is made from. */
+export interface CheckoutSource {
+  mirror: string;
+  sha: string;
+  /** A copy that shares no object store with the mirror (`--run-as`: the step user owns all of it). */
+  independent: boolean;
+}
+
+/**
+ * Everything a back end needs to run one stage, as the scheduler decided
+ * it: which commit, which steps with which environment and user, what to
+ * restore before and keep after, and where its output goes.
+ */
+export interface StageSpec {
+  /** Unique per attempt: names the stage's workspace (and, for containers, its containers). */
+  id: string;
+  /** Where workspaces live on this worker (`--run-as` puts them outside the data dir). */
+  workspaceRoot: string;
+  checkout: CheckoutSource;
+  /** Checkouts planning made ahead for this worker; the stage takes its own when there. */
+  prepared?: { take(checkout: CheckoutSource, dest: string): Promise<boolean> } | null;
+  steps: Step[];
+  /** The pipeline's and stage's `env` and the stage's secrets; a step's own `env` overrides them. */
+  env: Record<string, string>;
+  /** What the variables of docs/pipelines.md, "What a step gets", are made from. */
+  context: StepContext;
+  timeoutMs: number;
+  /** Aborting cancels the stage: whatever it started is stopped. */
+  signal?: AbortSignal;
+  /** The user steps run as; null: the worker's own. */
+  user: RunAsUser | null;
+  /** Archives of the stages this one needs, unpacked into the checkout before the first step. */
+  restore: Array<{ stage: string; archive: Buffer; files: string[] }>;
+  /** `artifacts:` globs, kept after a success. */
+  keep: string[];
+  artifactMaxBytes?: number;
+  /** Receives output as it is produced, in order (already masked by the caller). */
+  log(chunk: string): void;
+}
+
+export interface StageResult extends StageOutcome {
+  /** The files `keep` matched, packed, after a success; null otherwise. */
+  artifacts: { archive: Buffer; files: string[]; bytes: number } | null;
+}
+
+/**
+ * Where stages run (`--backend NAME`). The scheduler claims a stage, gathers
+ * its secrets and the artifacts it needs, asks a back end to run it, and
+ * records what it answers; the back end owns the workspace, the checkout,
+ * the processes (or containers) and their cleanup. A back end throws for a
+ * stage it could not set up (a checkout, an artifact): the stage fails with
+ * the message.
+ */
+export interface Backend {
+  readonly name: string;
+  runStage(spec: StageSpec): Promise<StageResult>;
+  /** Stops every running step until called with false (the worker lost the database). */
+  hold?(held: boolean): void;
+}
