@@ -5,7 +5,7 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { PgBoss } from 'pg-boss';
-import { backendFor, backendNames, resolveUser, type RunAsUser } from '../runners/index.ts';
+import { backendFor, resolveUser, type RunAsUser } from '../runners/index.ts';
 import { PlanningPool } from '../pipelines/index.ts';
 import { FORK_LABEL, MAX_LABELS, startBoss, startWorkers, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
 import { auditLimiter, commitPrefetch, deliveryBatcher, hookDirectory, unverifiedLimiter, type IngestDeps } from '../ingest/index.ts';

@@ -1,5 +1,5 @@
-export { ensureCommit, hasFetched, listFilesAt, readBlobs, readFilesAt, type BlobEntry, type FetchSource, type FileAtCommit } from './mirror.ts';
-export { createCheckout, removeCheckout } from './checkout.ts';
+export { ensureCommit, hasFetched, listFilesAt, readBlobs, type BlobEntry } from './mirror.ts';
+export { createCheckout } from './checkout.ts';
 export { changedFiles, commitMessage, diffOf, mergeBase, remoteBranchHead, remoteDefaultBranch } from './diff.ts';
 export { git } from './run-git.ts';
 export { gitDirOf, localBranchHead, localDefaultBranchHead, resolveLocalCommit } from './local-repo.ts';

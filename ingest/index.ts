@@ -1,11 +1,11 @@
-export { hookTarget, receiveHook, refuseHook, type HookAnswer, type HookRequest, type IngestDeps } from './receive.ts';
+export { hookTarget, receiveHook, refuseHook, type HookAnswer, type IngestDeps } from './receive.ts';
 export { deliveryBatcher } from './delivery-batcher.ts';
-export { commitPrefetch, type Prefetch } from './prefetch.ts';
+export { commitPrefetch } from './prefetch.ts';
 export { hookDirectory } from './hook-directory.ts';
 export { auditLimiter, unverifiedLimiter } from './rate-limit.ts';
 export { replayDelivery } from './replay.ts';
 export { rotateSecret, removeRepository } from './repo-secrets.ts';
-export { registerRepo, type RepoRegistration, type Registered } from './register-repo.ts';
+export { registerRepo, type Registered } from './register-repo.ts';
 export { PUBLIC_FORGE_HOSTS, type UrlPolicy } from './allowed-urls.ts';
 export { recoverMissed, startRecovery } from './recovery.ts';
 export { addSource, removeSource, rotateSourceSecret } from './sources-admin.ts';

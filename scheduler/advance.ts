@@ -35,7 +35,7 @@ function decide(deps: SchedulerDeps, stage: StageRow, pipeline: Pipeline, byName
 export async function startStages(deps: SchedulerDeps, tx: Queryable, runId: number, ready: string[], finished: string[] = []): Promise<void> {
   const run = (await runs.getRun(tx, runId))!;
   const repo = (await repos.getRepo(tx, run.repoId))!;
-  const pipeline = run.definition as Pipeline;
+  const pipeline = run.definition!;
   const stages = await runs.getStages(tx, runId);
   const byName = new Map(stages.map((s) => [s.name, s]));
   let payload: Promise<unknown> | undefined;

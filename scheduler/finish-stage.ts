@@ -1,4 +1,3 @@
-import type { Pipeline } from '../pipelines/index.ts';
 import { environments, runs, type Queryable, type StageStatus } from '../store/index.ts';
 import { advanceRun } from './advance.ts';
 import type { SchedulerDeps } from './deps.ts';
@@ -23,7 +22,7 @@ export async function finishStage(
 ): Promise<boolean> {
   await runs.lockRun(tx, stage.runId);
   const run = await runs.getRun(tx, stage.runId);
-  const def = (run?.definition as Pipeline | null)?.stages.find((s) => s.name === stage.name);
+  const def = run?.definition?.stages.find((s) => s.name === stage.name);
   // `retries` counts from the attempt the stage's latest run or rerun began at.
   const retryable = outcome.status === 'failure' && opts.retryable && def !== undefined && def.retries > 0
     && stage.attempt - (await runs.firstAttempt(tx, stage.runId, stage.name)) < def.retries;

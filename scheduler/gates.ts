@@ -1,4 +1,4 @@
-import { matchesFilter, type Pipeline } from '../pipelines/index.ts';
+import { matchesFilter } from '../pipelines/index.ts';
 import { environments, onTransactionEnd, runs, workers, type Queryable, type Repo, type RunRow, type StageRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendStage } from './dispatch.ts';
@@ -28,7 +28,7 @@ function refRefusal(event: RunRow['event'], env: environments.Environment): stri
 }
 
 async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo, stage: StageRow): Promise<Gate> {
-  const pipeline = run.definition as Pipeline;
+  const pipeline = run.definition!;
   const def = pipeline.stages.find((s) => s.name === stage.name)!;
   const event = run.event;
   const fromFork = event.pullRequest?.fromFork === true;
@@ -126,7 +126,7 @@ export async function openStage(deps: SchedulerDeps, tx: Queryable, run: RunRow,
  * started it queues it again (reaper.ts requeueUntrackedStages).
  */
 async function startHere(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo, stage: StageRow, labels: string[]): Promise<boolean> {
-  const def = (run.definition as Pipeline).stages.find((s) => s.name === stage.name);
+  const def = run.definition!.stages.find((s) => s.name === stage.name);
   if (def?.environment) return false;
   const slot = deps.slotHere?.(labels);
   if (!slot) return false;

@@ -128,7 +128,7 @@ export async function planDelivery(deps: SchedulerDeps, deliveryId: string, opts
   const planned: number[] = [];
   let fetchError: Error | undefined;
   const log = deps.log.child({ delivery: deliveryId, repo: repo.name });
-  const events = delivery.events as ForgeEvent[];
+  const events = delivery.events;
   if (events.length === 0 && delivery.reason === 'rerequested') return handleRerequest(deps, repo, delivery);
   const payload = await payloadOf(deps, delivery);
   const explain: EventExplain[] = [];

@@ -1,6 +1,5 @@
-import type { Pipeline } from '../pipelines/index.ts';
 import type { RunRow } from '../store/index.ts';
 
 /** The environment a stage of a run deploys to, from the run's own parsed file. */
 export const environmentOf = (run: RunRow, stage: string): string | undefined =>
-  (run.definition as Pipeline).stages.find((s) => s.name === stage)?.environment ?? undefined;
+  run.definition?.stages.find((s) => s.name === stage)?.environment ?? undefined;

@@ -1,5 +1,4 @@
 import type { PgBoss } from 'pg-boss';
-import type { Pipeline } from '../pipelines/index.ts';
 import type { RunRow } from '../store/index.ts';
 import { ensureQueue, QUEUES, STAGE_QUEUE_OPTIONS } from './queues.ts';
 
@@ -15,7 +14,7 @@ export const FORK_LABEL = 'forgeline-fork-user';
  * of the stage goes to the same workers.
  */
 export function stageLabels(run: RunRow, stage: string): string[] {
-  const pipeline = run.definition as Pipeline;
+  const pipeline = run.definition!;
   const labels = pipeline.stages.find((s) => s.name === stage)?.runsOn ?? pipeline.runsOn ?? [];
   return run.event.pullRequest?.fromFork && !run.approvedBy ? [...labels, FORK_LABEL] : labels;
 }

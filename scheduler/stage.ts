@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Pipeline, StageDefinition } from '../pipelines/index.ts';
+import type { StageDefinition } from '../pipelines/index.ts';
 import { ArtifactError, secretMasker } from '../runners/index.ts';
 import { artifacts, deliveries, environments, repos, runs, secrets, waitingOutOutages, withTransaction, type Repo, type RunRow } from '../store/index.ts';
 import { runUrl } from './contexts.ts';
@@ -90,7 +90,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     // The database may be restarting: its reads are waited out, not reported as the stage's failure.
     const repo = opts.claimed?.repo ?? (await waitingOutOutages(() => repos.getRepo(deps.pool, run.repoId)))!;
     log = log.child({ delivery: run.deliveryId });
-    const pipeline = run.definition as Pipeline;
+    const pipeline = run.definition!;
     const stage = pipeline.stages.find((s) => s.name === job.stage);
     if (!stage) throw new Error(`stage '${job.stage}' is not in the run's pipeline`);
     const values = await waitingOutOutages(() => stageSecrets(deps, run, stage, write));

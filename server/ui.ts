@@ -153,7 +153,7 @@ ${list.items.map((d) => `<tr><td><a href="/deliveries/${esc(d.id)}">${esc(d.id.s
     const body = (await deliveries.deliveryBody(pool, d.id))?.toString('utf8') ?? '';
     let pretty = body;
     try { pretty = JSON.stringify(JSON.parse(body), null, 2); } catch { /* shown as sent */ }
-    const explain = (d.explain as Array<{ event: { kind: string }; reason?: string; pipelines: Array<{ name: string; triggered: boolean; reason: string; run?: number }> }>)
+    const explain = d.explain
       .map((x) => `<li>${esc(x.event.kind)}${x.reason ? `: ${esc(x.reason)}` : ''}<ul>${x.pipelines.map((p) => `<li>${p.triggered ? '✓' : '✗'} <strong>${esc(p.name)}</strong>: ${esc(p.reason)}${p.run ? ` → <a href="/runs/${p.run}">run #${p.run}</a>` : ''}</li>`).join('')}</ul></li>`).join('');
     html(ctx, `Delivery ${d.id.slice(0, 8)}`, `<p>${statusBadge(d.status)} ${esc(d.reason ?? '')} · ${esc(d.forge)} · ${esc(d.repo ?? '')} · ${when(d.receivedAt)}</p>
 ${can(ctx, 'write') ? `<p><button data-post="/api/deliveries/${esc(d.id)}/replay" data-reload="false">Replay</button></p>` : ''}

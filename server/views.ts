@@ -25,7 +25,7 @@ export async function runView(db: Queryable, id: number) {
     stages: stages.map((s) => ({
       name: s.name, status: s.status, needs: s.needs, attempt: s.attempt,
       startedAt: s.startedAt, finishedAt: s.finishedAt, reason: s.reason, waitingFor: s.waitingFor, approvedBy: s.approvedBy,
-      environment: (run.definition as { stages?: Array<{ name: string; environment: string | null }> } | null)?.stages?.find((d) => d.name === s.name)?.environment ?? null,
+      environment: run.definition?.stages.find((d) => d.name === s.name)?.environment ?? null,
     })),
   };
 }

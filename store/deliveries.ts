@@ -58,6 +58,14 @@ async function settlePullRequestHeads(db: Queryable, repoId: string | null, d: N
   }
 }
 
+/**
+ * What a stored delivery's JSON columns hold: declared by
+ * scheduler/run-documents.ts, as for runs (store/runs.ts, RunDocuments).
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface DeliveryDocuments {}
+type Document<K extends string> = DeliveryDocuments extends Record<K, infer T> ? T : unknown;
+
 export interface Delivery {
   id: string;
   hook: string;
@@ -70,8 +78,8 @@ export interface Delivery {
   headers: Record<string, string>;
   status: DeliveryStatus;
   reason: string | null;
-  events: unknown[];
-  explain: unknown[];
+  events: Array<Document<'event'>>;
+  explain: Array<Document<'explain'>>;
 }
 
 export interface Stored {

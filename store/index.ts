@@ -1,7 +1,7 @@
 export { createIngestPool, createPool, onTransactionEnd, ping, statementName, withTransaction, type Pool, type Queryable } from './db.ts';
 export { connectDatabase, type Database } from './connect.ts';
 export { migrate } from './migrate.ts';
-export { STAGE_TRANSITIONS, type Cause, type StageTransition } from './stage-transitions.ts';
+export { STAGE_TRANSITIONS } from './stage-transitions.ts';
 export { isDatabaseUnavailable, isUniqueViolation, waitingOutOutages } from './db-errors.ts';
 export { secretBox, loadSecretKey, type SecretBox } from './secret-box.ts';
 export * from './ids.ts';
@@ -17,7 +17,7 @@ export * as sessions from './sessions.ts';
 export * as tokens from './tokens.ts';
 export * as artifacts from './artifacts.ts';
 export * as sources from './sources.ts';
-export { audit, recentAudit, type AuditEntry } from './audit.ts';
+export { audit } from './audit.ts';
 export type { Repo } from './repos.ts';
 export type { Delivery, DeliveryStatus } from './deliveries.ts';
 export type { RunRow, StageRow, StageStatus } from './runs.ts';

@@ -3,15 +3,26 @@ import type { Queryable } from './db.ts';
 export type StageStatus = 'queued' | 'waiting' | 'running' | 'success' | 'failure' | 'canceled' | 'skipped';
 export const FINAL_STATUSES: readonly StageStatus[] = ['success', 'failure', 'canceled', 'skipped'];
 
+/**
+ * What a run's JSON columns hold. Their shapes belong to providers/ (the
+ * normalized event) and pipelines/ (the parsed file), which the store does
+ * not import: scheduler/run-documents.ts declares them here, so every reader
+ * of a run gets them typed.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface RunDocuments {}
+type Document<K extends string> = RunDocuments extends Record<K, infer T> ? T : unknown;
+
 export interface RunRow {
   id: number;
   repoId: string;
   deliveryId: string | null;
   pipeline: string;
   file: string;
-  event: any;
+  event: Document<'event'>;
   sha: string;
-  definition: any;
+  /** Null for a run of a file that did not parse. */
+  definition: Document<'definition'>;
   status: StageStatus;
   reason: string | null;
   problems: string[];
