@@ -9,3 +9,4 @@ export { registerRepo, type Registered } from './register-repo.ts';
 export { PUBLIC_FORGE_HOSTS, type UrlPolicy } from './allowed-urls.ts';
 export { recoverMissed, startRecovery } from './recovery.ts';
 export { addSource, removeSource, rotateSourceSecret } from './sources-admin.ts';
+export { hookMetrics } from './metrics.ts';

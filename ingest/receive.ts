@@ -9,7 +9,7 @@ import type { DeliveryBatcher } from './delivery-batcher.ts';
 import type { HookDirectory } from './hook-directory.ts';
 import type { AuditLimiter, UnverifiedLimiter } from './rate-limit.ts';
 import { redactBody, redactHeaders } from './redact.ts';
-import { hookMetrics } from '../scheduler/metrics.ts';
+import { hookMetrics } from './metrics.ts';
 import type { Prefetch } from './prefetch.ts';
 
 export interface HookRequest {

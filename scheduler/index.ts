@@ -1,7 +1,7 @@
 export { startBoss, QUEUES } from './queues.ts';
 export { FORK_LABEL, MAX_LABELS } from './stage-queues.ts';
 export { startWorkers, type WorkerOptions, type Workers } from './workers.ts';
-export { hookMetrics, registry as metricsRegistry } from './metrics.ts';
+export { registry as metricsRegistry } from './metrics.ts';
 export type { SchedulerDeps } from './deps.ts';
 export { explainPayload, localRepoView } from './local-explain.ts';
 export { validateFiles } from './validate-files.ts';

@@ -1,22 +1,7 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 
-/** Forgeline's Prometheus metrics, served at /metrics. */
+/** Forgeline's Prometheus metrics, served at /metrics: each room registers its own here. */
 export const registry = new Registry();
-
-export const hookMetrics = {
-  requests: new Counter({
-    name: 'forgeline_hook_requests_total',
-    help: 'Requests on /hooks by forge and outcome (accepted, duplicate, ignored, or the refusing HTTP status)',
-    labelNames: ['forge', 'outcome'] as const,
-    registers: [registry],
-  }),
-  unaudited: new Counter({
-    name: 'forgeline_hook_refusals_unaudited_total',
-    help: 'Refused hook requests past the audit log\'s per-address limit: counted here, not written to the audit log or the server log',
-    labelNames: ['forge', 'outcome'] as const,
-    registers: [registry],
-  }),
-};
 
 export const stageMetrics = {
   finished: new Counter({
@@ -51,11 +36,3 @@ export const reportMetrics = {
     registers: [registry],
   }),
 };
-
-/** Queue depths, read from pg-boss when /metrics is scraped. */
-export const queueDepth = new Gauge({
-  name: 'forgeline_queue_jobs',
-  help: 'Jobs waiting (queued) and running (active) per queue',
-  labelNames: ['queue', 'state'] as const,
-  registers: [registry],
-});

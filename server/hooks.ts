@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { providerFor } from '../providers/index.ts';
-import { hookMetrics } from '../scheduler/index.ts';
+import { hookMetrics } from '../ingest/index.ts';
 import { hookTarget, receiveHook, refuseHook, type HookAnswer, type IngestDeps } from '../ingest/index.ts';
 import type { BlockList } from 'node:net';
 import type { TLSSocket } from 'node:tls';
