@@ -27,3 +27,8 @@ export function inputsOf(pairs: string[]): Record<string, string> {
 export function backendOption(): Option {
   return new Option('--backend <name>', 'where steps run').choices(backendNames()).default('local');
 }
+
+/** `--container-network NAME`: the network of stage containers (docker back end). */
+export function containerNetworkOption(): Option {
+  return new Option('--container-network <name>', 'the network stage containers join (none, host, or a network of the engine; default: the engine\'s)');
+}

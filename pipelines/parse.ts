@@ -23,7 +23,7 @@ const STAGE_VARIABLES = new Set(['event', 'payload', 'stages']);
 // The file's shape once the schema passed.
 interface RawStep { name?: string; run: string; env?: Record<string, unknown>; 'working-directory'?: string; timeout?: string; 'continue-on-error'?: boolean }
 interface RawStage {
-  needs?: string[]; if?: string; env?: Record<string, unknown>; 'runs-on'?: string | string[]; timeout?: string; retries?: number;
+  needs?: string[]; if?: string; env?: Record<string, unknown>; 'runs-on'?: string | string[]; image?: string; timeout?: string; retries?: number;
   steps: RawStep[]; artifacts?: string[]; environment?: string; approval?: { required?: boolean }; secrets?: string[];
 }
 interface RawInput { type?: ManualInput['type']; description?: string; options?: string[]; required?: boolean; default?: string | boolean }
@@ -274,6 +274,7 @@ export function parsePipelineFile(file: string, content: string): ParsedFile {
       ifReadsStages: reads !== null,
       env: strings(s.env),
       runsOn: labels(s['runs-on']),
+      image: s.image ?? null,
       timeoutMs: check.duration([...at, 'timeout'], s.timeout) ?? DEFAULT_TIMEOUT_MS,
       retries: s.retries ?? 0,
       steps: s.steps.map((st, i) => step(st, [...at, 'steps', String(i)], check)),

@@ -26,6 +26,8 @@ export interface StageDefinition {
   ifReadsStages: boolean;
   env: Record<string, string>;
   runsOn: string[] | null;
+  /** The container image the steps run in; null: on the worker's host. */
+  image: string | null;
   timeoutMs: number;
   retries: number;
   steps: Step[];

@@ -24,6 +24,8 @@ export interface StageSpec {
   checkout: CheckoutSource;
   /** Checkouts planning made ahead for this worker; the stage takes its own when there. */
   prepared?: { take(checkout: CheckoutSource, dest: string): Promise<boolean> } | null;
+  /** The container image the steps run in (`image:`); null: on the worker's host. */
+  image: string | null;
   steps: Step[];
   /** The pipeline's and stage's `env` and the stage's secrets; a step's own `env` overrides them. */
   env: Record<string, string>;

@@ -104,6 +104,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
       workspaceRoot: workspaceRoot(deps),
       checkout: { mirror: mirrorPath(deps, repo.id), sha: run.sha, independent: Boolean(deps.runAs) },
       prepared: deps.prepared,
+      image: stage.image,
       steps: stage.steps,
       env: { ...pipeline.env, ...stage.env, ...values },
       context: { event: run.event, runId: run.id, runUrl: runUrl(deps.publicUrl, run.id), attempt: job.attempt, stage: stage.name, environment: stage.environment, inputs },

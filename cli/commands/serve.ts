@@ -7,7 +7,7 @@ import { startRecovery } from '../../ingest/index.ts';
 import { listen } from '../../server/index.ts';
 import { readConfig } from '../config.ts';
 import { firstStart } from '../first-start.ts';
-import { backendOption, positiveInt } from '../options.ts';
+import { backendOption, containerNetworkOption, positiveInt } from '../options.ts';
 import { addWorkers, createLogger, openRuntime, stepUsers, type Runtime } from '../runtime.ts';
 import { stopOnSignals } from '../shutdown.ts';
 
@@ -47,13 +47,14 @@ export function serveCommand(program: Command): void {
     .option('--run-as <user>', 'run steps as this unprivileged user, isolated from the data dir and the worker')
     .option('--fork-run-as <user>', 'run the steps of forks\' pull requests as this second unprivileged user (with --run-as); needed for --fork-prs run')
     .addOption(backendOption())
-    .action(async (opts: { port?: number; publicUrl?: string; workers: number; runAs?: string; forkRunAs?: string; backend: string }) => {
+    .addOption(containerNetworkOption())
+    .action(async (opts: { port?: number; publicUrl?: string; workers: number; runAs?: string; forkRunAs?: string; backend: string; containerNetwork?: string }) => {
       const env = opts.publicUrl ? { ...process.env, FORGELINE_PUBLIC_URL: opts.publicUrl } : process.env;
       const config = readConfig(env, { port: opts.port });
       const grace = (signal: string) => (signal === 'SIGINT' ? Math.min(INTERACTIVE_GRACE_SECONDS, config.shutdownSeconds) : config.shutdownSeconds);
       const signals = stopOnSignals((signal) => grace(signal) + 20);
       const log = createLogger(config.logLevel, config.logFormat);
-      const workerFlags = { concurrency: opts.workers, runAs: opts.runAs, forkRunAs: opts.forkRunAs, backend: opts.backend };
+      const workerFlags = { concurrency: opts.workers, runAs: opts.runAs, forkRunAs: opts.forkRunAs, backend: opts.backend, containerNetwork: opts.containerNetwork };
       const users = opts.workers > 0 ? await stepUsers(workerFlags) : null;
       await assertPortFree(config.port);
       const legacy = legacyDataDir(config.dataDir);

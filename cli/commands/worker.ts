@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { readConfig } from '../config.ts';
-import { backendOption, positiveInt } from '../options.ts';
+import { backendOption, containerNetworkOption, positiveInt } from '../options.ts';
 import { createLogger, openRuntimeWithWorkers } from '../runtime.ts';
 import { stopOnSignals } from '../shutdown.ts';
 
@@ -13,11 +13,12 @@ export function workerCommand(program: Command): void {
     .option('--run-as <user>', 'run steps as this unprivileged user, isolated from the data dir and the worker')
     .option('--fork-run-as <user>', 'run the steps of forks\' pull requests as this second unprivileged user (with --run-as); needed for --fork-prs run')
     .addOption(backendOption())
-    .action(async (opts: { concurrency: number; labels: string[]; runAs?: string; forkRunAs?: string; backend: string }) => {
+    .addOption(containerNetworkOption())
+    .action(async (opts: { concurrency: number; labels: string[]; runAs?: string; forkRunAs?: string; backend: string; containerNetwork?: string }) => {
       const config = readConfig();
       const signals = stopOnSignals(() => config.shutdownSeconds + 20);
       const log = createLogger(config.logLevel, config.logFormat);
-      const runtime = await openRuntimeWithWorkers(config, { concurrency: opts.concurrency, labels: opts.labels, runAs: opts.runAs, forkRunAs: opts.forkRunAs, backend: opts.backend }, log);
+      const runtime = await openRuntimeWithWorkers(config, { concurrency: opts.concurrency, labels: opts.labels, runAs: opts.runAs, forkRunAs: opts.forkRunAs, backend: opts.backend, containerNetwork: opts.containerNetwork }, log);
       log.info({ concurrency: opts.concurrency, labels: opts.labels, backend: runtime.deps.backend.name, worker: runtime.deps.workerName }, 'forgeline worker started');
       process.stdout.write(`Forgeline worker ${runtime.deps.workerName} started\n`);
       signals.started(() => runtime.close());

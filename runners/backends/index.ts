@@ -1,11 +1,20 @@
 import type { Backend } from '../backend.ts';
+import { dockerBackend } from './docker/index.ts';
 import { localBackend } from './local/index.ts';
 
-/** The back ends by name (`--backend`): one folder each under runners/backends/, one line here. */
-const backends = new Map<string, Backend>([localBackend].map((b) => [b.name, b]));
+/** What `serve` and `worker` pass a back end (`--container-network`). */
+export interface BackendOptions {
+  containerNetwork?: string;
+}
 
-export function backendFor(name: string): Backend | undefined {
-  return backends.get(name);
+/** The back ends by name (`--backend`): one folder each under runners/backends/, one line here. */
+const backends = new Map<string, (opts: BackendOptions) => Backend>([
+  ['local', () => localBackend],
+  ['docker', (opts) => dockerBackend({ network: opts.containerNetwork })],
+]);
+
+export function backendFor(name: string, opts: BackendOptions = {}): Backend | undefined {
+  return backends.get(name)?.(opts);
 }
 
 export function backendNames(): string[] {

@@ -1,0 +1,125 @@
+import Docker from 'dockerode';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { packArtifacts } from '../../artifacts.ts';
+import type { Backend, StageResult, StageSpec } from '../../backend.ts';
+import { runSteps } from '../../process-runner.ts';
+import { stepEnvironment } from '../../step-env.ts';
+import type { StepProcess, StepProcessOptions } from '../../step-process.ts';
+import { closeWorkspace, openWorkspace } from '../../workspace.ts';
+import { localBackend } from '../local/index.ts';
+
+/** Where the checkout and the steps' HOME appear inside the stage's container. */
+export const WORKSPACE = '/workspace';
+const HOME = '/forgeline/home';
+/** Labels every container of a stage carries: what a cleanup looks for. */
+export const STAGE_LABEL = 'dev.forgeline.stage';
+
+export interface DockerOptions {
+  /** The engine: DOCKER_HOST's form (unix:///run/podman/podman.sock, tcp://host:2375); default DOCKER_HOST, else /var/run/docker.sock. */
+  host?: string;
+  /** `--container-network`: the stage container's network (none, host, a network's name); default the engine's. */
+  network?: string;
+}
+
+function connect(host: string): Docker {
+  const url = new URL(host);
+  if (url.protocol === 'unix:') return new Docker({ socketPath: url.pathname });
+  return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' });
+}
+
+const envList = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`);
+
+/**
+ * One step as `sh -ec <run>` exec'd in the stage's container, its output
+ * streamed as it comes; killing it kills the container (a step's processes
+ * have nowhere else to live).
+ */
+function execSpawner(container: Docker.Container, hostDir: string, user: string | undefined): (opts: StepProcessOptions) => StepProcess {
+  return (opts) => {
+    let killed = false;
+    const kill = () => {
+      if (killed) return;
+      killed = true;
+      void container.kill().catch(() => {});
+    };
+    const exited = (async () => {
+      try {
+        const exec = await container.exec({
+          Cmd: ['sh', '-ec', opts.run],
+          Env: envList(opts.env),
+          WorkingDir: path.posix.join(WORKSPACE, path.relative(hostDir, opts.cwd)),
+          AttachStdout: true,
+          AttachStderr: true,
+          User: user,
+        });
+        const stream = await exec.start({ hijack: true, stdin: false });
+        const out = new PassThrough();
+        out.on('data', (chunk: Buffer) => opts.onOutput?.(chunk));
+        container.modem.demuxStream(stream, out, out);
+        await new Promise<void>((resolve) => { stream.on('end', resolve); stream.on('close', resolve); stream.on('error', () => resolve()); });
+        const { ExitCode } = await exec.inspect();
+        // 137 (128 + SIGKILL) is what a kill of the container leaves an exec with.
+        return killed ? { exitCode: null, signal: 'SIGKILL' as const, error: null } : { exitCode: ExitCode ?? null, signal: null, error: null };
+      } catch (err) {
+        return { exitCode: null, signal: null, error: (err as Error).message };
+      }
+    })();
+    return { exited, kill };
+  };
+}
+
+/**
+ * Steps in a container of the stage's `image`, through the Docker Engine
+ * API (Docker, or Podman's compatible service): the checkout mounted at
+ * /workspace, the clean environment of a step, no privileges, no engine
+ * socket, labelled for cleanup and removed afterwards. A stage without an
+ * image runs on the host, as with `--backend local`.
+ */
+export function dockerBackend(opts: DockerOptions = {}): Backend {
+  let docker: Docker | undefined;
+  const engine = () => (docker ??= connect(opts.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'));
+  return {
+    name: 'docker',
+    async runStage(spec: StageSpec): Promise<StageResult> {
+      if (!spec.image) return localBackend.runStage(spec);
+      const workspace = await openWorkspace(spec).catch(async (err) => {
+        await closeWorkspace({ root: path.join(spec.workspaceRoot, spec.id) });
+        throw err;
+      });
+      let container: Docker.Container | undefined;
+      try {
+        const user = spec.user ? `${spec.user.uid}:${spec.user.gid}` : undefined;
+        container = await engine().createContainer({
+          name: `forgeline-${spec.id}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
+          Image: spec.image,
+          // Kept alive between the steps, which are exec'd into it.
+          Entrypoint: ['tail'],
+          Cmd: ['-f', '/dev/null'],
+          WorkingDir: WORKSPACE,
+          User: user,
+          Env: envList({ ...spec.env, ...stepEnvironment(spec.context, HOME) }),
+          Labels: { [STAGE_LABEL]: spec.id },
+          HostConfig: {
+            Binds: [`${workspace.src}:${WORKSPACE}`, `${workspace.home}:${HOME}`],
+            NetworkMode: opts.network,
+            // A PID 1 that passes signals on: `tail` alone would ignore the stop and hold it for the full grace.
+            Init: true,
+            Privileged: false,
+            SecurityOpt: ['no-new-privileges'],
+          },
+        });
+        await container.start();
+        const outcome = await runSteps({
+          workdir: workspace.src, steps: spec.steps, env: spec.env, ciEnv: stepEnvironment(spec.context, HOME), timeoutMs: spec.timeoutMs,
+          log: spec.log, signal: spec.signal, user: null,
+        }, execSpawner(container, workspace.src, user));
+        const artifacts = outcome.status === 'success' && spec.keep.length ? await packArtifacts(workspace.src, spec.keep, { maxBytes: spec.artifactMaxBytes }) : null;
+        return { ...outcome, artifacts };
+      } finally {
+        await container?.remove({ force: true }).catch(() => {});
+        await closeWorkspace(workspace);
+      }
+    },
+  };
+}
