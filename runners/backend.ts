@@ -63,4 +63,11 @@ export interface Backend {
   runStage(spec: StageSpec): Promise<StageResult>;
   /** Stops every running step until called with false (the worker lost the database). */
   hold?(held: boolean): void;
+  /**
+   * Removes what stages left behind on this machine (a worker killed with -9
+   * leaves its containers): whatever it finds, it first asks `running` which
+   * of their ids are stages still running, and keeps those. Answers the ids
+   * removed. A back end whose stages leave nothing behind has none.
+   */
+  removeLeftovers?(running: (ids: string[]) => Promise<Set<string>>): Promise<string[]>;
 }

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { PoolClient } from 'pg';
 import { workers } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
+import { removeLeftovers } from './leftovers.ts';
 import { freeLocksOfLostWorkers, reapLostStages, requeueUntrackedStages } from './reaper.ts';
 import { replanLostDeliveries } from './replan.ts';
 import { reportOverdueRuns } from './overdue-reports.ts';
@@ -113,7 +114,7 @@ export async function startPresence(deps: SchedulerDeps, opts: { labels: string[
     if (stopped) return;
     const failed = (err: Error) => deps.log.warn({ err: err.message }, 'monitor pass failed');
     if (heardLongEnough()) {
-      reapLostStages(deps, opts.heartbeatSeconds).then(() => freeLocksOfLostWorkers(deps, opts.heartbeatSeconds)).catch(failed);
+      reapLostStages(deps, opts.heartbeatSeconds).then(() => freeLocksOfLostWorkers(deps, opts.heartbeatSeconds)).then(() => removeLeftovers(deps)).catch(failed);
       requeueUntrackedStages(deps, () => [...tracked.values()].map((t) => t.stage), opts.heartbeatSeconds).catch(failed);
     }
     replanLostDeliveries(deps, opts.heartbeatSeconds * 2).catch(failed);

@@ -6,6 +6,7 @@ import { runUrl } from './contexts.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
 import { finishStage } from './finish-stage.ts';
+import { stageId } from './leftovers.ts';
 import { logSink } from './log-sink.ts';
 import { requeueUnstarted } from './reaper.ts';
 import { freeLock } from './release.ts';
@@ -100,7 +101,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     const inputs = run.event.kind === 'manual' ? await waitingOutOutages(() => manualInputs(deps, run)) : {};
     log.info({ backend: deps.backend.name }, 'stage started');
     const result = await deps.backend.runStage({
-      id: `${job.runId}-${job.stage}-${job.attempt}`,
+      id: stageId(attempt),
       workspaceRoot: workspaceRoot(deps),
       checkout: { mirror: mirrorPath(deps, repo.id), sha: run.sha, independent: Boolean(deps.runAs) },
       prepared: deps.prepared,

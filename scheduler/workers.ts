@@ -1,5 +1,6 @@
 import type { PgBoss } from 'pg-boss';
 import { sharedPlanningPool } from '../pipelines/index.ts';
+import { removeLeftovers } from './leftovers.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { planDelivery } from './plan.ts';
 import { preparedCheckouts } from './prepared-checkouts.ts';
@@ -89,6 +90,8 @@ export interface Workers {
 /** Registers this process's handlers: planning, stages, schedules and status reports. */
 export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Promise<Workers> {
   const presence = await startPresence(deps, { labels: opts.labels ?? [], concurrency: opts.concurrency, heartbeatSeconds: opts.heartbeatSeconds ?? 30 });
+  // What a worker killed before this one left on the back end goes now, not at the first monitor pass.
+  await removeLeftovers(deps).catch((err: Error) => deps.log.warn({ err: err.message }, 'leftovers of earlier stages could not be removed'));
   // The first delivery finds its planning thread started.
   (deps.planning ?? sharedPlanningPool()).warm();
   const polling = { batchSize: 1, notifyPollingIntervalSeconds: opts.backstopPollSeconds ?? 10, pollingIntervalSeconds: 2 };

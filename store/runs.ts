@@ -356,3 +356,14 @@ export async function olderWaitingDeployments(db: Queryable, repoId: string, run
     [repoId, runId, environment, kinds]);
   return rows.map((r) => ({ runId: r.run_id, name: r.name }));
 }
+
+/** Which of these stage attempts are running now. */
+export async function runningAttempts(db: Queryable, attempts: Array<{ runId: number; name: string; attempt: number }>): Promise<Array<{ runId: number; name: string; attempt: number }>> {
+  if (attempts.length === 0) return [];
+  const { rows } = await db.query<{ runId: number; name: string; attempt: number }>(
+    `SELECT s.run_id AS "runId", s.name, s.attempt FROM stages s
+     JOIN unnest($1::bigint[], $2::text[], $3::int[]) AS a(run_id, name, attempt) ON a.run_id = s.run_id AND a.name = s.name AND a.attempt = s.attempt
+     WHERE s.status = 'running'`,
+    [attempts.map((a) => a.runId), attempts.map((a) => a.name), attempts.map((a) => a.attempt)]);
+  return rows.map((r) => ({ ...r, runId: Number(r.runId) }));
+}

@@ -3,7 +3,9 @@
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerBackend, STAGE_LABEL } from '../runners/index.ts';
+import { removeLeftovers } from '../scheduler/leftovers.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
+import { waitFor } from './helpers/forgeline.ts';
 import { engineMissing, startPodman, type TestEngine } from './helpers/podman.ts';
 
 const missing = engineMissing();
@@ -15,7 +17,7 @@ describe.skipIf(missing)(`stages in containers${missing ? ` (skipped: ${missing}
   beforeAll(async () => {
     engine = await startPodman();
     docker = new Docker({ socketPath: new URL(engine.host).pathname });
-    b = await startBench('acme/containers', { workers: 1 });
+    b = await startBench('acme/containers', { workers: 1, env: { FORGELINE_API_TOKEN: 'containers-admin' } });
     b.forgeline.runtime.deps.backend = dockerBackend({ host: engine.host, network: 'none' });
   }, 120_000);
   afterAll(async () => {
@@ -55,7 +57,28 @@ describe.skipIf(missing)(`stages in containers${missing ? ` (skipped: ${missing}
     for (const name of Object.keys(process.env).filter((n) => !['PATH', 'HOME', 'LANG', 'CI', 'PWD', 'SHLVL', 'OLDPWD', 'TERM', 'HOSTNAME'].includes(n))) {
       expect(names, `the server's ${name}`).not.toContain(name);
     }
-    // Nothing of the stages is left on the engine.
-    expect(await docker.listContainers({ all: true, filters: { label: [STAGE_LABEL] } })).toEqual([]);
+    // Nothing of the stages is left on the engine, within 15 s of their end.
+    await waitFor(async () => ((await docker.listContainers({ all: true, filters: { label: [STAGE_LABEL] } })).length === 0 ? true : undefined), 'no stage container left', 15_000);
+  }, 90_000);
+
+  it('removes the containers a killed worker left, and only those of stages no longer running', async () => {
+    const { runs: [id] } = await b.push({ '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  slow:\n    image: ${engine.image}\n    steps: [{ run: "sleep 30" }]\n` });
+    const running = await b.stage(id!, 'slow', 'running', 30_000);
+    const create = (labels: Record<string, string>) => docker.createContainer({ Image: engine.image, Entrypoint: ['tail'], Cmd: ['-f', '/dev/null'], Labels: labels, HostConfig: { NetworkMode: 'none', Init: true } })
+      .then(async (c) => { await c.start(); return c.id; });
+    // What a worker killed with -9 leaves: containers of stages that ended, or never were; and one not ours.
+    const ghost = await create({ [STAGE_LABEL]: '999999-unit-tests-1' });
+    const other = await create({ purpose: 'not a stage' });
+    await removeLeftovers(b.forgeline.runtime.deps);
+    const left = (await docker.listContainers({ all: true })).map((c) => c.Id);
+    expect(left).not.toContain(ghost);
+    expect(left).toContain(other);
+    // The stage still running keeps its container.
+    const labelled = await docker.listContainers({ all: true, filters: { label: [`${STAGE_LABEL}=${id}-slow-${running.attempt}`] } });
+    expect(labelled).toHaveLength(1);
+    expect((await b.api(`/runs/${id}/cancel`, { method: 'POST', token: 'containers-admin' })).status).toBe(200);
+    await b.stage(id!, 'slow', 'canceled', 30_000);
+    await docker.getContainer(other).remove({ force: true });
+    await waitFor(async () => ((await docker.listContainers({ all: true, filters: { label: [STAGE_LABEL] } })).length === 0 ? true : undefined), 'the canceled stage\'s container gone', 15_000);
   }, 90_000);
 });

@@ -28,6 +28,23 @@ function connect(host: string): Docker {
   return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' });
 }
 
+/**
+ * Removes a stage's container, however it is doing: an engine under load, or
+ * one still closing an exec session, may refuse the first time. What stays
+ * anyway is left to the sweep of leftovers (removeLeftovers).
+ */
+async function removeContainer(container: Docker.Container): Promise<void> {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    try {
+      await container.remove({ force: true, v: true });
+      return;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return;
+      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+    }
+  }
+}
+
 const envList = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`);
 
 /**
@@ -117,9 +134,22 @@ export function dockerBackend(opts: DockerOptions = {}): Backend {
         const artifacts = outcome.status === 'success' && spec.keep.length ? await packArtifacts(workspace.src, spec.keep, { maxBytes: spec.artifactMaxBytes }) : null;
         return { ...outcome, artifacts };
       } finally {
-        await container?.remove({ force: true }).catch(() => {});
+        if (container) await removeContainer(container);
         await closeWorkspace(workspace);
       }
+    },
+    async removeLeftovers(running) {
+      // Listed before asking what runs: a stage claimed meanwhile is running by the time it has a container.
+      const found = await engine().listContainers({ all: true, filters: { label: [STAGE_LABEL] } });
+      const alive = await running(found.map((c) => c.Labels[STAGE_LABEL]!));
+      const removed: string[] = [];
+      for (const c of found) {
+        const id = c.Labels[STAGE_LABEL]!;
+        if (alive.has(id)) continue;
+        await removeContainer(engine().getContainer(c.Id));
+        removed.push(id);
+      }
+      return removed;
     },
   };
 }
