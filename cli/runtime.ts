@@ -7,7 +7,7 @@ import pretty from 'pino-pretty';
 import type { PgBoss } from 'pg-boss';
 import { backendFor, resolveUser, type RunAsUser } from '../runners/index.ts';
 import { PlanningPool } from '../pipelines/index.ts';
-import { FORK_LABEL, MAX_LABELS, startBoss, startWorkers, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
+import { CONTAINER_LABEL, FORK_LABEL, MAX_LABELS, startBoss, startWorkers, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
 import { auditLimiter, commitPrefetch, deliveryBatcher, hookDirectory, unverifiedLimiter, type IngestDeps } from '../ingest/index.ts';
 import { connectDatabase, createIngestPool, loadSecretKey, migrate, secretBox, secrets, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
@@ -102,9 +102,15 @@ interface StepUsers {
 }
 
 /** `--run-as` and `--fork-run-as`, checked before anything is opened. */
-export async function stepUsers(options: { labels?: string[]; runAs?: string; forkRunAs?: string }): Promise<StepUsers | null> {
+export async function stepUsers(options: { labels?: string[]; runAs?: string; forkRunAs?: string; backend?: string }): Promise<StepUsers | null> {
   if (options.labels?.includes(FORK_LABEL)) throw new Error(`the label ${FORK_LABEL} is Forgeline's own: give --fork-run-as USER instead`);
-  if (options.forkRunAs && new Set(options.labels ?? []).size >= MAX_LABELS) throw new Error(`--fork-run-as adds a label of its own: give at most ${MAX_LABELS - 1} --labels with it`);
+  if (options.labels?.includes(CONTAINER_LABEL)) throw new Error(`the label ${CONTAINER_LABEL} is Forgeline's own: give --backend docker instead`);
+  const own = [...(options.forkRunAs ? ['--fork-run-as'] : []), ...(options.backend && backendFor(options.backend)?.runsImages ? [`--backend ${options.backend}`] : [])];
+  if (own.length && new Set(options.labels ?? []).size + own.length > MAX_LABELS) {
+    throw new Error(own.length === 1
+      ? `${own[0]} adds a label of its own: give at most ${MAX_LABELS - 1} --labels with it`
+      : `${own.join(' and ')} add labels of their own: give at most ${MAX_LABELS - own.length} --labels with them`);
+  }
   if (options.forkRunAs && !options.runAs) throw new Error('--fork-run-as needs --run-as: the other steps need a user of their own too');
   if (!options.runAs) return null;
   const runAs = await resolveUser(options.runAs);
@@ -122,7 +128,7 @@ export async function addWorkers(runtime: Runtime, options: WorkerFlags, users: 
   if (users) await isolate(runtime, users);
   if (!options.runAs) runtime.deps.log.warn('no --run-as: steps run as the worker\'s own user, and every pull request from a fork waits for approval');
   else if (!options.forkRunAs) runtime.deps.log.warn('no --fork-run-as: a fork\'s steps would share a user with the others, so every pull request from a fork waits for approval');
-  const labels = [...(options.labels ?? []), ...(runtime.deps.forkRunAs ? [FORK_LABEL] : [])];
+  const labels = [...(options.labels ?? []), ...(runtime.deps.forkRunAs ? [FORK_LABEL] : []), ...(runtime.deps.backend.runsImages ? [CONTAINER_LABEL] : [])];
   const workers = await startWorkers(runtime.deps, { heartbeatSeconds: config.heartbeatSeconds, shutdownSeconds: config.shutdownSeconds, ...options, labels });
   // This process plans the deliveries it receives, most likely: their commits can be on their way already.
   runtime.ingest.prefetch = commitPrefetch(runtime.deps);

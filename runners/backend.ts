@@ -60,6 +60,8 @@ export interface StageResult extends StageOutcome {
  */
 export interface Backend {
   readonly name: string;
+  /** Runs stages that name an `image` (containers); such stages go only to workers whose back end does. */
+  readonly runsImages?: boolean;
   runStage(spec: StageSpec): Promise<StageResult>;
   /** Stops every running step until called with false (the worker lost the database). */
   hold?(held: boolean): void;

@@ -1,7 +1,17 @@
 import { runs, workers, type Queryable, type RunRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { inTransaction, QUEUES, type ReportJob, type StageJob } from './queues.ts';
-import { ensureStageQueue, stageLabels, stageQueue } from './stage-queues.ts';
+import { CONTAINER_LABEL, ensureStageQueue, FORK_LABEL, stageLabels, stageQueue } from './stage-queues.ts';
+
+/** What a stage no live worker can take waits for, in the words of the flags that would give it one. */
+function waitingReason(labels: string[]): string {
+  const own = labels.filter((l) => l !== CONTAINER_LABEL && l !== FORK_LABEL);
+  const can = [
+    ...(labels.includes(CONTAINER_LABEL) ? ['runs images (--backend docker)'] : []),
+    ...(labels.includes(FORK_LABEL) ? ['runs forks as a user of their own (--fork-run-as)'] : []),
+  ];
+  return `waiting for a worker${can.length ? ` that ${can.join(' and ')}` : ''}${own.length ? ` with labels [${own.join(', ')}]` : ''}`;
+}
 
 /**
  * Sends a stage job inside the caller's transaction, to the queue of the
@@ -12,7 +22,7 @@ import { ensureStageQueue, stageLabels, stageQueue } from './stage-queues.ts';
 export async function sendStage(deps: SchedulerDeps, tx: Queryable, run: RunRow, job: StageJob): Promise<void> {
   const labels = stageLabels(run, job.stage);
   if (labels.length && (await workers.liveWorkersWith(tx, labels, deps.heartbeatSeconds ?? 30)) === 0) {
-    await runs.setWaiting(tx, run.id, job.stage, job.attempt, 'labels', `waiting for a worker with labels [${labels.join(', ')}]`);
+    await runs.setWaiting(tx, run.id, job.stage, job.attempt, 'labels', waitingReason(labels));
   }
   const queue = stageQueue(labels);
   await ensureStageQueue(deps.boss, queue);

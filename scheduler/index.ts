@@ -1,5 +1,5 @@
 export { startBoss, QUEUES } from './queues.ts';
-export { FORK_LABEL, MAX_LABELS } from './stage-queues.ts';
+export { CONTAINER_LABEL, FORK_LABEL, MAX_LABELS } from './stage-queues.ts';
 export { startWorkers, type WorkerOptions, type Workers } from './workers.ts';
 export { registry as metricsRegistry } from './metrics.ts';
 export type { SchedulerDeps } from './deps.ts';

@@ -8,14 +8,19 @@ import { ensureQueue, QUEUES, STAGE_QUEUE_OPTIONS } from './queues.ts';
  */
 export const FORK_LABEL = 'forgeline-fork-user';
 
+/** The label of workers whose back end runs images (`--backend docker`): a stage with `image` needs it. Reserved. */
+export const CONTAINER_LABEL = 'forgeline-containers';
+
 /**
- * The worker labels a stage needs: its `runs-on` (else the pipeline's) and,
- * for a fork's pull request that nobody approved, FORK_LABEL. Every attempt
- * of the stage goes to the same workers.
+ * The worker labels a stage needs: its `runs-on` (else the pipeline's),
+ * CONTAINER_LABEL when it names an image and, for a fork's pull request that
+ * nobody approved, FORK_LABEL. Every attempt of the stage goes to the same
+ * workers.
  */
 export function stageLabels(run: RunRow, stage: string): string[] {
   const pipeline = run.definition!;
-  const labels = pipeline.stages.find((s) => s.name === stage)?.runsOn ?? pipeline.runsOn ?? [];
+  const def = pipeline.stages.find((s) => s.name === stage);
+  const labels = [...(def?.runsOn ?? pipeline.runsOn ?? []), ...(def?.image ? [CONTAINER_LABEL] : [])];
   return run.event.pullRequest?.fromFork && !run.approvedBy ? [...labels, FORK_LABEL] : labels;
 }
 

@@ -71,7 +71,7 @@ stages:
     await pool.query(`UPDATE stages SET status = 'queued', waiting_for = NULL WHERE run_id = $1`, [id]);
     await runStageJob(b.forgeline.runtime.deps, { runId: id!, stage: 's', attempt: 1 });
     // No worker here has a fork user: it says it waits for one.
-    expect((await b.run(id!)).stages[0]).toMatchObject({ status: 'waiting', attempt: 1, waitingFor: 'labels', reason: `waiting for a worker with labels [${FORK_LABEL}]` });
+    expect((await b.run(id!)).stages[0]).toMatchObject({ status: 'waiting', attempt: 1, waitingFor: 'labels', reason: 'waiting for a worker that runs forks as a user of their own (--fork-run-as)' });
     expect(await b.log(id!, 's')).not.toContain('ran');
     const { rows } = await pool.query(`SELECT name FROM pgboss.job WHERE data->>'runId' = $1 AND name LIKE 'stage%'`, [String(id)]);
     expect(rows.map((r) => r.name)).toEqual([`stage.${FORK_LABEL}`]);

@@ -1,5 +1,8 @@
 // The runner seam: the scheduler asks the process's back end to run a stage
 // and records what it answers, whatever that back end is.
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, StageSpec } from '../runners/index.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
@@ -37,6 +40,17 @@ describe('the back end a stage runs on', () => {
     expect(await b.log(id!, 'build')).toContain('pulling image');
     const posted = await waitFor(async () => b.github.statuses.find((s) => s.sha === sha && s.context.endsWith('/build') && s.state === 'failure'), 'the failure status');
     expect(posted.description).toContain('image alpine:3 could not be pulled');
+  });
+
+  it('holds a stage that names an image while no worker runs images, saying so, and never runs it on the host', async () => {
+    use(local);
+    const marker = path.join(tmpdir(), `forgeline-ran-on-host-${process.pid}`);
+    const { runs: [id] } = await b.push({ '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  build:\n    image: node:22\n    steps: [{ run: "touch ${marker}" }]\n` });
+    const stage = await b.stage(id!, 'build', 'waiting');
+    expect(stage.reason).toBe('waiting for a worker that runs images (--backend docker)');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await b.run(id!)).stages[0].status).toBe('waiting');
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('fails the stage with the message of a back end that could not set it up, never leaving it running', async () => {

@@ -17,8 +17,7 @@ describe.skipIf(missing)(`stages in containers${missing ? ` (skipped: ${missing}
   beforeAll(async () => {
     engine = await startPodman();
     docker = new Docker({ socketPath: new URL(engine.host).pathname });
-    b = await startBench('acme/containers', { workers: 1, env: { FORGELINE_API_TOKEN: 'containers-admin' } });
-    b.forgeline.runtime.deps.backend = dockerBackend({ host: engine.host, network: 'none' });
+    b = await startBench('acme/containers', { workers: 1, env: { FORGELINE_API_TOKEN: 'containers-admin' }, backend: dockerBackend({ host: engine.host, network: 'none' }) });
   }, 120_000);
   afterAll(async () => {
     await b?.stop();

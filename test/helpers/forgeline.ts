@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { readConfig, type Config } from '../../cli/config.ts';
-import { openRuntime, openRuntimeWithWorkers, type Runtime } from '../../cli/runtime.ts';
+import { addWorkers, openRuntime, openRuntimeWithWorkers, stepUsers, type Runtime } from '../../cli/runtime.ts';
+import type { Backend } from '../../runners/index.ts';
 import { addToken } from '../../scheduler/index.ts';
 import { listen } from '../../server/index.ts';
 import { freshDatabase, type TestDatabase } from './database.ts';
@@ -31,6 +32,8 @@ export interface TestForgelineOptions {
   env?: Record<string, string>;
   /** Where the process's log goes (silent unless TEST_LOG_LEVEL is set). */
   log?: pino.Logger;
+  /** The back end the workers run stages on (default: local). */
+  backend?: Backend;
   /** Connect through something else than the test database's own URL (a proxy). */
   mapDatabaseUrl?: (url: string) => Promise<string> | string;
 }
@@ -53,9 +56,17 @@ export async function startForgeline(opts: TestForgelineOptions = {}): Promise<T
   const config = readConfig(env, { port: 0 });
   const log = opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const workers = opts.workers ?? 2;
-  const runtime = workers > 0
-    ? await openRuntimeWithWorkers(config, { concurrency: workers, backstopPollSeconds: opts.backstopPollSeconds, runAs: opts.runAs, forkRunAs: opts.forkRunAs }, log)
-    : await openRuntime(config, log);
+  const flags = { concurrency: workers, backstopPollSeconds: opts.backstopPollSeconds, runAs: opts.runAs, forkRunAs: opts.forkRunAs };
+  let runtime: Runtime;
+  if (workers > 0 && opts.backend) {
+    // As openRuntimeWithWorkers, with this back end in place before the workers say what they run.
+    const users = await stepUsers(flags);
+    const opened = await openRuntime(config, log);
+    opened.deps.backend = opts.backend;
+    runtime = await addWorkers(opened, flags, users);
+  } else {
+    runtime = workers > 0 ? await openRuntimeWithWorkers(config, flags, log) : await openRuntime(config, log);
+  }
   const server: Server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: config.apiToken, publicRead: config.publicRead }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls, transport: config.transport }, 0, '127.0.0.1');
   const { port } = server.address() as { port: number };
   const url = `${config.transport.tlsCert ? 'https' : 'http'}://127.0.0.1:${port}`;

@@ -55,10 +55,13 @@ const envList = (env: Record<string, string>) => Object.entries(env).map(([k, v]
 function execSpawner(container: Docker.Container, hostDir: string, user: string | undefined): (opts: StepProcessOptions) => StepProcess {
   return (opts) => {
     let killed = false;
+    let stream: NodeJS.ReadWriteStream | undefined;
     const kill = () => {
       if (killed) return;
       killed = true;
       void container.kill().catch(() => {});
+      // Podman keeps an exec session's stream open after its processes died: the step ends here, not there.
+      (stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
     };
     const exited = (async () => {
       try {
@@ -70,14 +73,21 @@ function execSpawner(container: Docker.Container, hostDir: string, user: string 
           AttachStderr: true,
           User: user,
         });
-        const stream = await exec.start({ hijack: true, stdin: false });
+        if (killed) return { exitCode: null, signal: 'SIGKILL' as const, error: null };
+        const started = await exec.start({ hijack: true, stdin: false });
+        stream = started;
         const out = new PassThrough();
         out.on('data', (chunk: Buffer) => opts.onOutput?.(chunk));
-        container.modem.demuxStream(stream, out, out);
-        await new Promise<void>((resolve) => { stream.on('end', resolve); stream.on('close', resolve); stream.on('error', () => resolve()); });
+        container.modem.demuxStream(started, out, out);
+        await new Promise<void>((resolve) => {
+          started.on('end', resolve);
+          started.on('close', resolve);
+          started.on('error', () => resolve());
+          if (killed) resolve();
+        });
+        if (killed) return { exitCode: null, signal: 'SIGKILL' as const, error: null };
         const { ExitCode } = await exec.inspect();
-        // 137 (128 + SIGKILL) is what a kill of the container leaves an exec with.
-        return killed ? { exitCode: null, signal: 'SIGKILL' as const, error: null } : { exitCode: ExitCode ?? null, signal: null, error: null };
+        return { exitCode: ExitCode ?? null, signal: null, error: null };
       } catch (err) {
         return { exitCode: null, signal: null, error: (err as Error).message };
       }
@@ -98,6 +108,7 @@ export function dockerBackend(opts: DockerOptions = {}): Backend {
   const engine = () => (docker ??= connect(opts.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'));
   return {
     name: 'docker',
+    runsImages: true,
     async runStage(spec: StageSpec): Promise<StageResult> {
       if (!spec.image) return localBackend.runStage(spec);
       const workspace = await openWorkspace(spec).catch(async (err) => {
