@@ -60,6 +60,14 @@ describe.skipIf(missing)(`stages in containers${missing ? ` (skipped: ${missing}
     await waitFor(async () => ((await docker.listContainers({ all: true, filters: { label: [STAGE_LABEL] } })).length === 0 ? true : undefined), 'no stage container left', 15_000);
   }, 90_000);
 
+  it('ends a stage past its timeout, leaving no container of it', async () => {
+    const { runs: [id] } = await b.push({ '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  stuck:\n    image: ${engine.image}\n    timeout: 5s\n    steps: [{ run: "echo waiting; sleep 600" }]\n` });
+    const stage = await b.stage(id!, 'stuck', 'failure', 30_000);
+    expect(stage.reason).toBe('step 1: stage timed out');
+    expect(await b.log(id!, 'stuck')).toContain('waiting');
+    await waitFor(async () => ((await docker.listContainers({ all: true, filters: { label: [`${STAGE_LABEL}=${id}-stuck-1`] } })).length === 0 ? true : undefined), 'the timed-out stage\'s container gone', 20_000);
+  }, 60_000);
+
   it('removes the containers a killed worker left, and only those of stages no longer running', async () => {
     const { runs: [id] } = await b.push({ '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  slow:\n    image: ${engine.image}\n    steps: [{ run: "sleep 30" }]\n` });
     const running = await b.stage(id!, 'slow', 'running', 30_000);
