@@ -19,6 +19,8 @@ export interface CheckoutSource {
 export interface StageSpec {
   /** Unique per attempt: names the stage's workspace (and, for containers, its containers). */
   id: string;
+  /** The worker running it (a label of its containers). */
+  worker?: string;
   /** Where workspaces live on this worker (`--run-as` puts them outside the data dir). */
   workspaceRoot: string;
   checkout: CheckoutSource;

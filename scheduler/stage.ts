@@ -102,6 +102,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     log.info({ backend: deps.backend.name }, 'stage started');
     const result = await deps.backend.runStage({
       id: stageId(attempt),
+      worker: deps.workerName,
       workspaceRoot: workspaceRoot(deps),
       checkout: { mirror: mirrorPath(deps, repo.id), sha: run.sha, independent: Boolean(deps.runAs) },
       prepared: deps.prepared,

@@ -12,8 +12,12 @@ import { localBackend } from '../local/index.ts';
 /** Where the checkout and the steps' HOME appear inside the stage's container. */
 export const WORKSPACE = '/workspace';
 const HOME = '/forgeline/home';
-/** Labels every container of a stage carries: what a cleanup looks for. */
-export const STAGE_LABEL = 'dev.forgeline.stage';
+/** Labels every container of a stage carries (forgeline.stage is what a cleanup looks for). */
+export const STAGE_LABEL = 'forgeline.stage';
+const RUN_LABEL = 'forgeline.run';
+const WORKER_LABEL = 'forgeline.worker';
+/** bash -eo pipefail where the image has bash, else sh -e: the run is the script's $1, never spliced into it. */
+const SHELL = 'if command -v bash >/dev/null 2>&1; then exec bash -eo pipefail -c "$1"; fi; exec sh -ec "$1"';
 
 export interface DockerOptions {
   /** The engine: DOCKER_HOST's form (unix:///run/podman/podman.sock, tcp://host:2375); default DOCKER_HOST, else /var/run/docker.sock. */
@@ -48,7 +52,7 @@ async function removeContainer(container: Docker.Container): Promise<void> {
 const envList = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `${k}=${v}`);
 
 /**
- * One step as `sh -ec <run>` exec'd in the stage's container, its output
+ * One step exec'd in the stage's container (`bash -eo pipefail`, else `sh -e`), its output
  * streamed as it comes; killing it kills the container (a step's processes
  * have nowhere else to live).
  */
@@ -66,7 +70,7 @@ function execSpawner(container: Docker.Container, hostDir: string, user: string 
     const exited = (async () => {
       try {
         const exec = await container.exec({
-          Cmd: ['sh', '-ec', opts.run],
+          Cmd: ['sh', '-c', SHELL, 'forgeline-step', opts.run],
           Env: envList(opts.env),
           WorkingDir: path.posix.join(WORKSPACE, path.relative(hostDir, opts.cwd)),
           AttachStdout: true,
@@ -127,9 +131,11 @@ export function dockerBackend(opts: DockerOptions = {}): Backend {
           WorkingDir: WORKSPACE,
           User: user,
           Env: envList({ ...spec.env, ...stepEnvironment(spec.context, HOME) }),
-          Labels: { [STAGE_LABEL]: spec.id },
+          Labels: { [STAGE_LABEL]: spec.id, [RUN_LABEL]: String(spec.context.runId), [WORKER_LABEL]: spec.worker ?? '' },
           HostConfig: {
-            Binds: [`${workspace.src}:${WORKSPACE}`, `${workspace.home}:${HOME}`],
+            // No host path but the workspace: HOME lives and dies with the container.
+            Binds: [`${workspace.src}:${WORKSPACE}`],
+            Tmpfs: { [HOME]: 'rw,exec,mode=1777' },
             NetworkMode: opts.network,
             // A PID 1 that passes signals on: `tail` alone would ignore the stop and hold it for the full grace.
             Init: true,
