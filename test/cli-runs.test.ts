@@ -127,7 +127,7 @@ stages:
     expect((await b.finished(id!)).status).toBe('success');
     expect(JSON.parse(await cli(['rerun', String(id)]))).toMatchObject({ id, attempt: 2 });
     await waitFor(async () => (existsSync(`${pidFile}.2`) ? true : undefined), 'the rerun\'s step to start');
-    const pid = hostPid(Number((await readFile(`${pidFile}.2`, 'utf8')).trim()), `FORGELINE_RUN_ID=${id}`)!;
+    const pid = hostPid(Number((await readFile(`${pidFile}.2`, 'utf8')).trim()), `FORGELINE_RUN_ID=${id}`, `FORGELINE_REPO=${b.name}`)!;
     expect(pid).not.toBeNull();
     expect(alive(pid)).toBe(true);
     expect(JSON.parse(await cli(['cancel', String(id)]))).toMatchObject({ id });

@@ -111,7 +111,7 @@ stages:
       - run: '[ "$FORGELINE_EVENT" = push ] || [ "$FORGELINE_ATTEMPT" = 2 ]'
 `;
     // The secret is there to be found: the holding step's environment, read from outside, has it.
-    expect(processesWith(`FORGELINE_RUN_ID=${holding}`).some((pid) => readFileSync(`/proc/${pid}/environ`, 'utf8').includes('fork-isolated-secret'))).toBe(true);
+    expect(processesWith(`FORGELINE_RUN_ID=${holding}`, `FORGELINE_REPO=${b.name}`).some((pid) => readFileSync(`/proc/${pid}/environ`, 'utf8').includes('fork-isolated-secret'))).toBe(true);
     // The same probe on a push of the repository's own branch runs as the step user, who may read the other
     // workspace; the holding step's processes are not in its /proc (each step has a PID namespace of its own).
     const { sha, runs: [own] } = await b.push({ '.forgeline/probe.yml': probe }, { branch: 'fork-work' });

@@ -27,7 +27,7 @@ describe('runs: cancel, rerun, retries, secrets, artifacts, inputs', () => {
       '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  long:\n    steps: [{ run: "sleep 300 & echo $! > ${pidFile}; wait" }]\n  after:\n    needs: [long]\n    steps: [{ run: "true" }]\n`,
     });
     await b.stage(id!, 'long', 'running');
-    const sleeper = hostPid(Number(await waitFor(async () => (existsSync(pidFile) ? (await import('node:fs/promises')).readFile(pidFile, 'utf8') : undefined), 'the step to start')), `FORGELINE_RUN_ID=${id}`)!;
+    const sleeper = hostPid(Number(await waitFor(async () => (existsSync(pidFile) ? (await import('node:fs/promises')).readFile(pidFile, 'utf8') : undefined), 'the step to start')), `FORGELINE_RUN_ID=${id}`, `FORGELINE_REPO=${b.name}`)!;
     expect(sleeper).not.toBeNull();
     expect(alive(sleeper)).toBe(true);
     expect((await b.api(`/runs/${id}/cancel`, { method: 'POST' })).status).toBe(401);
@@ -219,7 +219,7 @@ stages:
     expect(log).toContain('forgeline: may fail: exited with 2 (continue-on-error)');
     expect(log).not.toContain('never');
     expect(existsSync(pidFile)).toBe(true);
-    await waitFor(async () => (processesWith(`FORGELINE_RUN_ID=${id}`).length ? undefined : true), 'the timed-out steps\' trees to die', 2000);
+    await waitFor(async () => (processesWith(`FORGELINE_RUN_ID=${id}`, `FORGELINE_REPO=${b.name}`).length ? undefined : true), 'the timed-out steps\' trees to die', 2000);
   });
 
   it('runs a concurrency group one at a time keeping the newest pending run, or cancels in progress', async () => {

@@ -113,13 +113,13 @@ stages:
     for (const stage of ['retried', 'lost', 'deploying']) await b.stage(id!, stage, 'running');
     await waitFor(async () => (existsSync(pids) && (await readFile(pids, 'utf8')).trim().split('\n').length === 3 ? true : undefined), 'the three steps to start');
     // Each step's sleep, and the shells around them: everything that carries the run's id.
-    const marker = `FORGELINE_RUN_ID=${id}`;
-    expect(processesWith(marker).length).toBeGreaterThanOrEqual(3);
+    const marker = [`FORGELINE_RUN_ID=${id}`, `FORGELINE_REPO=${b.name}`];
+    expect(processesWith(...marker).length).toBeGreaterThanOrEqual(3);
 
     victim.kill('SIGKILL');
     await victim;
     // The steps die with their worker, before anything is retried.
-    await waitFor(async () => (processesWith(marker).length ? undefined : true), 'the lost worker\'s steps to die', 3000);
+    await waitFor(async () => (processesWith(...marker).length ? undefined : true), 'the lost worker\'s steps to die', 3000);
     const { child: rescuer } = await startWorker(env(), ['--concurrency', '2']);
     children.push(rescuer);
     const run = await b.finished(id!, 30_000);
@@ -172,7 +172,7 @@ stages:
       });
       await waitFor(async () => (existsSync(pidFile) && (await readFile(pidFile, 'utf8')).trim() ? true : undefined), 'the first attempt to start');
       // Found while it is the run's only step: the retry, later, may have the same pid in its own namespace.
-      const step = hostPid(Number((await readFile(pidFile, 'utf8')).trim()), `FORGELINE_RUN_ID=${id}`)!;
+      const step = hostPid(Number((await readFile(pidFile, 'utf8')).trim()), `FORGELINE_RUN_ID=${id}`, `FORGELINE_REPO=${b.name}`)!;
       expect(step).not.toBeNull();
       // The other worker reaches the database all along.
       const { child: rescuer } = await startWorker(env());
@@ -213,7 +213,7 @@ stages:
       'n.txt': String(Math.random()),
     });
     const cancel = async (id: number) => expect((await b.api(`/runs/${id}/cancel`, { method: 'POST', token: 'bootstrap-admin' })).body.canceled).toEqual(['deploy']);
-    const pidOf = async (id: number) => hostPid(Number(await waitFor(async () => (existsSync(`${pids}-${id}`) ? (await readFile(`${pids}-${id}`, 'utf8')).trim() || undefined : undefined), 'the deploy step to start')), `FORGELINE_RUN_ID=${id}`)!;
+    const pidOf = async (id: number) => hostPid(Number(await waitFor(async () => (existsSync(`${pids}-${id}`) ? (await readFile(`${pids}-${id}`, 'utf8')).trim() || undefined : undefined), 'the deploy step to start')), `FORGELINE_RUN_ID=${id}`, `FORGELINE_REPO=${b.name}`)!;
     try {
       // A worker that hears the cancel: the next deployment starts once the step is dead, not before.
       const { child: worker } = await startWorker(env());

@@ -23,19 +23,29 @@ export function alive(pid: number): boolean {
 }
 
 /**
+ * Whether an environment (/proc/<pid>/environ) holds every marker. Test
+ * files run side by side, each with its own database, so a run's id alone
+ * names a run in several of them: markers pair it with the repository.
+ */
+function hasAll(environ: string, markers: string[]): boolean {
+  const vars = new Set(environ.split('\0'));
+  return markers.every((m) => vars.has(m));
+}
+
+/**
  * The pid, as this test sees it, of a step's process that wrote its own pid
  * (`$$`, `$!`) from inside the step's PID namespace: the live process whose
- * innermost pid is `stepPid` and whose environment holds `marker` (the run's
+ * innermost pid is `stepPid` and whose environment holds every marker (the run's
  * `FORGELINE_RUN_ID=<id>`, say). Where steps run without a namespace the two
  * pids are the same. Null when no such process lives.
  */
-export function hostPid(stepPid: number, marker: string): number | null {
+export function hostPid(stepPid: number, ...markers: string[]): number | null {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const nspid = /^NSpid:\s+(.+)$/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1]?.trim().split(/\s+/).map(Number);
       if (nspid?.at(-1) !== stepPid) continue;
-      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(marker)) return Number(entry);
+      if (hasAll(readFileSync(`/proc/${entry}/environ`, 'utf8'), markers)) return Number(entry);
     } catch {
       // Gone meanwhile.
     }
@@ -43,13 +53,13 @@ export function hostPid(stepPid: number, marker: string): number | null {
   return null;
 }
 
-/** Every live process whose environment holds `marker`: what a run's steps left behind. */
-export function processesWith(marker: string): number[] {
+/** Every live process whose environment holds every marker: what a run's steps left behind. */
+export function processesWith(...markers: string[]): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(marker) && alive(Number(entry))) found.push(Number(entry));
+      if (hasAll(readFileSync(`/proc/${entry}/environ`, 'utf8'), markers) && alive(Number(entry))) found.push(Number(entry));
     } catch {
       // Gone meanwhile.
     }

@@ -34,7 +34,7 @@ stages:
     });
     expect((await b.finished(id!)).status).toBe('success');
     expect(await b.log(id!, 'escape')).toContain('escaped');
-    await waitFor(async () => (processesWith(`FORGELINE_RUN_ID=${id}`).length ? undefined : true), 'every process of the stage to be gone', 15_000);
+    await waitFor(async () => (processesWith(`FORGELINE_RUN_ID=${id}`, `FORGELINE_REPO=${b.name}`).length ? undefined : true), 'every process of the stage to be gone', 15_000);
   });
 
   it('keeps a step from reading the environment of a concurrent step of another stage', async () => {
@@ -48,7 +48,7 @@ stages:
     });
     await waitFor(async () => ((await b.log(holder!, 'hold')).includes('holding') ? true : undefined), 'the holding step to start');
     // The secret is there: the holding step's environment, read from outside, has it.
-    expect(processesWith(`FORGELINE_RUN_ID=${holder}`).length).toBeGreaterThan(0);
+    expect(processesWith(`FORGELINE_RUN_ID=${holder}`, `FORGELINE_REPO=${b.name}`).length).toBeGreaterThan(0);
     const { runs: [probe] } = await b.push({
       '.forgeline/ci.yml': `on: { push: {} }
 stages:
