@@ -2,7 +2,7 @@ import path from 'node:path';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from '../runners/index.ts';
 import { DEFAULT_PLANNING_LIMITS } from '../pipelines/index.ts';
 import { forgeNames } from '../providers/index.ts';
-import { DEFAULT_LOG_MAX_BYTES } from '../scheduler/index.ts';
+import { DEFAULT_CACHE_MAX_BYTES, DEFAULT_LOG_MAX_BYTES } from '../scheduler/index.ts';
 import { PUBLIC_FORGE_HOSTS, type UrlPolicy } from '../ingest/index.ts';
 import type { TransportConfig } from '../server/index.ts';
 import { defaultDataDir } from './paths.ts';
@@ -31,6 +31,8 @@ export interface Config {
   artifactMaxBytes: number;
   /** FORGELINE_LOG_MAX_BYTES: a stage's log, past which output is dropped (a line says so). */
   logMaxBytes: number;
+  /** FORGELINE_CACHE_MAX_BYTES: one repository's caches together, least recently used first out. */
+  cacheMaxBytes: number;
   /** FORGELINE_PLANNING_SECONDS: computing time for planning one event (or deciding one stage's `if`), past which its pipelines fail. */
   planningSeconds: number;
   /** FORGELINE_SCHEDULE_CHECK_SECONDS: how late after its minute a schedule may fire (1–45). */
@@ -92,6 +94,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
     scheduleCheckSeconds: wholeNumber(env, 'FORGELINE_SCHEDULE_CHECK_SECONDS', 5, 1, 45),
     artifactMaxBytes: wholeNumber(env, 'FORGELINE_ARTIFACT_MAX_BYTES', DEFAULT_MAX_ARTIFACT_BYTES, 1),
     logMaxBytes: wholeNumber(env, 'FORGELINE_LOG_MAX_BYTES', DEFAULT_LOG_MAX_BYTES, 1024),
+    cacheMaxBytes: wholeNumber(env, 'FORGELINE_CACHE_MAX_BYTES', DEFAULT_CACHE_MAX_BYTES, 0),
     planningSeconds: wholeNumber(env, 'FORGELINE_PLANNING_SECONDS', DEFAULT_PLANNING_LIMITS.seconds, 1, 600),
     shutdownSeconds: wholeNumber(env, 'FORGELINE_SHUTDOWN_SECONDS', 30, 0),
     recoverySeconds: wholeNumber(env, 'FORGELINE_RECOVERY_SECONDS', 300, 1),

@@ -1,4 +1,5 @@
-import { InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseSize } from '../pipelines/index.ts';
 import { backendNames } from '../runners/index.ts';
 
 // Parsers of command-line options, shared by the commands.
@@ -28,7 +29,20 @@ export function backendOption(): Option {
   return new Option('--backend <name>', 'where steps run').choices(backendNames()).default('local');
 }
 
-/** `--container-network NAME`: the network of stage containers (docker back end). */
-export function containerNetworkOption(): Option {
-  return new Option('--container-network <name>', 'the network stage containers join (none, host, or a network of the engine; default: the engine\'s)');
+/** The container back end's worker flags: `--container-network`, `--cpus`, `--memory` (a stage's `resources` override the last two). */
+export function addContainerOptions(command: Command): Command {
+  for (const option of [
+    new Option('--container-network <name>', 'the network stage containers join (none, host, or a network of the engine; default: the engine\'s)'),
+    new Option('--cpus <n>', 'CPUs of a stage\'s containers unless its resources say otherwise (docker back end)').argParser((v: string) => {
+      const n = Number(v);
+      if (!(n > 0)) throw new InvalidArgumentError('must be a number above 0, like 2 or 0.5');
+      return n;
+    }),
+    new Option('--memory <size>', 'memory of a stage\'s containers unless its resources say otherwise, like 2g or 512m (docker back end)').argParser((v: string) => {
+      const bytes = parseSize(v);
+      if (bytes === null || bytes < 6 * 1024 * 1024) throw new InvalidArgumentError('write a size of at least 6m, like 512m or 2g');
+      return bytes;
+    }),
+  ]) command.addOption(option);
+  return command;
 }

@@ -55,6 +55,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     heartbeatSeconds: config.heartbeatSeconds,
     artifactMaxBytes: config.artifactMaxBytes,
     logMaxBytes: config.logMaxBytes,
+    cacheMaxBytes: config.cacheMaxBytes,
     planning: new PlanningPool({ seconds: config.planningSeconds }),
   };
   const ingestPool = createIngestPool(db.url);
@@ -119,12 +120,12 @@ export async function stepUsers(options: { labels?: string[]; runAs?: string; fo
   return { runAs, forkRunAs };
 }
 
-export type WorkerFlags = WorkerOptions & { runAs?: string; forkRunAs?: string; backend?: string; containerNetwork?: string };
+export type WorkerFlags = WorkerOptions & { runAs?: string; forkRunAs?: string; backend?: string; containerNetwork?: string; cpus?: number; memory?: number };
 
 /** Starts workers in an open runtime (serve does so once it listens, so a busy port starts none). */
 export async function addWorkers(runtime: Runtime, options: WorkerFlags, users: StepUsers | null): Promise<Runtime> {
   const { config } = runtime;
-  if (options.backend) runtime.deps.backend = backendFor(options.backend, { containerNetwork: options.containerNetwork })!;
+  if (options.backend) runtime.deps.backend = backendFor(options.backend, { containerNetwork: options.containerNetwork, cpus: options.cpus, memory: options.memory })!;
   if (users) await isolate(runtime, users);
   if (!options.runAs) runtime.deps.log.warn('no --run-as: steps run as the worker\'s own user, and every pull request from a fork waits for approval');
   else if (!options.forkRunAs) runtime.deps.log.warn('no --fork-run-as: a fork\'s steps would share a user with the others, so every pull request from a fork waits for approval');

@@ -90,7 +90,7 @@ export function explainStages(p: Pipeline, event: ForgeEvent, payload: unknown):
     if (!s.if) return { name: s.name, runs: true, reason: s.needs.length ? `after ${s.needs.join(', ')}` : 'no condition' };
     if (s.ifReadsStages) return { name: s.name, runs: true, reason: `if: ${s.if} is decided once ${s.needs.join(', ')} finished` };
     try {
-      return evaluateCondition(s.if, { event, payload: payload ?? null, stages: {} })
+      return evaluateCondition(s.if, { event, payload: payload ?? null, stages: {}, matrix: s.matrix?.values ?? {} })
         ? { name: s.name, runs: true, reason: `if: ${s.if} is true` }
         : { name: s.name, runs: false, reason: `if: ${s.if} is false` };
     } catch (err) {

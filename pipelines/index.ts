@@ -1,10 +1,12 @@
 export { parsePipelineFile, crossFileProblems } from './parse.ts';
 export { matchPipeline, type ChangedPaths } from './match.ts';
 export { decideStage, type StageDecision } from './stage-decision.ts';
+export { MAX_MATRIX_INSTANCES, withMatrixResults } from './matrix.ts';
+export { formatSize, parseSize } from './size.ts';
 export { matchesFilter } from './globs.ts';
 export { formatProblem } from './problem.ts';
 export { schemaPath } from './schema.ts';
-export type { ManualInput, Pipeline, Problem, StageDefinition, Step } from './types.ts';
+export type { CacheSpec, ManualInput, Pipeline, Problem, PullPolicy, Resources, Service, StageDefinition, Step } from './types.ts';
 export { gitReads, gitRepoView, type RepoView } from './repo-view.ts';
 export { DEFAULT_PLANNING_LIMITS, PlanningLimitError, PlanningPool, sharedPlanningPool } from './planning-pool.ts';
 export { explainEvent, explainStages, explainStopped, loadPipelines, PIPELINE_DIR, PIPELINE_FILE, type EventExplain, type LoadedPipelines, type PipelineExplain } from './explain.ts';

@@ -7,8 +7,10 @@ import { CelCompileError, compileCel } from './cel.ts';
 import { parseDuration } from './duration.ts';
 import { globProblem } from './globs.ts';
 import { locate, locateInScalar, type Position } from './locate.ts';
+import { expandMatrix, instanceName, substituteMatrix, type RawMatrix } from './matrix.ts';
+import { parseSize } from './size.ts';
 import { describeSchemaError, schemaErrors } from './schema.ts';
-import type { ManualInput, Pipeline, Problem, StageDefinition, Step, Triggers } from './types.ts';
+import type { CacheSpec, ManualInput, Pipeline, Problem, PullPolicy, Resources, Service, StageDefinition, Step, Triggers } from './types.ts';
 
 export interface ParsedFile {
   pipeline: Pipeline | null;
@@ -18,13 +20,17 @@ export interface ParsedFile {
 const DEFAULT_PR_TYPES: PullRequestAction[] = ['opened', 'synchronize', 'reopened'];
 const DEFAULT_TIMEOUT_MS = 60 * 60 * 1000;
 const PIPELINE_VARIABLES = new Set(['event', 'payload']);
-const STAGE_VARIABLES = new Set(['event', 'payload', 'stages']);
+const STAGE_VARIABLES = new Set(['event', 'payload', 'stages', 'matrix']);
+const DEFAULT_READY_TIMEOUT_MS = 60_000;
 
 // The file's shape once the schema passed.
 interface RawStep { name?: string; run: string; env?: Record<string, unknown>; 'working-directory'?: string; timeout?: string; 'continue-on-error'?: boolean }
+interface RawService { image: string; env?: Record<string, unknown>; command?: string[]; ready?: { run: string; timeout?: string } }
 interface RawStage {
   needs?: string[]; if?: string; env?: Record<string, unknown>; 'runs-on'?: string | string[]; image?: string; timeout?: string; retries?: number;
   steps: RawStep[]; artifacts?: string[]; environment?: string; approval?: { required?: boolean }; secrets?: string[];
+  pull?: PullPolicy; services?: Record<string, RawService>; resources?: { cpus?: number; memory?: string; pids?: number };
+  cache?: Array<{ key: string; files?: string[]; paths: string[] }>; matrix?: RawMatrix; 'fail-fast'?: boolean; 'max-parallel'?: number;
 }
 interface RawInput { type?: ManualInput['type']; description?: string; options?: string[]; required?: boolean; default?: string | boolean }
 interface RawPipeline {
@@ -37,7 +43,7 @@ interface RawPipeline {
     schedule?: Array<{ cron: string }>;
     webhook?: { sources?: string[]; types?: string[] } | null;
   };
-  if?: string; env?: Record<string, unknown>; 'runs-on'?: string | string[];
+  if?: string; env?: Record<string, unknown>; 'runs-on'?: string | string[]; image?: string;
   concurrency?: { group: string; 'cancel-in-progress'?: boolean };
   stages: Record<string, RawStage>;
 }
@@ -201,9 +207,78 @@ function step(raw: RawStep, pointer: string[], check: Checker): Step {
   };
 }
 
-/** Problems in the order of the file, as an editor lists them. */
+function services(raw: Record<string, RawService> | undefined, at: string[], check: Checker): Service[] {
+  return Object.entries(raw ?? {}).map(([name, svc]) => ({
+    name,
+    image: svc.image,
+    env: strings(svc.env),
+    command: svc.command ?? null,
+    ready: svc.ready ? { run: svc.ready.run, timeoutMs: check.duration([...at, name, 'ready', 'timeout'], svc.ready.timeout) ?? DEFAULT_READY_TIMEOUT_MS } : null,
+  }));
+}
+
+function resources(raw: RawStage['resources'], at: string[], check: Checker): Resources {
+  const memory = raw?.memory === undefined ? null : parseSize(raw.memory);
+  if (memory !== null && memory < 6 * 1024 * 1024) check.add(check.at([...at, 'memory']), `memory ${raw!.memory} is below the engines' least (6m)`);
+  return { cpus: raw?.cpus ?? null, memory, pids: raw?.pids ?? null };
+}
+
+/** Paths a step reaches from the workspace: relative, and staying inside it. */
+function insideWorkspace(p: string): boolean {
+  return !path.posix.isAbsolute(p) && !path.posix.normalize(p).split('/').includes('..') && path.posix.normalize(p) !== '.';
+}
+
+function caches(raw: RawStage['cache'], at: string[], check: Checker): CacheSpec[] {
+  const keys = new Set<string>();
+  return (raw ?? []).map((c, i) => {
+    if (keys.has(c.key)) check.add(check.at([...at, String(i), 'key']), `cache key '${c.key}' appears twice in this stage`);
+    keys.add(c.key);
+    for (const [list, paths] of [['paths', c.paths], ['files', c.files ?? []]] as const) {
+      paths.forEach((p, j) => { if (!insideWorkspace(p)) check.add(check.at([...at, String(i), list, String(j)]), `'${p}' must be a path inside the workspace`); });
+    }
+    return { key: c.key, files: c.files ?? [], paths: c.paths.map((p) => path.posix.normalize(p).replace(/\/$/, '')) };
+  });
+}
+
+/**
+ * A stage as it runs: itself, or one stage per matrix combination with the
+ * combination's values put into `image`, the services' images, `runs-on`
+ * and `env` (and `${{ }}` refused anywhere else they could be written).
+ */
+function instances(stage: StageDefinition, raw: RawStage, check: Checker): StageDefinition[] {
+  const at = ['stages', stage.name];
+  const fill = (values: Record<string, string> | null, name: string) => {
+    const sub = (pointer: string[], text: string) => {
+      const r = substituteMatrix(text, values);
+      if ('problem' in r) {
+        check.add(check.at(pointer), r.problem);
+        return text;
+      }
+      return r.text;
+    };
+    return {
+      ...stage,
+      name,
+      image: stage.image === null ? null : sub(raw.image === undefined ? ['image'] : [...at, 'image'], stage.image),
+      services: stage.services.map((svc) => ({ ...svc, image: sub([...at, 'services', svc.name, 'image'], svc.image) })),
+      runsOn: stage.runsOn?.map((l, i) => sub([...at, 'runs-on', ...(Array.isArray(raw['runs-on']) ? [String(i)] : [])], l)) ?? null,
+      env: Object.fromEntries(Object.entries(stage.env).map(([k, v]) => [k, sub([...at, 'env', k], v)])),
+    };
+  };
+  if (!raw.matrix) return [fill(null, stage.name)];
+  const { axes, combinations, problems } = expandMatrix(raw.matrix);
+  for (const p of problems) check.add(check.at([...at, 'matrix', ...p.at], p.key), p.message);
+  if (problems.length) return [];
+  return combinations.map((values) => ({
+    ...fill(values, instanceName(stage.name, axes, values)),
+    matrix: { stage: stage.name, values, failFast: raw['fail-fast'] ?? true, maxParallel: raw['max-parallel'] ?? null },
+  }));
+}
+
+/** Problems in the order of the file, as an editor lists them; each once (a matrix stage's instances share their lines). */
 function sorted(problems: Problem[]): Problem[] {
-  return [...problems].sort((a, b) => a.line - b.line || a.col - b.col);
+  const unique = new Map(problems.map((p) => [`${p.line}:${p.col}:${p.message}`, p]));
+  return [...unique.values()].sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
 /**
@@ -258,7 +333,7 @@ export function parsePipelineFile(file: string, content: string): ParsedFile {
   const stageNames = new Set(Object.keys(raw.stages));
   const on = whole(['on']) ? triggers(raw.on, check) : {};
   if (whole(['if'])) check.cel(['if'], raw.if, PIPELINE_VARIABLES);
-  const stages: StageDefinition[] = Object.entries(raw.stages).filter(([name]) => whole(['stages', name])).map(([name, s]) => {
+  const defined: StageDefinition[] = Object.entries(raw.stages).filter(([name]) => whole(['stages', name])).map(([name, s]) => {
     const at = ['stages', name];
     const reads = check.cel([...at, 'if'], s.if, STAGE_VARIABLES, stageNames);
     for (const other of reads ?? []) {
@@ -267,14 +342,21 @@ export function parsePipelineFile(file: string, content: string): ParsedFile {
       }
     }
     check.globs([...at, 'artifacts'], s.artifacts);
+    if (s.services && !(s.image ?? raw.image)) check.add(check.at(at, 'services'), `services need the stage to name an image: steps reach them through the stage container's network`);
+    if (!s.matrix) for (const key of ['fail-fast', 'max-parallel'] as const) if (s[key] !== undefined) check.add(check.at(at, key), `${key} applies only to a stage with a matrix`);
     return {
       name,
+      matrix: null,
       needs: s.needs ?? [],
       if: s.if ?? null,
       ifReadsStages: reads !== null,
       env: strings(s.env),
       runsOn: labels(s['runs-on']),
-      image: s.image ?? null,
+      image: s.image ?? raw.image ?? null,
+      pull: s.pull ?? 'if-not-present',
+      services: services(s.services, [...at, 'services'], check),
+      resources: resources(s.resources, [...at, 'resources'], check),
+      cache: caches(s.cache, [...at, 'cache'], check),
       timeoutMs: check.duration([...at, 'timeout'], s.timeout) ?? DEFAULT_TIMEOUT_MS,
       retries: s.retries ?? 0,
       steps: s.steps.map((st, i) => step(st, [...at, 'steps', String(i)], check)),
@@ -284,7 +366,12 @@ export function parsePipelineFile(file: string, content: string): ParsedFile {
       secrets: s.secrets ?? [],
     };
   });
-  checkNeeds(stages, stageNames, check);
+  checkNeeds(defined, stageNames, check);
+  const stages = defined.flatMap((stage) => instances(stage, raw.stages[stage.name]!, check));
+  // `needs: [test]` waits for every instance of a matrix stage.
+  const instancesOf = new Map<string, string[]>();
+  for (const st of stages) if (st.matrix) instancesOf.set(st.matrix.stage, [...(instancesOf.get(st.matrix.stage) ?? []), st.name]);
+  for (const st of stages) st.needs = st.needs.flatMap((n) => instancesOf.get(n) ?? [n]);
   if (check.problems.length) return { pipeline: null, problems: sorted(check.problems) };
 
   const stem = path.posix.basename(file).replace(/\.ya?ml$/, '');

@@ -17,8 +17,47 @@ export interface Step {
   continueOnError: boolean;
 }
 
+/** A stage's `services:` entry: a container beside the stage's, in its network namespace. */
+export interface Service {
+  name: string;
+  image: string;
+  env: Record<string, string>;
+  /** Replaces the image's command. */
+  command: string[] | null;
+  /** Retried in the service's container until it exits 0; null: the service counts as ready once started. */
+  ready: { run: string; timeoutMs: number } | null;
+}
+
+/** `resources:` — limits of the stage's containers; null fields take the worker's `--cpus`/`--memory`. */
+export interface Resources {
+  cpus: number | null;
+  /** Bytes. */
+  memory: number | null;
+  pids: number | null;
+}
+
+/** A `cache:` entry: `paths` saved after a success under `key` plus the hash of `files`, restored before the first step. */
+export interface CacheSpec {
+  key: string;
+  files: string[];
+  paths: string[];
+}
+
+/** Which matrix instance a stage is: `<stage> (<values in axis order>)`. */
+export interface MatrixInstance {
+  /** The stage's name in the file: `needs: [test]` and `stages.test` mean all its instances. */
+  stage: string;
+  values: Record<string, string>;
+  failFast: boolean;
+  maxParallel: number | null;
+}
+
+export type PullPolicy = 'always' | 'if-not-present' | 'never';
+
 export interface StageDefinition {
   name: string;
+  /** Set on each instance of a stage with `matrix:`; null for a plain stage. */
+  matrix: MatrixInstance | null;
   needs: string[];
   /** CEL; null when the stage has no condition. */
   if: string | null;
@@ -26,8 +65,12 @@ export interface StageDefinition {
   ifReadsStages: boolean;
   env: Record<string, string>;
   runsOn: string[] | null;
-  /** The container image the steps run in; null: on the worker's host. */
+  /** The container image the steps run in (the stage's, else the pipeline's); null: on the worker's host. */
   image: string | null;
+  pull: PullPolicy;
+  services: Service[];
+  resources: Resources;
+  cache: CacheSpec[];
   timeoutMs: number;
   retries: number;
   steps: Step[];

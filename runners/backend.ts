@@ -1,4 +1,4 @@
-import type { Step } from '../pipelines/types.ts';
+import type { PullPolicy, Resources, Service, Step } from '../pipelines/types.ts';
 import type { StepContext } from './step-env.ts';
 import type { RunAsUser } from './run-as.ts';
 import type { StageOutcome } from './types.ts';
@@ -28,6 +28,14 @@ export interface StageSpec {
   prepared?: { take(checkout: CheckoutSource, dest: string): Promise<boolean> } | null;
   /** The container image the steps run in (`image:`); null: on the worker's host. */
   image: string | null;
+  /** When images are pulled (`pull:`). */
+  pull?: PullPolicy;
+  /** Containers beside the stage's (`services:`); only a back end that runs images runs them. */
+  services?: Service[];
+  /** The stage's limits; null fields take the worker's defaults. */
+  resources?: Resources;
+  /** `cache:` entries, restored before the first step and saved after a success (runners/caches.ts). */
+  caches?: StageCache[];
   steps: Step[];
   /** The pipeline's and stage's `env` and the stage's secrets; a step's own `env` overrides them. */
   env: Record<string, string>;
@@ -45,6 +53,21 @@ export interface StageSpec {
   artifactMaxBytes?: number;
   /** Receives output as it is produced, in order (already masked by the caller). */
   log(chunk: string): void;
+}
+
+/**
+ * One `cache:` entry of a stage, its key already made (docs/pipelines.md,
+ * "Caches"); where archives are kept is the caller's business.
+ */
+export interface StageCache {
+  /** The effective key: `<key>-<hash of the files, the image, the matrix values>`. */
+  key: string;
+  /** Relative to the checkout. */
+  paths: string[];
+  /** The archive to restore and the key it was saved under, or null when there is none. */
+  restore(): Promise<{ key: string; archive: Buffer } | null>;
+  /** Keeps the archive under `key`; null when this stage may not save (a fork's pull request). */
+  save: ((archive: { archive: Buffer; files: string[]; bytes: number }) => Promise<boolean>) | null;
 }
 
 export interface StageResult extends StageOutcome {

@@ -5,6 +5,6 @@ export { spawnStep } from './step-process.ts';
 export { secretMasker } from './mask.ts';
 export { ArtifactError, DEFAULT_MAX_ARTIFACT_BYTES, packArtifacts, unpackArtifacts } from './artifacts.ts';
 export { resolveUser, type RunAsUser } from './run-as.ts';
-export type { Backend, StageSpec } from './backend.ts';
+export type { Backend, StageCache, StageSpec } from './backend.ts';
 export { backendFor, backendNames, type BackendOptions } from './backends/index.ts';
 export { dockerBackend, STAGE_LABEL } from './backends/docker/index.ts';

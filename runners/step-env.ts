@@ -9,6 +9,8 @@ export interface StepContext {
   environment: string | null;
   /** A manual run's inputs, given as FORGELINE_INPUT_<NAME>. */
   inputs?: Record<string, string>;
+  /** A matrix instance's values, given as FORGELINE_MATRIX_<AXIS>. */
+  matrix?: Record<string, string>;
 }
 
 const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -44,6 +46,7 @@ export function stepEnvironment(ctx: StepContext, home: string): Record<string, 
     FORGELINE_ENVIRONMENT: ctx.environment,
   };
   for (const [name, value] of Object.entries(ctx.inputs ?? {})) vars[`FORGELINE_INPUT_${name.toUpperCase()}`] = value;
+  for (const [axis, value] of Object.entries(ctx.matrix ?? {})) vars[`FORGELINE_MATRIX_${axis.toUpperCase()}`] = value;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(vars)) env[k] = v === null || v === undefined ? '' : String(v);
   return env;

@@ -2,8 +2,10 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createCheckout } from '../git/index.ts';
-import { unpackArtifacts } from './artifacts.ts';
-import type { StageSpec } from './backend.ts';
+import { packArtifacts, unpackArtifacts } from './artifacts.ts';
+import type { StageResult, StageSpec } from './backend.ts';
+import { restoreCaches, saveCaches } from './caches.ts';
+import type { StageOutcome } from './types.ts';
 import { chownTree } from './run-as.ts';
 
 export interface Workspace {
@@ -13,6 +15,8 @@ export interface Workspace {
   src: string;
   /** The steps' HOME. */
   home: string;
+  /** Caches restored by their exact key: not saved again. */
+  exactCaches: Set<string>;
 }
 
 /**
@@ -36,8 +40,17 @@ export async function openWorkspace(spec: StageSpec): Promise<Workspace> {
     await unpackArtifacts(a.archive, src, { maxBytes: spec.artifactMaxBytes });
     spec.log(`forgeline: restored ${a.files.length} artifact file(s) of ${a.stage}\n`);
   }
+  const exactCaches = await restoreCaches(spec, src);
   if (spec.user) await chownTree(root, spec.user);
-  return { root, src, home };
+  return { root, src, home, exactCaches };
+}
+
+/** What a stage leaves after a success: its artifacts, packed for the stages that need it, and its caches, saved. */
+export async function keepOutputs(spec: StageSpec, workspace: Workspace, outcome: StageOutcome): Promise<StageResult> {
+  if (outcome.status !== 'success') return { ...outcome, artifacts: null };
+  const artifacts = spec.keep.length ? await packArtifacts(workspace.src, spec.keep, { maxBytes: spec.artifactMaxBytes }) : null;
+  await saveCaches(spec, workspace.src, workspace.exactCaches);
+  return { ...outcome, artifacts };
 }
 
 export async function closeWorkspace(workspace: Pick<Workspace, 'root'>): Promise<void> {

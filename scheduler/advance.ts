@@ -1,8 +1,9 @@
-import { decideStage, sharedPlanningPool, type Pipeline, type StageDecision } from '../pipelines/index.ts';
+import { decideStage, sharedPlanningPool, withMatrixResults, type Pipeline, type StageDecision } from '../pipelines/index.ts';
 import { providerFor } from '../providers/index.ts';
-import { deliveries, repos, runs, type Queryable, type RunRow, type StageRow } from '../store/index.ts';
+import { deliveries, repos, runs, type Queryable, type Repo, type RunRow, type StageRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
+import { cancelStagesIn } from './cancel.ts';
 import { openStage } from './gates.ts';
 import { releaseGroup } from './release.ts';
 import { deriveRunStatus, isFinal } from './run-status.ts';
@@ -21,10 +22,39 @@ async function payloadOf(tx: Queryable, run: RunRow): Promise<unknown> {
 /** Decides a stage whose needs have all finished (docs/pipelines.md, pipelines/stage-decision.ts). */
 function decide(deps: SchedulerDeps, stage: StageRow, pipeline: Pipeline, byName: Map<string, StageRow>, run: RunRow, payload: () => Promise<unknown>): Promise<StageDecision> {
   const def = pipeline.stages.find((s) => s.name === stage.name);
-  const finished = new Map([...byName.values()].filter((s) => isFinal(s.status)).map((s) => [s.name, s.status]));
+  const finished = withMatrixResults(pipeline.stages, new Map([...byName.values()].filter((s) => isFinal(s.status)).map((s) => [s.name, s.status])));
   // The condition is the pipeline file's: decided within planning's limits, off the event loop.
   const pool = deps.planning ?? sharedPlanningPool();
-  return decideStage({ if: def?.if ?? null, ifReadsStages: def?.ifReadsStages ?? false, needs: stage.needs }, finished, run.event, payload, (source, vars) => pool.condition(source, vars));
+  return decideStage({ if: def?.if ?? null, ifReadsStages: def?.ifReadsStages ?? false, needs: stage.needs, matrix: def?.matrix ?? null }, finished, run.event, payload, (source, vars) => pool.condition(source, vars));
+}
+
+/**
+ * A matrix instance ended: with `fail-fast` its failure cancels the instances
+ * not yet final; else a slot under `max-parallel` may have come free for the
+ * next waiting one (gates.ts). Answers the stages that ended here.
+ */
+async function matrixSiblings(
+  deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo, pipeline: Pipeline, stages: StageRow[], done: string, later: Array<{ runId: number; name: string }>,
+): Promise<string[]> {
+  const matrix = pipeline.stages.find((s) => s.name === done)?.matrix;
+  if (!matrix) return [];
+  const siblings = new Set(pipeline.stages.filter((s) => s.matrix?.stage === matrix.stage && s.name !== done).map((s) => s.name));
+  const doneRow = stages.find((s) => s.name === done)!;
+  if (matrix.failFast && doneRow.status === 'failure') {
+    const open = stages.filter((s) => siblings.has(s.name) && !isFinal(s.status)).map((s) => s.name);
+    if (!open.length) return [];
+    const canceled = await cancelStagesIn(deps, tx, run.id, `canceled: ${done} failed (fail-fast)`, open);
+    for (const s of stages) if (canceled.includes(s.name)) s.status = 'canceled';
+    return canceled;
+  }
+  const ended: string[] = [];
+  for (const s of stages) {
+    if (!siblings.has(s.name) || s.status !== 'waiting' || s.waitingFor !== 'matrix') continue;
+    const opened = await openStage(deps, tx, run, repo, s);
+    later.push(...opened.superseded);
+    if (opened.state === 'ended') ended.push(s.name);
+  }
+  return ended;
 }
 
 /**
@@ -65,6 +95,7 @@ export async function startStages(deps: SchedulerDeps, tx: Queryable, runId: num
   // A stage that ended (skipped, failed a gate) may decide the stages that need it.
   while (work.length) {
     const done = work.shift()!;
+    work.push(...await matrixSiblings(deps, tx, run, repo, pipeline, stages, done, later));
     for (const stage of stages) {
       if (stage.status !== 'queued' || decided.has(stage.name) || !stage.needs.includes(done)) continue;
       if (!stage.needs.every((n) => isFinal(byName.get(n)!.status))) continue;

@@ -10,8 +10,13 @@ import { deriveRunStatus } from './run-status.ts';
  * second) and kill the step's process tree.
  */
 export async function cancelRunIn(deps: SchedulerDeps, tx: Queryable, runId: number, reason: string, statuses?: StageStatus[]): Promise<string[]> {
+  return cancelStagesIn(deps, tx, runId, reason, null, statuses);
+}
+
+/** As cancelRunIn, for the named stages only (null: all of the run's). */
+export async function cancelStagesIn(deps: SchedulerDeps, tx: Queryable, runId: number, reason: string, only: string[] | null, statuses?: StageStatus[]): Promise<string[]> {
   await runs.lockRun(tx, runId);
-  const canceled = await runs.cancelStages(tx, runId, reason, null, statuses);
+  const canceled = await runs.cancelStages(tx, runId, reason, only, statuses);
   const run = await runs.getRun(tx, runId);
   // A canceled deployment gives its environment's lock to the next one, once no step of it can still be running.
   const stages = await runs.getStages(tx, runId);

@@ -34,6 +34,8 @@ export interface SchedulerDeps {
   artifactMaxBytes?: number;
   /** FORGELINE_LOG_MAX_BYTES: the most a stage's log keeps (default 64 MiB). */
   logMaxBytes?: number;
+  /** FORGELINE_CACHE_MAX_BYTES: what one repository's caches may hold together (default 10 GiB). */
+  cacheMaxBytes?: number;
   /** Where pipeline files are planned and stage conditions decided, within limits (FORGELINE_PLANNING_SECONDS); the process's shared pool when unset. */
   planning?: PlanningPool;
   /** FORGELINE_HEARTBEAT_SECONDS, for telling whether a worker with the right labels is alive. */

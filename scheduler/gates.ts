@@ -3,9 +3,10 @@ import { environments, onTransactionEnd, runs, workers, type Queryable, type Rep
 import type { SchedulerDeps } from './deps.ts';
 import { sendStage } from './dispatch.ts';
 import { environmentOf } from './run-definition.ts';
+import { isFinal } from './run-status.ts';
 import { FORK_LABEL, stageLabels } from './stage-queues.ts';
 
-export type WaitingFor = 'fork' | 'approval' | 'lock' | 'labels' | 'group';
+export type WaitingFor = 'fork' | 'approval' | 'lock' | 'labels' | 'group' | 'matrix';
 
 type Gate =
   | { open: true }
@@ -38,6 +39,15 @@ async function gate(deps: SchedulerDeps, tx: Queryable, run: RunRow, repo: Repo,
     // would share one with steps that hold secrets, and could read those steps' environment.
     if ((await workers.liveWorkersWith(tx, [FORK_LABEL], deps.heartbeatSeconds ?? 30)) === 0) {
       return { open: false, waitingFor: 'fork', reason: 'waiting for approval: a pull request from a fork, and no worker runs forks as a user of their own (--fork-run-as)' };
+    }
+  }
+  if (def.matrix?.maxParallel) {
+    // The first max-parallel instances not yet final run; each later one waits for a slot
+    // (advance.ts opens it again when an instance ends). Stateless: the same rows give the same answer.
+    const open = (await runs.getStages(tx, run.id)).filter((s) => pipeline.stages.find((d) => d.name === s.name)?.matrix?.stage === def.matrix!.stage && !isFinal(s.status));
+    const ahead = open.filter((s) => s.position < stage.position).length;
+    if (ahead >= def.matrix.maxParallel) {
+      return { open: false, waitingFor: 'matrix', reason: `waiting for a slot: ${def.matrix.stage} runs at most ${def.matrix.maxParallel} instance(s) at once (max-parallel)` };
     }
   }
   if (def.environment) {

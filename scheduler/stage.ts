@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { StageDefinition } from '../pipelines/index.ts';
 import { ArtifactError, secretMasker } from '../runners/index.ts';
 import { artifacts, deliveries, environments, repos, runs, secrets, waitingOutOutages, withTransaction, type Repo, type RunRow } from '../store/index.ts';
+import { stageCaches } from './caches.ts';
 import { runUrl } from './contexts.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { sendReport } from './dispatch.ts';
@@ -107,9 +108,14 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
       checkout: { mirror: mirrorPath(deps, repo.id), sha: run.sha, independent: Boolean(deps.runAs) },
       prepared: deps.prepared,
       image: stage.image,
+      // Runs planned before these fields existed have none in their stored definition.
+      pull: stage.pull ?? 'if-not-present',
+      services: stage.services ?? [],
+      resources: stage.resources,
+      caches: await stageCaches(deps, repo, run, stage),
       steps: stage.steps,
       env: { ...pipeline.env, ...stage.env, ...values },
-      context: { event: run.event, runId: run.id, runUrl: runUrl(deps.publicUrl, run.id), attempt: job.attempt, stage: stage.name, environment: stage.environment, inputs },
+      context: { event: run.event, runId: run.id, runUrl: runUrl(deps.publicUrl, run.id), attempt: job.attempt, stage: stage.name, environment: stage.environment, inputs, matrix: stage.matrix?.values },
       timeoutMs: stage.timeoutMs,
       signal,
       // A fork's steps run as a user of their own where the worker has one: they never see another step's environment or files.

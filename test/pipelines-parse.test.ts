@@ -158,7 +158,7 @@ stages:
 `)).toEqual([
       '.forgeline/ci.yml:1:16: if: found = but expecting end of input',
       ".forgeline/ci.yml:4:9: if: reads stages.b.result, so 'a' must list 'b' in needs",
-      ".forgeline/ci.yml:7:9: if: unknown variable 'secrets'; conditions read event, payload, stages",
+      ".forgeline/ci.yml:7:9: if: unknown variable 'secrets'; conditions read event, payload, stages, matrix",
       '.forgeline/ci.yml:11:9: if: stages.nope is not a stage of this pipeline',
     ]);
   });
@@ -176,6 +176,81 @@ stages:
     steps: [{ run: x }]
 `);
     expect(pipeline!.stages.map((s) => [s.name, s.ifReadsStages])).toEqual([['test', false], ['notify', true], ['deploy', false]]);
+  });
+
+  it('expands a matrix into one stage per combination, minus exclude, plus include, with its values put into image, services, runs-on and env', () => {
+    const p = parsePipelineFile('.forgeline/ci.yml', `image: "alpine:\${{ matrix.os }}"
+stages:
+  m:
+    matrix:
+      n: [1, 2]
+      os: [x, y]
+      exclude: [{ n: 1, os: y }]
+      include: [{ n: 3, os: z }]
+    max-parallel: 2
+    runs-on: ["pool-\${{ matrix.os }}"]
+    env: { N: "n=\${{ matrix.n }}", PLAIN: "\${{ matrix.os }}" }
+    services:
+      db: { image: "db:\${{ matrix.n }}" }
+    steps: [{ run: "true" }]
+  after:
+    needs: [m]
+    image: alpine
+    if: stages.m.result == "failure"
+    steps: [{ run: "true" }]
+`).pipeline!;
+    expect(p.stages.map((s) => s.name)).toEqual(['m (1, x)', 'm (2, x)', 'm (2, y)', 'm (3, z)', 'after']);
+    const last = p.stages[3]!;
+    expect([last.image, last.services[0]!.image, last.runsOn, last.env]).toEqual(['alpine:z', 'db:3', ['pool-z'], { N: 'n=3', PLAIN: 'z' }]);
+    expect(last.matrix).toEqual({ stage: 'm', values: { n: '3', os: 'z' }, failFast: true, maxParallel: 2 });
+    expect(p.stages[4]!.needs).toEqual(['m (1, x)', 'm (2, x)', 'm (2, y)', 'm (3, z)']);
+    expect(p.stages[4]!.matrix).toBeNull();
+  });
+
+  it('locates what is wrong with a matrix, its substitutions, services and caches at file:line:col', () => {
+    expect(problems(`stages:
+  m:
+    matrix:
+      a: [1, 2]
+      exclude: [{ b: 1 }]
+      include: [{ a: 3, c: 1 }]
+    steps: [{ run: "true" }]
+`)).toEqual([
+      ".forgeline/ci.yml:5:19: matrix exclude: 'b' is not an axis of this matrix (axes: a)",
+      ".forgeline/ci.yml:6:25: matrix include: 'c' is not an axis of this matrix (axes: a)",
+    ]);
+    const axis = Array.from({ length: 17 }, (_, i) => i);
+    expect(problems(`stages:
+  big:
+    matrix: { a: ${JSON.stringify(axis)}, b: ${JSON.stringify(axis)} }
+    steps: [{ run: "true" }]
+`))
+      .toEqual(['.forgeline/ci.yml:3:13: matrix: 289 instances; a stage may have at most 256']);
+    expect(problems(`stages:
+  s:
+    image: "node:\${{ matrix.node }}"
+    fail-fast: false
+    services:
+      db: { image: postgres }
+    steps: [{ run: "true" }]
+  t:
+    matrix: { n: [1] }
+    image: "x:\${{ matrix.m }}"
+    env: { A: "\${{ secrets.TOKEN }}" }
+    cache: [{ key: npm, paths: [../outside] }]
+    steps: [{ run: "true" }]
+  u:
+    services:
+      db: { image: postgres }
+    steps: [{ run: "true" }]
+`)).toEqual([
+      '.forgeline/ci.yml:3:12: ${{ matrix.node }}: the stage has no matrix',
+      '.forgeline/ci.yml:4:5: fail-fast applies only to a stage with a matrix',
+      ".forgeline/ci.yml:10:12: ${{ matrix.m }}: 'm' is not an axis of this matrix (axes: n)",
+      '.forgeline/ci.yml:11:15: ${{ secrets.TOKEN }}: only ${{ matrix.<axis> }} may be written here',
+      ".forgeline/ci.yml:12:33: '../outside' must be a path inside the workspace",
+      ".forgeline/ci.yml:15:5: services need the stage to name an image: steps reach them through the stage container's network",
+    ]);
   });
 
   it('refuses a file that is not a mapping', () => {

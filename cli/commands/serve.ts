@@ -7,7 +7,7 @@ import { startRecovery } from '../../ingest/index.ts';
 import { listen } from '../../server/index.ts';
 import { readConfig } from '../config.ts';
 import { firstStart } from '../first-start.ts';
-import { backendOption, containerNetworkOption, positiveInt } from '../options.ts';
+import { backendOption, addContainerOptions, positiveInt } from '../options.ts';
 import { addWorkers, createLogger, openRuntime, stepUsers, type Runtime } from '../runtime.ts';
 import { stopOnSignals } from '../shutdown.ts';
 
@@ -38,7 +38,7 @@ function legacyDataDir(dataDir: string): string | null {
 }
 
 export function serveCommand(program: Command): void {
-  program
+  addContainerOptions(program
     .command('serve')
     .description('serve hooks, the API and the UI, with in-process workers')
     .option('--port <port>', 'port to listen on (default: PORT or 8080)', positiveInt)
@@ -46,15 +46,14 @@ export function serveCommand(program: Command): void {
     .option('--workers <n>', 'stages run at once in this process (0: none)', positiveInt, 2)
     .option('--run-as <user>', 'run steps as this unprivileged user, isolated from the data dir and the worker')
     .option('--fork-run-as <user>', 'run the steps of forks\' pull requests as this second unprivileged user (with --run-as); needed for --fork-prs run')
-    .addOption(backendOption())
-    .addOption(containerNetworkOption())
-    .action(async (opts: { port?: number; publicUrl?: string; workers: number; runAs?: string; forkRunAs?: string; backend: string; containerNetwork?: string }) => {
+    .addOption(backendOption()))
+    .action(async (opts: { port?: number; publicUrl?: string; workers: number; runAs?: string; forkRunAs?: string; backend: string; containerNetwork?: string; cpus?: number; memory?: number }) => {
       const env = opts.publicUrl ? { ...process.env, FORGELINE_PUBLIC_URL: opts.publicUrl } : process.env;
       const config = readConfig(env, { port: opts.port });
       const grace = (signal: string) => (signal === 'SIGINT' ? Math.min(INTERACTIVE_GRACE_SECONDS, config.shutdownSeconds) : config.shutdownSeconds);
       const signals = stopOnSignals((signal) => grace(signal) + 20);
       const log = createLogger(config.logLevel, config.logFormat);
-      const workerFlags = { concurrency: opts.workers, runAs: opts.runAs, forkRunAs: opts.forkRunAs, backend: opts.backend, containerNetwork: opts.containerNetwork };
+      const workerFlags = { concurrency: opts.workers, runAs: opts.runAs, forkRunAs: opts.forkRunAs, backend: opts.backend, containerNetwork: opts.containerNetwork, cpus: opts.cpus, memory: opts.memory };
       const users = opts.workers > 0 ? await stepUsers(workerFlags) : null;
       await assertPortFree(config.port);
       const legacy = legacyDataDir(config.dataDir);
