@@ -17,7 +17,7 @@ describe.skipIf(missing)(`stages in containers${missing ? ` (skipped: ${missing}
   beforeAll(async () => {
     engine = await startPodman();
     docker = new Docker({ socketPath: new URL(engine.host).pathname });
-    b = await startBench('acme/containers', { workers: 1, env: { FORGELINE_API_TOKEN: 'containers-admin' }, backend: dockerBackend({ host: engine.host, network: 'none' }) });
+    b = await startBench('acme/containers', { workers: 2, env: { FORGELINE_API_TOKEN: 'containers-admin' }, backend: dockerBackend({ host: engine.host, network: 'none' }) });
   }, 120_000);
   afterAll(async () => {
     await b?.stop();
@@ -87,5 +87,117 @@ describe.skipIf(missing)(`stages in containers${missing ? ` (skipped: ${missing}
     await b.stage(id!, 'slow', 'canceled', 30_000);
     await docker.getContainer(other).remove({ force: true });
     await waitFor(async () => ((await docker.listContainers({ all: true, filters: { label: [STAGE_LABEL] } })).length === 0 ? true : undefined), 'the canceled stage\'s container gone', 15_000);
+  }, 90_000);
+  it('starts a service in the stage\'s network, waits for its ready check, and steps reach it at localhost and by name', async () => {
+    // The service needs 2 s before it listens; ready.run is tried until it answers.
+    const web = `mkdir -p /www && echo hello from web > /www/index.html && sleep 2 && exec httpd -f -p 8080 -h /www`;
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }
+stages:
+  uses:
+    image: ${engine.image}
+    services:
+      web:
+        image: ${engine.image}
+        command: [sh, -c, ${JSON.stringify(web)}]
+        ready: { run: "wget -q -O /dev/null http://localhost:8080/", timeout: 30s }
+    steps: [{ run: "wget -q -O- http://localhost:8080/ && wget -q -O- http://web:8080/" }]
+  never-ready:
+    image: ${engine.image}
+    services:
+      db: { image: ${engine.image}, command: [sleep, "600"], ready: { run: "false", timeout: 2s } }
+    steps: [{ run: "echo never" }]
+`,
+    });
+    const run = await b.finished(id!, 90_000);
+    const uses = await b.log(id!, 'uses');
+    expect(run.stages.find((s: any) => s.name === 'uses'), uses).toMatchObject({ status: 'success' });
+    expect(uses.match(/hello from web/g)).toHaveLength(2);
+    expect(uses).toMatch(/forgeline: service web ready after [2-9]\.\d s/);
+    // The service's own output is kept in the stage's log, under its name.
+    expect(uses).toContain('── service web');
+    expect(run.stages.find((s: any) => s.name === 'never-ready')).toMatchObject({ status: 'failure', reason: 'service db was not ready within 2 s (ready.run: false)' });
+    expect(await b.log(id!, 'never-ready')).not.toContain('never\n');
+    await waitFor(async () => ((await docker.listContainers({ all: true, filters: { label: [STAGE_LABEL] } })).length === 0 ? true : undefined), 'no stage or service container left', 15_000);
+  }, 120_000);
+
+  it('runs a 2 × 2 matrix minus one plus one include as its own stages, each with its values, and a stage needing it after all of them', async () => {
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }
+stages:
+  m:
+    image: ${engine.image}
+    matrix:
+      n: [1, 2]
+      os: [x, y]
+      exclude: [{ n: 1, os: y }]
+      include: [{ n: 3, os: z }]
+    env: { WHICH: "\${{ matrix.n }}-\${{ matrix.os }}" }
+    steps: [{ run: "echo n=$FORGELINE_MATRIX_N os=$FORGELINE_MATRIX_OS which=$WHICH" }]
+  after:
+    needs: [m]
+    image: ${engine.image}
+    steps: [{ run: "echo after" }]
+`,
+    });
+    const run = await b.finished(id!, 120_000);
+    const names = ['m (1, x)', 'm (2, x)', 'm (2, y)', 'm (3, z)'];
+    expect(run.stages.map((s: any) => s.name)).toEqual([...names, 'after']);
+    for (const name of names) {
+      const [n, os] = /\((\d), (\w)\)/.exec(name)!.slice(1);
+      expect(await b.log(id!, name)).toContain(`n=${n} os=${os} which=${n}-${os}`);
+    }
+    expect(run.stages.every((s: any) => s.status === 'success')).toBe(true);
+    const lastInstance = Math.max(...run.stages.filter((s: any) => names.includes(s.name)).map((s: any) => Date.parse(s.finishedAt)));
+    expect(Date.parse(run.stages.find((s: any) => s.name === 'after').startedAt)).toBeGreaterThanOrEqual(lastInstance);
+    // Each instance reported its own status context on the commit.
+    const contexts = new Set<string>(b.github.statuses.filter((st) => st.sha === run.sha).map((st) => st.context));
+    for (const name of names) expect([...contexts].some((c) => c.endsWith(`/${name}`)), name).toBe(true);
+  }, 150_000);
+
+  it('restores a cache saved by an earlier run of the same lock file', async () => {
+    const pipeline = `on: { push: {} }
+stages:
+  deps:
+    image: ${engine.image}
+    cache: [{ key: deps, files: [lock.txt], paths: [vendor] }]
+    steps: [{ run: "if [ -f vendor/made ]; then echo restored $(cat vendor/made); else mkdir -p vendor && echo $FORGELINE_SHA > vendor/made && echo fresh; fi" }]
+`;
+    const first = await b.push({ '.forgeline/ci.yml': pipeline, 'lock.txt': 'v1\n' });
+    await b.finished(first.runs[0]!, 60_000);
+    expect(await b.log(first.runs[0]!, 'deps')).toContain('fresh');
+    const second = await b.push({ '.forgeline/ci.yml': pipeline, 'lock.txt': 'v1\n', 'other.txt': 'changed' });
+    await b.finished(second.runs[0]!, 60_000);
+    const log = await b.log(second.runs[0]!, 'deps');
+    expect(log).toContain(`restored ${first.sha}`);
+    expect(log).toMatch(/cache deps-[0-9a-f]{32}: restored 1 file\(s\)\n/);
+  }, 120_000);
+
+  it('fails a step that outgrows its memory "out of memory", naming the limit', async () => {
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  hungry:\n    image: ${engine.image}\n    resources: { memory: 64m }\n    steps: [{ run: "head -c 209715200 /dev/zero | tail -n 1 > /dev/null" }]\n`,
+    });
+    const stage = await b.stage(id!, 'hungry', ['failure', 'success'], 60_000);
+    expect(stage).toMatchObject({ status: 'failure', reason: 'step 1: out of memory (limit 64m)' });
+  }, 90_000);
+
+  it('fails a stage whose image cannot be had, with the engine\'s words, and pull: never without pulling', async () => {
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  absent:\n    image: localhost/forgeline-test/absent:1\n    pull: never\n    steps: [{ run: "true" }]\n  unreachable:\n    image: localhost:1/nothing/here:1\n    steps: [{ run: "true" }]\n`,
+    });
+    const run = await b.finished(id!, 60_000);
+    expect(run.stages.find((s: any) => s.name === 'absent').reason).toBe('the image localhost/forgeline-test/absent:1 is not on this worker\'s engine, and the stage says pull: never');
+    expect(run.stages.find((s: any) => s.name === 'unreachable').reason).toMatch(/^pulling localhost:1\/nothing\/here:1 failed: .+/);
+  }, 90_000);
+
+  it('leaves no container of a canceled stage with a service', async () => {
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  long:\n    image: ${engine.image}\n    services:\n      side: { image: ${engine.image}, command: [sleep, "600"] }\n    steps: [{ run: "echo started; sleep 600" }]\n`,
+    });
+    await waitFor(async () => ((await b.log(id!, 'long')).includes('started') ? true : undefined), 'the step to start', 60_000);
+    expect((await docker.listContainers({ all: true, filters: { label: [STAGE_LABEL] } })).length).toBe(2);
+    expect((await b.api(`/runs/${id}/cancel`, { method: 'POST', token: 'containers-admin' })).status).toBe(200);
+    await b.stage(id!, 'long', 'canceled', 30_000);
+    await waitFor(async () => ((await docker.listContainers({ all: true, filters: { label: [STAGE_LABEL] } })).length === 0 ? true : undefined), 'the canceled stage\'s containers gone', 20_000);
   }, 90_000);
 });
