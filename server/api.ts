@@ -4,7 +4,8 @@ import type { Context } from 'koa';
 import { addToken, approveStage, cancelRun, InputError, NotFoundError, listSecrets, removeEnvironment, removeSecret, rerunRun, revokeToken, setEnvironment, setSecret, triggerManual, type SchedulerDeps } from '../scheduler/index.ts';
 import { addSource, registerRepo, removeRepository, removeSource, replayDelivery, rotateSecret, rotateSourceSecret, type UrlPolicy } from '../ingest/index.ts';
 import { deliveryList, deliveryView, idCursor, runList, runView, stageLog } from './views.ts';
-import { environments, repos, sources, tokens } from '../store/index.ts';
+import { audit, caches, environments, repos, sources, tokens } from '../store/index.ts';
+import { DEFAULT_CACHE_MAX_BYTES } from '../scheduler/index.ts';
 import { requireRole, type ApiAuth } from './auth.ts';
 import { userErrors } from './errors.ts';
 import { streamLog } from './log-stream.ts';
@@ -119,6 +120,21 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
   router.post('/repos/:id/rotate-secret', admin, async (ctx) => {
     const body = bodyOf(ctx);
     ctx.body = await rotateSecret(deps, ctx.params.id!, { retireOld: flag(body.retireOld ?? ctx.query.retireOld), secret: field(body, 'secret') }, ctx.state.actor as string);
+  });
+  router.get('/repos/:id/caches', read, async (ctx) => {
+    const repo = await repos.findRepo(pool, ctx.params.id!);
+    if (!repo) return notFound(ctx, `repository ${ctx.params.id}`);
+    const items = await caches.listCaches(pool, repo.id);
+    ctx.body = { items, totalBytes: items.reduce((n, c) => n + c.bytes, 0), maxBytes: deps.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES, next: null };
+  });
+  router.delete('/repos/:id/caches', write, async (ctx) => {
+    const repo = await repos.findRepo(pool, ctx.params.id!);
+    if (!repo) return notFound(ctx, `repository ${ctx.params.id}`);
+    const key = text(ctx.query.key);
+    const branch = text(ctx.query.branch);
+    const deleted = await caches.deleteCaches(pool, repo.id, key, branch);
+    await audit(pool, { actor: ctx.state.actor as string, action: 'caches.delete', reason: `${repo.name}: ${deleted} cache(s)${key ? ` of key ${key}` : ''}${branch ? ` on ${branch}` : ''}` });
+    ctx.body = { deleted };
   });
   router.get('/repos/:id/sources', read, async (ctx) => {
     const repo = await repos.findRepo(pool, ctx.params.id!);

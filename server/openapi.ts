@@ -11,6 +11,8 @@ const page = (item: object) => ({
   type: 'object', required: ['items', 'next'], properties: { items: { type: 'array', items: item }, next: nullableText },
 });
 const error = { type: 'object', required: ['error'], properties: { error: text } };
+/** A page of caches with what they hold together and the repository's cap. */
+const withTotals = (p: ReturnType<typeof page>) => ({ ...p, required: [...p.required, 'totalBytes', 'maxBytes'], properties: { ...p.properties, totalBytes: { type: 'number' }, maxBytes: { type: 'number' } } });
 
 const event = {
   type: 'object',
@@ -123,6 +125,16 @@ export const openApiDocument = {
     },
     '/api/repos/{id}/rotate-secret': {
       post: { 'x-forgeline-role': 'admin', parameters: [repoParam, { name: 'retireOld', in: 'query', schema: { enum: ['true', 'false'] } }], summary: 'A new webhook secret; the old one stays valid until retired (admin)', requestBody: json({ type: 'object', properties: { retireOld: { type: 'boolean' }, secret: text } }), responses: ok({ type: 'object', required: ['id'], properties: { id: text, secret: text, retired: { type: 'integer' } } }) },
+    },
+    '/api/repos/{id}/caches': {
+      get: {
+        'x-forgeline-role': 'read', parameters: [repoParam], summary: 'The repository\'s caches, most recently used first, with their total and the cap (FORGELINE_CACHE_MAX_BYTES)',
+        responses: ok(withTotals(page({ type: 'object', required: ['branch', 'key', 'bytes', 'files'], properties: { branch: text, key: text, bytes: { type: 'number' }, files: { type: 'integer' }, runId: { type: ['integer', 'null'] }, createdAt: when, lastUsedAt: when } }))),
+      },
+      delete: {
+        'x-forgeline-role': 'write', parameters: [repoParam, { name: 'key', in: 'query', schema: text }, { name: 'branch', in: 'query', schema: text }], summary: 'Delete caches: all, those of a key, of a branch, or both',
+        responses: ok({ type: 'object', required: ['deleted'], properties: { deleted: { type: 'integer' } } }),
+      },
     },
     '/api/repos/{id}/sources': {
       get: { 'x-forgeline-role': 'read', parameters: [repoParam], summary: 'Generic webhook sources', responses: ok(page({ type: 'object', required: ['name', 'auth'], properties: { name: text, auth: text } })) },
