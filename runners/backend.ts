@@ -23,7 +23,13 @@ export interface StageSpec {
   worker?: string;
   /** Where workspaces live on this worker (`--run-as` puts them outside the data dir). */
   workspaceRoot: string;
-  checkout: CheckoutSource;
+  /** The commit checked out for the stage; absent with `workdir`. */
+  checkout?: CheckoutSource;
+  /**
+   * An existing directory the steps run in as it is (`forgeline exec`: the
+   * working tree): no checkout is made, and it is left in place afterwards.
+   */
+  workdir?: string;
   /** Checkouts planning made ahead for this worker; the stage takes its own when there. */
   prepared?: { take(checkout: CheckoutSource, dest: string): Promise<boolean> } | null;
   /** The container image the steps run in (`image:`); null: on the worker's host. */
@@ -88,6 +94,8 @@ export interface Backend {
   /** Runs stages that name an `image` (containers); such stages go only to workers whose back end does. */
   readonly runsImages?: boolean;
   runStage(spec: StageSpec): Promise<StageResult>;
+  /** Why this back end cannot run stages now (its engine does not answer), or null when it can. */
+  unavailable?(): Promise<string | null>;
   /** Stops every running step until called with false (the worker lost the database). */
   hold?(held: boolean): void;
   /**

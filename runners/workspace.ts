@@ -32,6 +32,13 @@ export async function openWorkspace(spec: StageSpec): Promise<Workspace> {
   // early and keep a handle on it (it becomes its step user's below).
   mkdirSync(root, { recursive: true, mode: 0o700 });
   chmodSync(root, 0o700);
+  if (spec.workdir) {
+    // `forgeline exec`: the working tree as it is, never removed (it is outside root).
+    const home = path.join(root, 'home');
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    return { root, src: spec.workdir, home, exactCaches: new Set() };
+  }
+  if (!spec.checkout) throw new Error('a stage needs a checkout or a working directory');
   // Planning may have made it already, while the stage's job was on its way.
   if (!(await spec.prepared?.take(spec.checkout, src))) await createCheckout(spec.checkout.mirror, spec.checkout.sha, src, { independent: spec.checkout.independent });
   // Synchronous: one tiny call, rather than a wait for a busy event loop's next turn.

@@ -6,6 +6,8 @@ import { dockerBackend, STAGE_LABEL } from '../runners/index.ts';
 import { removeLeftovers } from '../scheduler/leftovers.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
+import { forgelineCli } from './helpers/cli.ts';
+import { createTestRepo } from './helpers/git-repo.ts';
 import { engineMissing, startPodman, type TestEngine } from './helpers/podman.ts';
 
 const missing = engineMissing();
@@ -200,4 +202,25 @@ stages:
     await b.stage(id!, 'long', 'canceled', 30_000);
     await waitFor(async () => ((await docker.listContainers({ all: true, filters: { label: [STAGE_LABEL] } })).length === 0 ? true : undefined), 'the canceled stage\'s containers gone', 20_000);
   }, 90_000);
+
+  it('forgeline exec runs a stage that names an image in it through the engine, and without one says why and runs nothing', async () => {
+    const repo = await createTestRepo();
+    await repo.commit({
+      'here.txt': 'from the working tree\n',
+      '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  m:\n    image: ${engine.image}\n    matrix: { n: [1, 2] }\n    steps: [{ run: "pwd; cat here.txt; echo n=$FORGELINE_MATRIX_N; test ! -e /etc/debian_version && echo in-image" }]\n`,
+    });
+    const ran = await forgelineCli(['exec', '--stage', 'm', '--container-network', 'none'], { PATH: process.env.PATH, DOCKER_HOST: engine.host }, undefined, repo.work);
+    expect(ran.exitCode, ran.stderr).toBe(0);
+    expect(ran.stdout).toContain('── m (1)\n');
+    expect(ran.stdout.match(/\/workspace\nfrom the working tree\n/g)).toHaveLength(2);
+    expect(ran.stdout).toContain('n=2\nin-image');
+    const refused = await forgelineCli(['exec'], { PATH: process.env.PATH, DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, undefined, repo.work);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain(`the pipeline runs stages in images (m (1): ${engine.image}, m (2): ${engine.image}), and no container engine answers at unix:///nonexistent/docker.sock`);
+    expect(refused.stdout).not.toContain('── m');
+    // --backend local runs the steps on this machine instead, saying so.
+    const local = await forgelineCli(['exec', '--backend', 'local'], { PATH: process.env.PATH, DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, undefined, repo.work);
+    expect(local.stdout).toContain('forgeline: --backend local: the steps of m (1)');
+    expect(local.stdout).toContain(`${repo.work}\nfrom the working tree`);
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { execLocally } from '../../scheduler/index.ts';
 import { collect, inputsOf } from '../options.ts';
 
@@ -12,11 +12,13 @@ export function execCommand(program: Command): void {
     .option('--stage <name>', 'only this stage')
     .option('--event <kind>', 'push, pull_request or manual: what `if` conditions and variables see', 'push')
     .option('--input <name=value>', 'a manual input (repeatable)', collect, [])
-    .action(async (opts: { dir: string; pipeline?: string; stage?: string; event: string; input: string[] }) => {
+    .addOption(new Option('--backend <name>', 'docker: stages that name an image run in it (the default when one does); local: every step on this machine, ignoring images').choices(['local', 'docker']))
+    .option('--container-network <name>', 'the network stage containers join (none, host, or a network of the engine; default: the engine\'s)')
+    .action(async (opts: { dir: string; pipeline?: string; stage?: string; event: string; input: string[]; backend?: string; containerNetwork?: string }) => {
       if (!['push', 'pull_request', 'manual'].includes(opts.event)) throw new Error('--event must be push, pull_request or manual');
       const inputs = inputsOf(opts.input);
       const result = await execLocally({
-        dir: path.resolve(opts.dir), pipeline: opts.pipeline, stage: opts.stage, event: opts.event as 'push', inputs,
+        dir: path.resolve(opts.dir), pipeline: opts.pipeline, stage: opts.stage, event: opts.event as 'push', inputs, backend: opts.backend, containerNetwork: opts.containerNetwork,
         out: (chunk) => process.stdout.write(chunk),
       });
       if (result.results.some((r) => r.status === 'failure')) process.exitCode = 1;

@@ -5,7 +5,7 @@ import { runSteps } from '../../process-runner.ts';
 import { stepEnvironment } from '../../step-env.ts';
 import { closeWorkspace, keepOutputs, openWorkspace } from '../../workspace.ts';
 import { localBackend } from '../local/index.ts';
-import { connect, ensureImage, removeContainer } from './engine.ts';
+import { connect, engineMessage, ensureImage, removeContainer } from './engine.ts';
 import { envList, execSpawner, WORKSPACE } from './exec.ts';
 import { startServices, stopServices, type StartedService } from './services.ts';
 
@@ -42,10 +42,19 @@ function imagePath(imageEnv: string[]): string | null {
  */
 export function dockerBackend(opts: DockerOptions = {}): Backend {
   let client: Docker | undefined;
-  const engine = () => (client ??= connect(opts.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'));
+  const host = () => opts.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+  const engine = () => (client ??= connect(host()));
   return {
     name: 'docker',
     runsImages: true,
+    async unavailable() {
+      try {
+        await engine().ping();
+        return null;
+      } catch (err) {
+        return `no container engine answers at ${host()} (${engineMessage(err)}): set DOCKER_HOST, or start Docker or \`podman system service\``;
+      }
+    },
     async runStage(spec: StageSpec): Promise<StageResult> {
       if (!spec.image) return localBackend.runStage(spec);
       const docker = engine();
