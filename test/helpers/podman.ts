@@ -22,6 +22,8 @@ export interface TestEngine {
   /** DOCKER_HOST's form: unix:///…/podman.sock */
   host: string;
   image: string;
+  /** The environment a `podman` command needs to use this engine's storage and configuration. */
+  env: NodeJS.ProcessEnv;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ graphroot = "${path.join(dir, 'storage')}"
   return {
     host: `unix://${socket}`,
     image: TEST_IMAGE,
+    env,
     async stop() {
       await execa('podman', ['rm', '--all', '--force'], { env, reject: false });
       server.kill();
