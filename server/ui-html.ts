@@ -11,6 +11,18 @@ export function when(date: Date | string | null): string {
   return date ? `<time datetime="${esc(new Date(date).toISOString())}">${esc(new Date(date).toISOString().replace('T', ' ').slice(0, 19))}</time>` : '';
 }
 
+/** 1.5 MiB, 312 KiB, 10 GiB: sizes as people read them. */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let n = bytes;
+  let unit = 0;
+  while (n >= 1024 && unit < units.length - 1) {
+    n /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} bytes` : `${n < 10 ? n.toFixed(1).replace(/\.0$/, '') : Math.round(n)} ${units[unit]}`;
+}
+
 export interface PageUser {
   name: string;
   role: string;

@@ -2,13 +2,13 @@ import Router from '@koa/router';
 import type { BlockList } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { Context, Next } from 'koa';
-import { type SchedulerDeps } from '../scheduler/index.ts';
+import { DEFAULT_CACHE_MAX_BYTES, type SchedulerDeps } from '../scheduler/index.ts';
 import { providerFor } from '../providers/index.ts';
 import { deliveryList, deliveryView, runList, runView } from './views.ts';
-import { deliveries, environments, repos, runs, sessions, tokens } from '../store/index.ts';
+import { caches, deliveries, environments, repos, runs, sessions, tokens } from '../store/index.ts';
 import { csrfToken, resolveSession, resolveToken, SESSION_COOKIE, SESSION_SECONDS, type ApiAuth } from './auth.ts';
 import { clientView } from './client-address.ts';
-import { esc, layout, statusBadge, when, type PageUser } from './ui-html.ts';
+import { esc, formatBytes, layout, statusBadge, when, type PageUser } from './ui-html.ts';
 
 const ASSETS: Record<string, { type: string; body: string }> = {
   'style.css': { type: 'text/css', body: readFileSync(new URL('../ui/style.css', import.meta.url), 'utf8') },
@@ -165,7 +165,7 @@ ${can(ctx, 'write') ? `<p><button data-post="/api/deliveries/${esc(d.id)}/replay
   router.get('/repos', page, async (ctx) => {
     const list = await repos.listRepos(pool);
     html(ctx, 'Repositories', `<table><thead><tr><th>Repository</th><th>Forge</th><th>Hook URL</th><th></th></tr></thead><tbody>
-${list.map((r) => `<tr><td><a href="/repos/${esc(r.id)}/environments">${esc(r.name)}</a></td><td>${esc(r.forge)}</td><td><code>${esc(deps.publicUrl)}/hooks/${esc(r.hookId)}</code></td>
+${list.map((r) => `<tr><td><a href="/repos/${esc(r.id)}/environments">${esc(r.name)}</a> · <a href="/repos/${esc(r.id)}/caches">caches</a></td><td>${esc(r.forge)}</td><td><code>${esc(deps.publicUrl)}/hooks/${esc(r.hookId)}</code></td>
 <td>${can(ctx, 'admin') ? `<button data-post="/api/repos/${esc(r.id)}/rotate-secret" data-reload="false">Rotate secret</button>` : ''}</td></tr>`).join('')}</tbody></table>`);
   });
 
@@ -184,6 +184,19 @@ ${w.waitingFor === 'approval' && can(ctx, 'approve') ? `<button class="primary" 
 ${history.map((h: any) => `<tr><td><a href="/runs/${h.runId}">#${h.runId}</a> ${esc(h.stage)}</td><td><code>${esc(String(h.sha).slice(0, 12))}</code></td><td>${statusBadge(h.status)}</td><td>${esc(h.approvedBy ?? '')}</td><td>${when(h.finishedAt)}</td></tr>`).join('')}</tbody></table>`;
     }));
     html(ctx, `Environments of ${repo.name}`, sections.join('') || '<p class="muted">No environments: set one with <code>forgeline env set</code>.</p>');
+  });
+  router.get('/repos/:id/caches', page, async (ctx) => {
+    const repo = await repos.findRepo(pool, ctx.params.id!);
+    if (!repo) return;
+    const list = await caches.listCaches(pool, repo.id);
+    const total = list.reduce((n, c) => n + c.bytes, 0);
+    const cap = deps.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES;
+    const remove = (query: string, label: string) => can(ctx, 'write') ? `<button data-method="DELETE" data-post="/api/repos/${esc(repo.id)}/caches?${query}">${label}</button>` : '';
+    html(ctx, `Caches of ${repo.name}`, `<p>${formatBytes(total)} of ${formatBytes(cap)} (FORGELINE_CACHE_MAX_BYTES); the least recently used go first. ${list.length ? remove('', 'Delete all') : ''}</p>
+${list.length ? `<table><thead><tr><th>Key</th><th>Branch</th><th>Files</th><th>Size</th><th>Saved</th><th>Last used</th><th></th></tr></thead><tbody>
+${list.map((c) => `<tr><td><code>${esc(c.key)}</code></td><td>${esc(c.branch)}</td><td>${c.files}</td><td>${formatBytes(c.bytes)}</td><td>${c.runId ? `<a href="/runs/${c.runId}">${when(c.createdAt)}</a>` : when(c.createdAt)}</td><td>${when(c.lastUsedAt)}</td>
+<td>${remove(`key=${encodeURIComponent(c.key)}&branch=${encodeURIComponent(c.branch)}`, 'Delete')}</td></tr>`).join('')}</tbody></table>` : '<p class="muted">No caches yet: a stage with <code>cache:</code> saves one after its first success.</p>'}
+<p id="action-result" class="muted"></p>`);
   });
   return router;
 }

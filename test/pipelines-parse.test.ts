@@ -32,11 +32,14 @@ describe('pipeline files', () => {
     expect(p.env).toEqual({ NODE_ENV: 'test' });
     expect(p.runsOn).toEqual(['linux']);
     expect(p.concurrency).toEqual({ group: 'deploy', cancelInProgress: false });
-    const [build, test, deploy] = p.stages;
+    const [build, test, test24, deploy] = p.stages;
     expect(build!.steps[1]).toEqual({ name: 'compile', run: 'npm run build', env: { CI_BUILD: '1' }, workingDirectory: 'app', timeoutMs: null, continueOnError: false });
     expect(build!.artifacts).toEqual(['dist/**']);
-    expect(test).toMatchObject({ needs: ['build'], timeoutMs: 15 * 60_000, retries: 1, steps: [{ run: 'npm test', timeoutMs: 10 * 60_000 }] });
-    expect(deploy).toMatchObject({ environment: 'production', approval: true, secrets: ['DEPLOY_TOKEN'], ifReadsStages: false, timeoutMs: 3_600_000 });
+    expect(build!.cache).toEqual([{ key: 'npm', files: ['package-lock.json'], paths: ['.npm'] }]);
+    expect(test).toMatchObject({ name: 'test (22)', needs: ['build'], timeoutMs: 15 * 60_000, retries: 1, steps: [{ run: 'npm test', timeoutMs: 10 * 60_000 }] });
+    expect(test24).toMatchObject({ name: 'test (24)', image: 'node:24', resources: { cpus: null, memory: 2 * 1024 ** 3, pids: null } });
+    expect(test24!.services).toEqual([{ name: 'db', image: 'postgres:17', env: { POSTGRES_PASSWORD: 'test' }, command: null, ready: { run: 'pg_isready', timeoutMs: 60_000 } }]);
+    expect(deploy).toMatchObject({ needs: ['test (22)', 'test (24)'], environment: 'production', approval: true, secrets: ['DEPLOY_TOKEN'], ifReadsStages: false, timeoutMs: 3_600_000 });
   });
 
   it('takes `name` over the file stem, and `on.push` without filters', () => {

@@ -73,6 +73,23 @@ describe.skipIf(!chromiumPath)(`the web UI in a real browser${noChromiumReason}`
     await page.screenshot({ path: path.join(ARTIFACTS, 'ui-environment.png'), fullPage: true });
   });
 
+  it('lists a repository\'s caches with their size, and deletes one', async () => {
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  deps:\n    cache: [{ key: vendor, paths: [vendor] }]\n    steps: [{ run: "mkdir -p vendor && head -c 3000 /dev/urandom > vendor/blob" }]\n',
+    });
+    expect((await b.finished(id!)).status).toBe('success');
+    await page.goto(`${b.forgeline.url}/repos/${b.hook.id}/caches`);
+    const row = page.locator('tbody tr', { hasText: 'vendor-' });
+    expect(await row.textContent()).toMatch(/main\s*1\s*[\d.]+ KiB/);
+    expect(await page.textContent('main')).toContain('of 10 GiB');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ui-caches.png'), fullPage: true });
+    const reloaded = page.waitForEvent('load');
+    await row.locator('button[data-method=DELETE]').click();
+    await page.waitForSelector('#action-result:has-text("done")');
+    await reloaded;
+    expect(await page.textContent('main')).toContain('No caches yet');
+  });
+
   it('replays a delivery from its page, which explains what it ran', async () => {
     const { delivery } = await b.push({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  s: { steps: [{ run: "true" }] }\n', 'r.txt': '1' });
     await page.goto(`${b.forgeline.url}/deliveries/${delivery.id}`);

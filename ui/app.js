@@ -5,7 +5,9 @@ const csrf = document.querySelector('meta[name="csrf"]')?.content ?? '';
 
 async function act(button) {
   button.disabled = true;
-  const res = await fetch(button.dataset.post, { method: 'POST', headers: { 'x-forgeline-csrf': csrf, 'content-type': 'application/json' }, body: '{}' });
+  // data-method="DELETE" for removals; POST otherwise.
+  const method = button.dataset.method ?? 'POST';
+  const res = await fetch(button.dataset.post, { method, headers: { 'x-forgeline-csrf': csrf, 'content-type': 'application/json' }, body: method === 'DELETE' ? undefined : '{}' });
   const out = document.getElementById('action-result');
   const text = await res.text();
   if (out) out.textContent = res.ok ? `done: ${text}` : `refused (${res.status}): ${text}`;
