@@ -1,6 +1,8 @@
 // Stages in containers, through a real engine (Podman's Docker-compatible
 // service): what a step can see and reach, and that nothing is left behind.
 import Docker from 'dockerode';
+import { execa, type ResultPromise } from 'execa';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerBackend, STAGE_LABEL } from '../runners/index.ts';
 import { removeLeftovers } from '../scheduler/leftovers.ts';
@@ -223,4 +225,39 @@ stages:
     expect(local.stdout).toContain('forgeline: --backend local: the steps of m (1)');
     expect(local.stdout).toContain(`${repo.work}\nfrom the working tree`);
   }, 60_000);
+
+  it('leaves nothing of a worker killed with -9 once the next worker has started', async () => {
+    const bin = fileURLToPath(new URL('../bin/forgeline.js', import.meta.url));
+    const env = { ...b.forgeline.env, DOCKER_HOST: engine.host, FORGELINE_HEARTBEAT_SECONDS: '2', LOG_LEVEL: 'warn' };
+    const started: ResultPromise[] = [];
+    const startWorker = async () => {
+      const child = execa(process.execPath, [bin, 'worker', '--backend', 'docker', '--container-network', 'none', '--labels', 'doomed'], { env, extendEnv: false, reject: false });
+      started.push(child);
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('started')) resolve(); });
+        child.then((r) => reject(new Error(`worker exited: ${r.stderr}`)));
+      });
+      // Wrapped: an async function returning the subprocess itself would wait for it to exit.
+      return { child };
+    };
+    try {
+      const { child: doomed } = await startWorker();
+      const { runs: [id] } = await b.push({
+        '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  held:\n    runs-on: [doomed]\n    image: ${engine.image}\n    services:\n      side: { image: ${engine.image}, command: [sleep, "600"] }\n    steps: [{ run: "echo started; sleep 600" }]\n`,
+      });
+      await waitFor(async () => ((await b.log(id!, 'held')).includes('started') ? true : undefined), 'the step to start', 60_000);
+      const mine = { label: [`${STAGE_LABEL}=${id}-held-1`] };
+      doomed.kill('SIGKILL');
+      await doomed;
+      // Nothing stops containers when their worker dies: they are still there.
+      expect(await docker.listContainers({ all: true, filters: mine })).toHaveLength(2);
+      await startWorker();
+      // The next worker finds the stage lost (a heartbeat interval) and removes what it left.
+      expect(await b.stage(id!, 'held', 'failure', 30_000)).toMatchObject({ reason: 'worker lost' });
+      await waitFor(async () => ((await docker.listContainers({ all: true, filters: mine })).length === 0 ? true : undefined), 'the killed worker\'s containers gone', 30_000);
+    } finally {
+      for (const child of started) child.kill('SIGKILL');
+      await Promise.all(started);
+    }
+  }, 120_000);
 });
