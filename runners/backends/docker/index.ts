@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Backend, StageResult, StageSpec } from '../../backend.ts';
 import { runSteps } from '../../process-runner.ts';
@@ -31,6 +32,16 @@ export interface DockerOptions {
 /** The image's PATH where it sets one: its tools are where it says, not where the worker's are. */
 function imagePath(imageEnv: string[]): string | null {
   return imageEnv.find((e) => e.startsWith('PATH='))?.slice(5) ?? null;
+}
+
+/**
+ * `forgeline-<id>` in the characters engines allow; a matrix instance's id
+ * (`12-test (22, pg15)-1`) gets a hash of itself too, so that two ids never
+ * come out the same.
+ */
+function containerName(id: string): string {
+  const plain = id.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return plain === id ? `forgeline-${id}` : `forgeline-${plain}-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
 }
 
 /**
@@ -73,7 +84,7 @@ export function dockerBackend(opts: DockerOptions = {}): Backend {
         const cpus = spec.resources?.cpus ?? opts.cpus ?? null;
         const ciEnv = { ...stepEnvironment(spec.context, HOME), ...(imagePath(imageEnv) ? { PATH: imagePath(imageEnv)! } : {}) };
         const base = {
-          name: `forgeline-${spec.id}`.replace(/[^A-Za-z0-9_.-]/g, '_'),
+          name: containerName(spec.id),
           Labels: { [STAGE_LABEL]: spec.id, [RUN_LABEL]: String(spec.context.runId), [WORKER_LABEL]: spec.worker ?? '' },
           HostConfig: {
             // A PID 1 that passes signals on: `tail` alone would ignore the stop and hold it for the full grace.
