@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { holdSteps, spawnStep, type StepProcess, type StepProcessOptions } from './step-process.ts';
-import type { Runner, StageExecution, StageOutcome } from './types.ts';
+import type { Runner, StageExecution, StageOutcome, StepRecord } from './types.ts';
 
 /** Starts one step: on the host (spawnStep), or in a container (backends/docker). */
 export type StepSpawner = (opts: StepProcessOptions) => StepProcess;
@@ -13,12 +13,21 @@ export type StepSpawner = (opts: StepProcessOptions) => StepProcess;
  * the same reasons for every way a step can end.
  */
 export async function runSteps(execution: StageExecution, spawn: StepSpawner): Promise<StageOutcome> {
+  const steps: StepRecord[] = [];
+  const outcome = await stepLoop(execution, spawn, steps);
+  return { ...outcome, steps };
+}
+
+async function stepLoop(execution: StageExecution, spawn: StepSpawner, steps: StepRecord[]): Promise<StageOutcome> {
   const stageDeadline = Date.now() + execution.timeoutMs;
   let softFailure: string | null = null;
   for (const [index, step] of execution.steps.entries()) {
     if (execution.signal?.aborted) return { status: 'canceled', reason: 'canceled' };
     const label = step.name ?? `step ${index + 1}`;
-    execution.log(`▶ ${step.name ?? step.run}\n`);
+    // The line the run page folds the log at: the same text as the step's name in the API.
+    const shown = step.name ?? step.run;
+    execution.log(`▶ ${shown}\n`);
+    const startedAt = new Date().toISOString();
     const cwd = step.workingDirectory ? path.join(execution.workdir, step.workingDirectory) : execution.workdir;
     // Else the spawn's ENOENT would name the shell, not the directory.
     if (!existsSync(cwd)) return { status: 'failure', reason: `${label}: working-directory '${step.workingDirectory}' does not exist in the checkout` };
@@ -47,12 +56,20 @@ export async function runSteps(execution: StageExecution, spawn: StepSpawner): P
     execution.signal?.removeEventListener('abort', onAbort);
     // A step that exits leaves no background process behind it.
     child.kill();
-    if (stopped === 'canceled') return { status: 'canceled', reason: 'canceled' };
-    if (stopped === 'timeout') return { status: 'failure', reason: `${label}: stage timed out` };
+    const record = (status: StepRecord['status']) => steps.push({ name: shown, startedAt, finishedAt: new Date().toISOString(), exitCode: result.exitCode, status });
+    if (stopped === 'canceled') {
+      record('canceled');
+      return { status: 'canceled', reason: 'canceled' };
+    }
+    if (stopped === 'timeout') {
+      record('failure');
+      return { status: 'failure', reason: `${label}: stage timed out` };
+    }
     let failure: string | null = null;
     if (stopped === 'step-timeout') failure = `${label}: timed out`;
     else if (result.error) failure = `${label}: ${result.error.split('\n')[0]}`;
     else if (result.exitCode !== 0) failure = `${label}: ${result.signal ? `killed by ${result.signal}` : `exited with ${result.exitCode}`}`;
+    record(failure ? 'failure' : 'success');
     if (failure && step.continueOnError) {
       execution.log(`forgeline: ${failure} (continue-on-error)\n`);
       softFailure ??= failure;

@@ -19,9 +19,21 @@ export interface StageExecution {
   log: (chunk: string) => void;
 }
 
+/** One step as it ran: what the run page folds a log by (docs/api.md, "Runs"). */
+export interface StepRecord {
+  name: string;
+  startedAt: string;
+  finishedAt: string;
+  /** The shell's exit code; null when it was killed or could not start. */
+  exitCode: number | null;
+  status: 'success' | 'failure' | 'canceled';
+}
+
 export interface StageOutcome {
   status: 'success' | 'failure' | 'canceled';
   reason: string | null;
+  /** The steps that ran, in order (absent when none could start). */
+  steps?: StepRecord[];
 }
 
 /** Executes one stage's steps. Local processes today; the seam for other runners. */

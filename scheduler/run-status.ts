@@ -15,7 +15,9 @@ export function deriveRunStatus(stages: Array<{ status: StageStatus }>): StageSt
     if (statuses.length > 0 && statuses.every((s) => s === 'skipped')) return 'skipped';
     return 'success';
   }
-  if (statuses.includes('running') || statuses.some(isFinal)) return 'running';
+  // A run with a stage at work is running; else one held at a gate (an approval, a lock) waits,
+  // even when other stages have ended: it says what the run needs next.
+  if (statuses.includes('running')) return 'running';
   if (statuses.includes('waiting')) return 'waiting';
-  return 'queued';
+  return statuses.some(isFinal) ? 'running' : 'queued';
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { StageDefinition } from '../pipelines/index.ts';
-import { ArtifactError, secretMasker } from '../runners/index.ts';
+import { ArtifactError, secretMasker, type StepRecord } from '../runners/index.ts';
 import { artifacts, deliveries, environments, repos, runs, secrets, waitingOutOutages, withTransaction, type Repo, type RunRow } from '../store/index.ts';
 import { stageCaches } from './caches.ts';
 import { runUrl } from './contexts.ts';
@@ -17,7 +17,7 @@ import { fetchCommit, mirrorPath } from './mirrors.ts';
 import type { Presence } from './presence.ts';
 import type { StageJob } from './queues.ts';
 
-type Outcome = { status: 'success' | 'failure' | 'canceled'; reason: string | null };
+type Outcome = { status: 'success' | 'failure' | 'canceled'; reason: string | null; steps?: StepRecord[] };
 
 /** Claims a stage for this worker (queued → running), recording a deployment when it enters an environment; answers its run. */
 async function claim(deps: SchedulerDeps, job: StageJob): Promise<RunRow | null> {
@@ -125,7 +125,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
       artifactMaxBytes: deps.artifactMaxBytes,
       log: write,
     });
-    outcome = { status: result.status, reason: result.reason };
+    outcome = { status: result.status, reason: result.reason, steps: result.steps };
     if (result.artifacts) {
       const packed = result.artifacts;
       await waitingOutOutages(() => artifacts.saveArtifacts(deps.pool, { runId: run.id, stage: stage.name, attempt: job.attempt, ...packed }));
@@ -154,7 +154,10 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     for (let wait = 500; ; wait = Math.min(wait * 2, 10_000)) {
       try {
         await withTransaction(deps.pool, async (tx) => {
-          if (await finishStage(deps, tx, attempt, ['running'], outcome)) return;
+          const finished = await finishStage(deps, tx, attempt, ['running'], outcome);
+          // The attempt's row exists now, whoever ended it (migration 019's trigger).
+          if (outcome.steps) await runs.recordSteps(tx, attempt, outcome.steps);
+          if (finished) return;
           // Canceled while it ran: its step is dead now, and the environment's lock it kept goes to the next deployment.
           const environment = environmentOf(run, job.stage);
           if (environment) await freeLock(deps, tx, { repoId: run.repoId, environment, runId: run.id, stage: job.stage, attempt: job.attempt });

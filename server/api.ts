@@ -75,6 +75,18 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     }, ctx.state.actor as string);
     ctx.status = 201;
   });
+  router.patch('/repos/:id', admin, async (ctx) => {
+    const repo = await repos.findRepo(pool, ctx.params.id!);
+    if (!repo) return notFound(ctx, `repository ${ctx.params.id}`);
+    const body = bodyOf(ctx);
+    if (body.publicBadges !== undefined) {
+      if (typeof body.publicBadges !== 'boolean') throw new InputError('"publicBadges" must be true or false');
+      await repos.setPublicBadges(pool, repo.id, body.publicBadges);
+      await audit(pool, { actor: ctx.state.actor as string, action: 'repo.badges', reason: `${repo.name}: badges ${body.publicBadges ? 'public' : 'behind a token'}` });
+    }
+    const now = (await repos.getRepo(pool, repo.id))!;
+    ctx.body = { id: now.id, name: now.name, publicBadges: now.publicBadges };
+  });
   router.delete('/repos/:id', admin, async (ctx) => {
     ctx.body = await removeRepository(deps, ctx.params.id!, ctx.state.actor as string);
   });
@@ -176,8 +188,9 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
       if (!(await streamLog(ctx, pool, runId(ctx), ctx.params.name!))) notFound(ctx, `stage ${ctx.params.name} in run ${ctx.params.id}`);
       return;
     }
-    const log = await stageLog(pool, runId(ctx), ctx.params.name!);
-    if (log === null) return notFound(ctx, `stage ${ctx.params.name} in run ${ctx.params.id}`);
+    const attempt = ctx.query.attempt === undefined ? undefined : Number(ctx.query.attempt);
+    const log = await stageLog(pool, runId(ctx), ctx.params.name!, attempt);
+    if (log === null) return notFound(ctx, attempt === undefined ? `stage ${ctx.params.name} in run ${ctx.params.id}` : `attempt ${ctx.query.attempt} of stage ${ctx.params.name} in run ${ctx.params.id}`);
     ctx.type = 'text/plain; charset=utf-8';
     // Streamed a page at a time: a large log is never whole in memory.
     ctx.body = Readable.from(log);
@@ -188,7 +201,7 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     ctx.body = result;
   });
   router.post('/runs/:id/rerun', write, async (ctx) => {
-    ctx.body = await rerunRun(deps, runId(ctx), ctx.state.actor as string);
+    ctx.body = await rerunRun(deps, runId(ctx), ctx.state.actor as string, undefined, { failedOnly: flag(ctx.query.failed) });
   });
   router.post('/runs/:id/stages/:name/rerun', write, async (ctx) => {
     ctx.body = await rerunRun(deps, runId(ctx), ctx.state.actor as string, ctx.params.name);

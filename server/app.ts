@@ -4,6 +4,7 @@ import { refreshQueueDepth } from './queue-depth.ts';
 import { type IngestDeps, type UrlPolicy } from '../ingest/index.ts';
 import { jsonBody } from './json-body.ts';
 import { uiRoutes } from './ui.ts';
+import { badgeRoutes } from './badges.ts';
 import { cidrList } from '../ingest/cidr.ts';
 import { apiRoutes, type ApiAuth } from './api.ts';
 import { isDatabaseUnavailable } from '../store/index.ts';
@@ -52,7 +53,7 @@ export function createApp(deps: SchedulerDeps, ingest: IngestDeps, opts: AppOpti
     requireHttps: opts.transport?.requireHttps ?? false,
     requireClientCert: Boolean(opts.transport?.tlsClientCa),
     trustedProxies,
-  }), apiRoutes(deps, opts.auth, opts.urls), uiRoutes(deps, opts.auth, trustedProxies)]) {
+  }), apiRoutes(deps, opts.auth, opts.urls), badgeRoutes(deps.pool, opts.auth), uiRoutes(deps, opts.auth, trustedProxies)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -28,19 +28,37 @@ const event = {
   },
 };
 
+const duration = { type: ['integer', 'null'], description: 'milliseconds' };
+const step = { type: 'object', required: ['name', 'startedAt', 'finishedAt', 'exitCode', 'status'], properties: { name: text, startedAt: when, finishedAt: when, exitCode: { type: ['integer', 'null'] }, status: text } };
+const steps = { type: ['array', 'null'], items: step };
 const stage = {
   type: 'object',
-  required: ['name', 'status', 'needs', 'attempt', 'startedAt', 'finishedAt', 'reason'],
-  properties: { name: text, status, needs: { type: 'array', items: text }, attempt: id, startedAt: when, finishedAt: when, reason: nullableText, waitingFor: nullableText, approvedBy: nullableText, environment: nullableText },
+  required: ['name', 'status', 'needs', 'attempt', 'startedAt', 'finishedAt', 'reason', 'attempts'],
+  properties: {
+    name: text, status, needs: { type: 'array', items: text }, attempt: id, startedAt: when, finishedAt: when, durationMs: duration, reason: nullableText,
+    waitingFor: nullableText, approvedBy: nullableText, environment: nullableText,
+    matrix: { type: ['object', 'null'], properties: { stage: text, values: { type: 'object', additionalProperties: text } } },
+    steps,
+    attempts: { type: 'array', items: { type: 'object', required: ['attempt', 'status'], properties: { attempt: id, status, reason: nullableText, startedAt: when, finishedAt: when, steps } } },
+  },
 };
 
 const run = {
   type: 'object',
   required: ['id', 'pipeline', 'repo', 'sha', 'event', 'status', 'attempt', 'stages'],
-  properties: { id, pipeline: text, repo: text, sha: text, event, status, attempt: id, reason: nullableText, problems: { type: 'array', items: text }, stages: { type: 'array', items: stage } },
+  properties: {
+    id, pipeline: text, repo: text, sha: text, event, status, attempt: id, reason: nullableText, problems: { type: 'array', items: text },
+    startedAt: when, finishedAt: when, durationMs: duration, message: nullableText, triggeredBy: nullableText, stages: { type: 'array', items: stage },
+  },
 };
 
-const runItem = { type: 'object', required: ['id', 'pipeline', 'repo', 'sha', 'status'], properties: { id, pipeline: text, repo: text, sha: text, status, attempt: id } };
+const runItem = {
+  type: 'object', required: ['id', 'pipeline', 'repo', 'sha', 'status'],
+  properties: {
+    id, pipeline: text, repo: text, sha: text, status, attempt: id, event: text, branch: nullableText, tag: nullableText, pullRequest: { type: ['integer', 'null'] },
+    message: nullableText, triggeredBy: nullableText, createdAt: when, startedAt: when, finishedAt: when, durationMs: duration,
+  },
+};
 
 const delivery = {
   type: 'object',
@@ -85,6 +103,11 @@ export const openApiDocument = {
       },
     },
     '/api/repos/{id}': {
+      patch: {
+        'x-forgeline-role': 'admin', parameters: [repoParam], summary: 'Change a repository\'s settings: publicBadges lets anyone read its badges (admin)',
+        requestBody: json({ type: 'object', properties: { publicBadges: { type: 'boolean' } } }),
+        responses: { ...ok({ type: 'object', required: ['id', 'name', 'publicBadges'], properties: { id: text, name: text, publicBadges: { type: 'boolean' } } }), 400: { description: 'bad input', ...json(error) } },
+      },
       delete: { 'x-forgeline-role': 'admin', parameters: [repoParam], summary: 'Unregister a repository: its hook stops answering (admin)', responses: ok({ type: 'object', required: ['id', 'name'], properties: { id: text, name: text } }) },
     },
     '/api/repos/{id}/environments/{name}': {
@@ -148,9 +171,9 @@ export const openApiDocument = {
     '/api/deliveries/{id}/replay': { post: { parameters: [{ name: 'id', in: 'path', required: true, schema: text }], 'x-forgeline-role': 'write', summary: 'Process a stored delivery again (write)', responses: { 201: { description: 'replayed', ...json({ type: 'object', required: ['delivery', 'runs'], properties: { delivery: text, runs: { type: 'array', items: id } } }) } } } },
     '/api/runs': { get: { 'x-forgeline-role': 'read', parameters: [{ name: 'repo', in: 'query', schema: text }, { name: 'sha', in: 'query', schema: text }, { name: 'ref', in: 'query', schema: text }, { name: 'status', in: 'query', schema: text }, ...pageParams], summary: 'Runs, newest first', responses: ok(page(runItem)) } },
     '/api/runs/{id}': { get: { 'x-forgeline-role': 'read', parameters: [runParam], summary: 'One run with its stages', responses: ok(run) } },
-    '/api/runs/{id}/stages/{name}/log': { get: { 'x-forgeline-role': 'read', parameters: [runParam, stageParam], summary: 'A stage\'s log; Accept: text/event-stream follows it live', responses: { 200: { description: 'the log', content: { 'text/plain': { schema: text }, 'text/event-stream': { schema: text } } } } } },
+    '/api/runs/{id}/stages/{name}/log': { get: { 'x-forgeline-role': 'read', parameters: [runParam, stageParam, { name: 'attempt', in: 'query', schema: { type: 'integer', minimum: 1 } }], summary: 'A stage\'s log (its current attempt, or ?attempt=N); Accept: text/event-stream follows it live', responses: { 200: { description: 'the log', content: { 'text/plain': { schema: text }, 'text/event-stream': { schema: text } } } } } },
     '/api/runs/{id}/cancel': { post: { parameters: [runParam], 'x-forgeline-role': 'write', summary: 'Cancel (write)', responses: ok({ type: 'object', required: ['id', 'canceled'], properties: { id, canceled: { type: 'array', items: text } } }) } },
-    '/api/runs/{id}/rerun': { post: { parameters: [runParam], 'x-forgeline-role': 'write', summary: 'Rerun (write)', responses: ok({ type: 'object', required: ['id', 'attempt', 'stages'], properties: { id, attempt: id, stages: { type: 'array', items: text } } }) } },
+    '/api/runs/{id}/rerun': { post: { parameters: [runParam, { name: 'failed', in: 'query', schema: { enum: ['true', 'false'] } }], 'x-forgeline-role': 'write', summary: 'Rerun the whole run, or with ?failed=true its failed and canceled stages and those that need them (write)', responses: ok({ type: 'object', required: ['id', 'attempt', 'stages'], properties: { id, attempt: id, stages: { type: 'array', items: text } } }) } },
     '/api/runs/{id}/stages/{name}/rerun': { post: { parameters: [runParam, stageParam], 'x-forgeline-role': 'write', summary: 'Rerun a stage and its dependents (write)', responses: ok({ type: 'object', required: ['id', 'attempt', 'stages'] }) } },
     '/api/runs/{id}/stages/{name}/approve': { post: { parameters: [runParam, stageParam], 'x-forgeline-role': 'approve', summary: 'Approve a waiting stage (approve)', responses: ok({ type: 'object', required: ['run', 'stage', 'approved'], properties: { run: id, stage: text, approved: { enum: ['run', 'stage'] } } }) } },
     '/api/trigger': { post: { 'x-forgeline-role': 'write', summary: 'A manual event (write)', requestBody: json({ type: 'object', required: ['repo', 'ref'], properties: { repo: text, ref: text, pipeline: text, inputs: { type: 'object' } } }), responses: { 201: { description: 'triggered', ...json({ type: 'object', required: ['delivery', 'runs'] }) } } } },

@@ -1,4 +1,5 @@
-import { deliveries, logs, runs, type Queryable } from '../store/index.ts';
+import { deliveries, logs, runs, type Queryable, type RunRow } from '../store/index.ts';
+import { isFinal } from '../scheduler/run-status.ts';
 import { InputError } from '../scheduler/errors.ts';
 
 /** GET /api/runs/<id> (docs/api.md). */
@@ -6,6 +7,11 @@ export async function runView(db: Queryable, id: number) {
   const run = await runs.getRun(db, id);
   if (!run) return null;
   const stages = await runs.getStages(db, id);
+  const attempts = await runs.stageAttempts(db, id);
+  const started = stages.map((s) => s.startedAt).filter((d): d is Date => d !== null);
+  const finished = isFinal(run.status) ? stages.map((s) => s.finishedAt).filter((d): d is Date => d !== null) : [];
+  const startedAt = started.length ? new Date(Math.min(...started.map(Number))) : null;
+  const finishedAt = finished.length ? new Date(Math.max(...finished.map(Number))) : null;
   return {
     id: run.id,
     pipeline: run.pipeline,
@@ -19,14 +25,33 @@ export async function runView(db: Queryable, id: number) {
     attempt: run.attempt,
     delivery: run.deliveryId,
     createdAt: run.createdAt,
+    startedAt,
+    finishedAt,
+    durationMs: startedAt && finishedAt ? finishedAt.getTime() - startedAt.getTime() : null,
+    message: run.event.message?.split('\n')[0] ?? null,
+    triggeredBy: triggeredBy(run),
     approvedBy: run.approvedBy,
     // For a fork's pull request: its changes to .forgeline/, shown before anyone approves it.
     pipelineDiff: run.event.pullRequest?.fromFork ? await runs.pipelineDiff(db, run.id) : null,
-    stages: stages.map((s) => ({
-      name: s.name, status: s.status, needs: s.needs, attempt: s.attempt,
-      startedAt: s.startedAt, finishedAt: s.finishedAt, reason: s.reason, waitingFor: s.waitingFor, approvedBy: s.approvedBy,
-      environment: run.definition?.stages.find((d) => d.name === s.name)?.environment ?? null,
-    })),
+    stages: stages.map((s) => {
+      const def = run.definition?.stages.find((d) => d.name === s.name);
+      const ended = attempts.filter((a) => a.stage === s.name);
+      const current = ended.find((a) => a.attempt === s.attempt);
+      return {
+        name: s.name, status: s.status, needs: s.needs, attempt: s.attempt,
+        startedAt: s.startedAt, finishedAt: s.finishedAt,
+        durationMs: s.startedAt && s.finishedAt ? s.finishedAt.getTime() - s.startedAt.getTime() : null,
+        reason: s.reason, waitingFor: s.waitingFor, approvedBy: s.approvedBy,
+        environment: def?.environment ?? null,
+        // A matrix instance: the stage it is an instance of, and its values.
+        matrix: def?.matrix ? { stage: def.matrix.stage, values: def.matrix.values } : null,
+        steps: current?.steps ?? null,
+        attempts: [
+          ...ended.filter((a) => a.attempt !== s.attempt),
+          ...(current ? [current] : [{ attempt: s.attempt, status: s.status, reason: s.reason, startedAt: s.startedAt, finishedAt: s.finishedAt, steps: null }]),
+        ].map((a) => ({ attempt: a.attempt, status: a.status, reason: a.reason, startedAt: a.startedAt, finishedAt: a.finishedAt, steps: a.steps })),
+      };
+    }),
   };
 }
 
@@ -40,11 +65,19 @@ export async function deliveryView(db: Queryable, id: string) {
   };
 }
 
-/** The log of a stage's current attempt; null when the run has no such stage. */
-export async function stageLog(db: Queryable, runId: number, stage: string): Promise<AsyncIterable<string> | null> {
+/** The log of a stage's attempt (its current one by default); null when the run has no such stage or attempt. */
+export async function stageLog(db: Queryable, runId: number, stage: string, attempt?: number): Promise<AsyncIterable<string> | null> {
   if (!Number.isInteger(runId)) return null;
   const row = (await runs.getStages(db, runId)).find((s) => s.name === stage);
-  return row ? logs.readLogPages(db, runId, stage, row.attempt) : null;
+  if (!row || (attempt !== undefined && (!Number.isInteger(attempt) || attempt < 1 || attempt > row.attempt))) return null;
+  return logs.readLogPages(db, runId, stage, attempt ?? row.attempt);
+}
+
+/** Who or what started a run, as people say it: the pusher, the trigger's actor, the schedule. */
+export function triggeredBy(run: Pick<RunRow, 'event'>): string | null {
+  const e = run.event;
+  if (e.kind === 'schedule') return 'schedule';
+  return e.sender ?? (e.kind === 'webhook' ? 'webhook' : null);
 }
 
 /** A page cursor that is an id (runs, deployments), or a 400: never a value the database is left to refuse. */
@@ -75,7 +108,10 @@ export async function runList(db: Queryable, f: { repoId: string | null; sha: st
   return {
     items: rows.map((r) => ({
       id: r.id, pipeline: r.pipeline, repo: r.repoId, sha: r.sha, status: r.status, reason: r.reason, attempt: r.attempt,
-      event: r.event.kind, branch: r.event.branch, createdAt: r.createdAt,
+      event: r.event.kind, branch: r.event.branch, tag: r.event.tag, pullRequest: r.event.pullRequest?.number ?? null,
+      message: r.event.message?.split('\n')[0] ?? null, triggeredBy: triggeredBy(r), createdAt: r.createdAt,
+      startedAt: r.startedAt, finishedAt: r.finishedAt,
+      durationMs: r.startedAt && r.finishedAt ? r.finishedAt.getTime() - r.startedAt.getTime() : null,
     })),
     next: rows.length === f.limit ? String(rows.at(-1)!.id) : null,
   };

@@ -11,11 +11,13 @@ export interface Repo {
   forkPrs: string;
   defaultBranch: string | null;
   allowCidrs: string[] | null;
+  /** Its pipelines' badges are readable without a token. */
+  publicBadges: boolean;
   createdAt: Date;
 }
 
 const COLUMNS = `id, forge, name, clone_url AS "cloneUrl", api_url AS "apiUrl", hook_id AS "hookId",
-  fork_prs AS "forkPrs", default_branch AS "defaultBranch", allow_cidrs AS "allowCidrs", created_at AS "createdAt"`;
+  fork_prs AS "forkPrs", default_branch AS "defaultBranch", allow_cidrs AS "allowCidrs", public_badges AS "publicBadges", created_at AS "createdAt"`;
 
 export interface NewRepo {
   id: string;
@@ -127,4 +129,8 @@ export async function gitHubApp(db: Queryable, box: SecretBox, repoId: string): 
 
 export async function setAllowCidrs(db: Queryable, repoId: string, cidrs: string[] | null): Promise<void> {
   await db.query('UPDATE repos SET allow_cidrs = $2 WHERE id = $1', [repoId, cidrs]);
+}
+
+export async function setPublicBadges(db: Queryable, repoId: string, on: boolean): Promise<void> {
+  await db.query('UPDATE repos SET public_badges = $2 WHERE id = $1', [repoId, on]);
 }

@@ -179,9 +179,13 @@ export interface RunFilter {
   limit: number;
 }
 
-export async function listRuns(db: Queryable, f: RunFilter): Promise<RunRow[]> {
-  const { rows } = await db.query<RunRow>(
-    `SELECT ${RUN_COLUMNS} FROM runs
+export async function listRuns(db: Queryable, f: RunFilter): Promise<Array<RunRow & { startedAt: Date | null; finishedAt: Date | null }>> {
+  // When the run's first stage started and, once it is final, its last one ended (the stages' primary key serves both).
+  const { rows } = await db.query<RunRow & { startedAt: Date | null; finishedAt: Date | null }>(
+    `SELECT ${RUN_COLUMNS},
+       (SELECT min(s.started_at) FROM stages s WHERE s.run_id = runs.id) AS "startedAt",
+       CASE WHEN status IN ('success', 'failure', 'canceled', 'skipped') THEN (SELECT max(s.finished_at) FROM stages s WHERE s.run_id = runs.id) END AS "finishedAt"
+     FROM runs
      WHERE ($1::text IS NULL OR repo_id = $1) AND ($2::text IS NULL OR sha = $2)
        AND ($3::text IS NULL OR status = $3) AND ($4::bigint IS NULL OR id < $4)
        AND ($6::text IS NULL OR event->>'ref' = $6 OR event->>'branch' = $6)
@@ -366,4 +370,35 @@ export async function runningAttempts(db: Queryable, attempts: Array<{ runId: nu
      WHERE s.status = 'running'`,
     [attempts.map((a) => a.runId), attempts.map((a) => a.name), attempts.map((a) => a.attempt)]);
   return rows.map((r) => ({ ...r, runId: Number(r.runId) }));
+}
+
+/** The steps an attempt ran (its row is written when it ends: migration 019). */
+export async function recordSteps(db: Queryable, a: { runId: number; name: string; attempt: number }, steps: unknown[]): Promise<void> {
+  await db.query('UPDATE stage_attempts SET steps = $4 WHERE run_id = $1 AND stage = $2 AND attempt = $3', [a.runId, a.name, a.attempt, JSON.stringify(steps)]);
+}
+
+export interface AttemptRow {
+  stage: string;
+  attempt: number;
+  status: StageStatus;
+  reason: string | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  steps: Array<{ name: string; startedAt: string; finishedAt: string; exitCode: number | null; status: string }> | null;
+}
+
+/** Every ended attempt of a run's stages, oldest first. */
+export async function stageAttempts(db: Queryable, runId: number): Promise<AttemptRow[]> {
+  const { rows } = await db.query<AttemptRow>(
+    `SELECT stage, attempt, status, reason, started_at AS "startedAt", finished_at AS "finishedAt", steps
+     FROM stage_attempts WHERE run_id = $1 ORDER BY stage, attempt`, [runId]);
+  return rows;
+}
+
+/** A pipeline's newest run on a branch (a badge's): its status, or null when it has none. */
+export async function newestOnBranch(db: Queryable, repoId: string, pipeline: string, branch: string): Promise<StageStatus | null> {
+  const { rows } = await db.query<{ status: StageStatus }>(
+    `SELECT status FROM runs WHERE repo_id = $1 AND pipeline = $2 AND event->>'branch' = $3 AND event->'pullRequest' = 'null'::jsonb
+     ORDER BY id DESC LIMIT 1`, [repoId, pipeline, branch]);
+  return rows[0]?.status ?? null;
 }
