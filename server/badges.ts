@@ -39,9 +39,18 @@ export function badgeSvg(label: string, state: string | null): string {
 export function badgeRoutes(pool: Pool, auth: ApiAuth): Router {
   const router = new Router();
   const read = requireRole(pool, auth, 'read');
-  router.get(/^\/badge\/(.+)\/([^/]+)\.svg$/, async (ctx: Context) => {
-    const [name, pipeline] = [ctx.params[0]!, ctx.params[1]!];
-    const repo = await repos.findRepo(pool, decodeURIComponent(name));
+  // `*path`: a repository's name holds slashes (GitLab's subgroups more than one).
+  router.get('/badge/*path', async (ctx: Context) => {
+    const parts = (ctx.params.path as unknown as string[] | string);
+    const segments = (Array.isArray(parts) ? parts : String(parts).split('/')).map((p) => decodeURIComponent(p));
+    const file = segments.pop() ?? '';
+    if (!file.endsWith('.svg') || segments.length < 1) {
+      ctx.status = 404;
+      ctx.body = { error: 'a badge is /badge/<owner>/<repo>/<pipeline>.svg' };
+      return;
+    }
+    const [name, pipeline] = [segments.join('/'), file.slice(0, -'.svg'.length)];
+    const repo = await repos.findRepo(pool, name);
     if (!repo) {
       ctx.status = 404;
       ctx.body = { error: `no repository ${name}` };
@@ -49,11 +58,11 @@ export function badgeRoutes(pool: Pool, auth: ApiAuth): Router {
     }
     const answer = async () => {
       const branch = typeof ctx.query.branch === 'string' && ctx.query.branch ? ctx.query.branch : repo.defaultBranch ?? 'main';
-      const state = await runs.newestOnBranch(pool, repo.id, decodeURIComponent(pipeline), branch);
+      const state = await runs.newestOnBranch(pool, repo.id, pipeline, branch);
       ctx.type = 'image/svg+xml';
       // Forges' image proxies cache what they can: a badge says the state of now.
       ctx.set('Cache-Control', 'no-cache, max-age=0');
-      ctx.body = badgeSvg(decodeURIComponent(pipeline), state);
+      ctx.body = badgeSvg(pipeline, state);
     };
     if (repo.publicBadges) return answer();
     return read(ctx, answer);

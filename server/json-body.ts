@@ -5,7 +5,7 @@ const MAX_API_BODY = 1024 * 1024;
 
 /** Parses JSON request bodies of the API (hooks read their raw bytes themselves). */
 export async function jsonBody(ctx: Context, next: Next) {
-  if ((ctx.method === 'POST' || ctx.method === 'PUT') && ctx.path.startsWith('/api/') && ctx.is('application/json')) {
+  if ((ctx.method === 'POST' || ctx.method === 'PUT' || ctx.method === 'PATCH') && ctx.path.startsWith('/api/') && ctx.is('application/json')) {
     let raw: Buffer;
     try {
       raw = await readRawBody(ctx.req, MAX_API_BODY);

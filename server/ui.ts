@@ -9,10 +9,15 @@ import { caches, deliveries, environments, repos, runs, sessions, tokens } from 
 import { csrfToken, resolveSession, resolveToken, SESSION_COOKIE, SESSION_SECONDS, type ApiAuth } from './auth.ts';
 import { clientView } from './client-address.ts';
 import { esc, formatBytes, layout, statusBadge, when, type PageUser } from './ui-html.ts';
+import { runPage } from './ui-run.ts';
+import { RUNS_HEAD, runRows } from './ui-runs.ts';
+import { pipelinePage } from './ui-pipeline.ts';
+import { PassThrough } from 'node:stream';
 
 const ASSETS: Record<string, { type: string; body: string }> = {
   'style.css': { type: 'text/css', body: readFileSync(new URL('../ui/style.css', import.meta.url), 'utf8') },
   'app.js': { type: 'text/javascript', body: readFileSync(new URL('../ui/app.js', import.meta.url), 'utf8') },
+  'log.js': { type: 'text/javascript', body: readFileSync(new URL('../ui/log.js', import.meta.url), 'utf8') },
 };
 
 /**
@@ -52,9 +57,9 @@ export function uiRoutes(deps: SchedulerDeps, auth: ApiAuth, trustedProxies: Blo
     const user = ctx.state.user as PageUser | null;
     return Boolean(user && rank[user.role]! >= rank[role]!);
   };
-  const html = (ctx: Context, title: string, body: string) => {
+  const html = (ctx: Context, title: string, body: string, opts: { state?: string; heading?: string } = {}) => {
     ctx.type = 'text/html; charset=utf-8';
-    ctx.body = layout(title, body, ctx.state.user as PageUser | null);
+    ctx.body = layout(title, body, ctx.state.user as PageUser | null, opts);
   };
 
   router.get('/ui/:asset', (ctx) => {
@@ -95,49 +100,69 @@ ${ctx.query.error ? '<p class="failure">That token is not valid.</p>' : ''}<p><b
     ctx.redirect('/login');
   });
 
-  router.get('/', page, async (ctx) => {
+  /** The runs the list shows: its filters, a page at a time. */
+  const listedRuns = async (ctx: Context) => {
     const repo = ctx.query.repo ? await repos.findRepo(pool, String(ctx.query.repo)) : null;
-    const list = await runList(pool, {
+    const list = ctx.query.repo && !repo ? { items: [], next: null } : await runList(pool, {
       repoId: repo?.id ?? null, sha: null, ref: ctx.query.branch ? String(ctx.query.branch) : null,
       status: ctx.query.status ? String(ctx.query.status) : null, limit: 50, cursor: ctx.query.cursor ? String(ctx.query.cursor) : null,
     });
-    const names = new Map((await repos.listRepos(pool)).map((r) => [r.id, r.name]));
-    const rows = list.items.map((r) => `<tr><td><a href="/runs/${r.id}">#${r.id}</a></td><td>${esc(r.pipeline)}</td><td>${esc(names.get(r.repo) ?? r.repo)}</td>
-<td>${esc(r.branch ?? '')}</td><td>${esc(r.event)}</td><td>${statusBadge(r.status)}</td><td>${when(r.createdAt)}</td></tr>`).join('');
+    return { list, repos: new Map((await repos.listRepos(pool)).map((r) => [r.id, r])) };
+  };
+
+  router.get('/', page, async (ctx) => {
+    const { list, repos: known } = await listedRuns(ctx);
     const q = (extra: Record<string, string>) => new URLSearchParams({ ...Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, String(v)])), ...extra }).toString();
-    html(ctx, 'Runs', `<form class="filters"><input name="repo" placeholder="repository" value="${esc(ctx.query.repo ?? '')}">
-<input name="branch" placeholder="branch" value="${esc(ctx.query.branch ?? '')}"><select name="status"><option value="">any status</option>
-${['queued', 'waiting', 'running', 'success', 'failure', 'canceled', 'skipped'].map((s) => `<option${ctx.query.status === s ? ' selected' : ''}>${s}</option>`).join('')}</select><button>Filter</button></form>
-<table><thead><tr><th>Run</th><th>Pipeline</th><th>Repository</th><th>Branch</th><th>Event</th><th>Status</th><th>Created</th></tr></thead><tbody>${rows || '<tr><td colspan="7" class="muted">No runs.</td></tr>'}</tbody></table>
+    const filtered = ['repo', 'branch', 'status'].filter((k) => ctx.query[k]).map((k) => `${k} ${ctx.query[k]}`).join(', ');
+    html(ctx, filtered ? `Runs (${filtered})` : 'Runs', `<form class="filters" role="search"><label>Repository <select name="repo"><option value="">all</option>
+${[...known.values()].map((r) => `<option value="${esc(r.name)}"${ctx.query.repo === r.name ? ' selected' : ''}>${esc(r.name)}</option>`).join('')}</select></label>
+<label>Branch <input name="branch" placeholder="any" value="${esc(ctx.query.branch ?? '')}"></label><label>Status <select name="status"><option value="">any</option>
+${['queued', 'waiting', 'running', 'success', 'failure', 'canceled', 'skipped'].map((s) => `<option${ctx.query.status === s ? ' selected' : ''}>${s}</option>`).join('')}</select></label><button>Filter</button></form>
+<table class="runs"><thead>${RUNS_HEAD}</thead><tbody${ctx.query.cursor ? '' : ' data-live-rows'}>${runRows(list.items, known)}</tbody></table>
 ${list.next ? `<p><a href="/?${esc(q({ cursor: list.next }))}">Older runs →</a></p>` : ''}`);
+  });
+  // The list's rows alone, for the live refresh.
+  router.get('/ui/runs/rows', page, async (ctx) => {
+    const { list, repos: known } = await listedRuns(ctx);
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = runRows(list.items, known);
+  });
+  // `changed` whenever a run is created or changes state: the list fetches its rows again.
+  router.get('/ui/runs/live', page, async (ctx) => {
+    const stream = new PassThrough();
+    ctx.type = 'text/event-stream';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.set('X-Accel-Buffering', 'no');
+    ctx.body = stream;
+    let closed = false;
+    ctx.req.once('close', () => { closed = true; });
+    void (async () => {
+      let last = await runs.changeMark(pool).catch(() => '');
+      stream.write(': following\n\n');
+      while (!closed) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const mark = await runs.changeMark(pool).catch(() => last);
+        if (mark !== last && !closed) stream.write(`event: changed\ndata: ${JSON.stringify(mark)}\n\n`);
+        last = mark;
+      }
+      stream.end();
+    })();
   });
 
   router.get('/runs/:id', page, async (ctx) => {
-    const run = await runView(pool, Number(ctx.params.id));
+    const id = Number(ctx.params.id);
+    const run = Number.isSafeInteger(id) ? await runView(pool, id) : null;
     if (!run) return;
     const repo = await repos.getRepo(pool, run.repo);
-    const e = run.event;
-    const commitUrl = repo ? providerFor(repo.forge)?.credentials.commitUrl(repo.cloneUrl, run.sha) : null;
-    const commit = commitUrl ? `<a href="${esc(commitUrl)}"><code>${esc(run.sha)}</code></a>` : `<code>${esc(run.sha)}</code>`;
-    const pr = e.pullRequest ? `pull request #${esc(e.pullRequest.number)} ${esc(e.pullRequest.title)} (${esc(e.pullRequest.headRef)} → ${esc(e.pullRequest.baseRef)}${e.pullRequest.fromFork ? ', from a fork' : ''})` : '';
-    const stages = run.stages.map((s) => {
-      const approve = s.status === 'waiting' && (s.waitingFor === 'approval' || s.waitingFor === 'fork') && can(ctx, 'approve')
-        ? `<p><button class="primary" data-post="/api/runs/${run.id}/stages/${encodeURIComponent(s.name)}/approve">Approve</button></p>` : '';
-      return `<div class="stage" id="${esc(s.name)}"><strong>${esc(s.name)}</strong> ${statusBadge(s.status, ` data-stage-status="${esc(s.name)}"`)}
-<div class="muted">attempt ${s.attempt}${s.needs.length ? ` · needs ${esc(s.needs.join(', '))}` : ''}${s.environment ? ` · deploys to ${esc(s.environment)}` : ''}</div>
-${s.reason ? `<div>${esc(s.reason)}</div>` : ''}<div class="muted">${when(s.startedAt)}${s.finishedAt ? ` → ${when(s.finishedAt)}` : ''}</div>${approve}</div>`;
-    }).join('');
-    const logs = run.stages.map((s) => `<h3>${esc(s.name)} <a class="muted" href="/api/runs/${run.id}/stages/${encodeURIComponent(s.name)}/log">raw log</a></h3>
-<pre class="log" data-stage="${esc(s.name)}" data-src="/api/runs/${run.id}/stages/${encodeURIComponent(s.name)}/log"></pre>`).join('');
-    const actions = can(ctx, 'write')
-      ? `<p><button data-post="/api/runs/${run.id}/cancel">Cancel</button> <button data-post="/api/runs/${run.id}/rerun">Rerun</button></p>` : '';
-    html(ctx, `Run #${run.id} · ${run.pipeline}`, `<p>${statusBadge(run.status)} ${esc(run.reason ?? '')}</p>
-<p>${esc(e.kind)}${e.action ? ` (${esc(e.action)})` : ''} on <strong>${esc(repo?.name ?? run.repo)}</strong> ${e.branch ? `branch <code>${esc(e.branch)}</code>` : ''}${e.tag ? `tag <code>${esc(e.tag)}</code>` : ''}
-at ${commit}${e.sender ? ` by ${esc(e.sender)}` : ''}${e.message ? ` — ${esc(e.message.split('\n')[0])}` : ''}</p>${pr ? `<p>${pr}</p>` : ''}
-<p class="muted">attempt ${run.attempt} · ${esc(run.file)}${run.delivery ? ` · <a href="/deliveries/${esc(run.delivery)}">delivery</a>` : ''}</p>
-${run.problems.length ? `<pre class="json">${esc(run.problems.join('\n'))}</pre>` : ''}
-${run.pipelineDiff ? `<h2>Changes to .forgeline/ (read before approving)</h2><pre class="json">${esc(run.pipelineDiff)}</pre>` : ''}
-${actions}<div class="stages">${stages}</div>${logs}`);
+    const approvers = new Map<string, string[] | null>();
+    for (const s of run.stages.filter((st) => st.status === 'waiting' && st.environment && repo)) {
+      approvers.set(s.name, (await environments.getEnvironment(pool, repo!.id, s.environment!))?.approvers ?? null);
+    }
+    const pageOf = runPage(run, {
+      repo, approvers, can: (role) => can(ctx, role),
+      commitUrl: repo ? providerFor(repo.forge)?.credentials.commitUrl(repo.cloneUrl, run.sha) ?? null : null,
+    });
+    html(ctx, pageOf.title, pageOf.body, { state: run.status, heading: pageOf.heading });
   });
 
   router.get('/deliveries', page, async (ctx) => {
@@ -185,6 +210,25 @@ ${history.map((h: any) => `<tr><td><a href="/runs/${h.runId}">#${h.runId}</a> ${
     }));
     html(ctx, `Environments of ${repo.name}`, sections.join('') || '<p class="muted">No environments: set one with <code>forgeline env set</code>.</p>');
   });
+  router.get('/repos/:id/pipelines/:name', page, async (ctx) => {
+    const repo = await repos.findRepo(pool, ctx.params.id!);
+    if (!repo) return;
+    const pipeline = ctx.params.name!;
+    const recent = await runList(pool, { repoId: repo.id, sha: null, ref: null, status: null, pipeline, limit: 50, cursor: null });
+    const newest = recent.items[0] ? await runs.getRun(pool, recent.items[0].id) : null;
+    const body = pipelinePage(repo, pipeline, recent.items, await runs.newestPerBranch(pool, repo.id, pipeline), newest?.definition?.on.manual?.inputs ?? null, can(ctx, 'write'));
+    html(ctx, `${pipeline} · ${repo.name}`, body);
+  });
+
+  // The favicon, tinted with a run's state on run pages.
+  router.get(['/favicon.svg', '/favicon.ico'], (ctx) => {
+    const colour: Record<string, string> = { success: '#1a7f37', failure: '#cf222e', canceled: '#6a6f75', running: '#0969da', waiting: '#9a6700', queued: '#9a6700', skipped: '#6a6f75' };
+    const fill = colour[String(ctx.query.state)] ?? '#24292f';
+    ctx.type = 'image/svg+xml';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="${fill}"/><path d="M9 8h14v4H13v4h8v4h-8v4H9z" fill="#fff"/></svg>`;
+  });
+
   router.get('/repos/:id/caches', page, async (ctx) => {
     const repo = await repos.findRepo(pool, ctx.params.id!);
     if (!repo) return;
@@ -195,8 +239,7 @@ ${history.map((h: any) => `<tr><td><a href="/runs/${h.runId}">#${h.runId}</a> ${
     html(ctx, `Caches of ${repo.name}`, `<p>${formatBytes(total)} of ${formatBytes(cap)} (FORGELINE_CACHE_MAX_BYTES); the least recently used go first. ${list.length ? remove('', 'Delete all') : ''}</p>
 ${list.length ? `<table><thead><tr><th>Key</th><th>Branch</th><th>Files</th><th>Size</th><th>Saved</th><th>Last used</th><th></th></tr></thead><tbody>
 ${list.map((c) => `<tr><td><code>${esc(c.key)}</code></td><td>${esc(c.branch)}</td><td>${c.files}</td><td>${formatBytes(c.bytes)}</td><td>${c.runId ? `<a href="/runs/${c.runId}">${when(c.createdAt)}</a>` : when(c.createdAt)}</td><td>${when(c.lastUsedAt)}</td>
-<td>${remove(`key=${encodeURIComponent(c.key)}&branch=${encodeURIComponent(c.branch)}`, 'Delete')}</td></tr>`).join('')}</tbody></table>` : '<p class="muted">No caches yet: a stage with <code>cache:</code> saves one after its first success.</p>'}
-<p id="action-result" class="muted"></p>`);
+<td>${remove(`key=${encodeURIComponent(c.key)}&branch=${encodeURIComponent(c.branch)}`, 'Delete')}</td></tr>`).join('')}</tbody></table>` : '<p class="muted">No caches yet: a stage with <code>cache:</code> saves one after its first success.</p>'}`);
   });
   return router;
 }

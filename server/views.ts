@@ -103,7 +103,7 @@ export async function deliveryList(db: Queryable, opts: { repoId: string | null;
 }
 
 /** GET /api/runs?repo=&sha=&ref=&status= : newest first. */
-export async function runList(db: Queryable, f: { repoId: string | null; sha: string | null; ref: string | null; status: string | null; limit: number; cursor: string | null }) {
+export async function runList(db: Queryable, f: { repoId: string | null; sha: string | null; ref: string | null; status: string | null; pipeline?: string | null; limit: number; cursor: string | null }) {
   const rows = await runs.listRuns(db, { ...f, beforeId: f.cursor ? idCursor(f.cursor) : null });
   return {
     items: rows.map((r) => ({

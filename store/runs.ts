@@ -175,6 +175,7 @@ export interface RunFilter {
   /** A full ref (refs/heads/main) or a branch name. */
   ref?: string | null;
   status?: string | null;
+  pipeline?: string | null;
   beforeId?: number | null;
   limit: number;
 }
@@ -188,9 +189,9 @@ export async function listRuns(db: Queryable, f: RunFilter): Promise<Array<RunRo
      FROM runs
      WHERE ($1::text IS NULL OR repo_id = $1) AND ($2::text IS NULL OR sha = $2)
        AND ($3::text IS NULL OR status = $3) AND ($4::bigint IS NULL OR id < $4)
-       AND ($6::text IS NULL OR event->>'ref' = $6 OR event->>'branch' = $6)
+       AND ($6::text IS NULL OR event->>'ref' = $6 OR event->>'branch' = $6) AND ($7::text IS NULL OR pipeline = $7)
      ORDER BY id DESC LIMIT $5`,
-    [f.repoId ?? null, f.sha ?? null, f.status ?? null, f.beforeId ?? null, f.limit, f.ref ?? null]);
+    [f.repoId ?? null, f.sha ?? null, f.status ?? null, f.beforeId ?? null, f.limit, f.ref ?? null, f.pipeline ?? null]);
   return rows;
 }
 
@@ -401,4 +402,21 @@ export async function newestOnBranch(db: Queryable, repoId: string, pipeline: st
     `SELECT status FROM runs WHERE repo_id = $1 AND pipeline = $2 AND event->>'branch' = $3 AND event->'pullRequest' = 'null'::jsonb
      ORDER BY id DESC LIMIT 1`, [repoId, pipeline, branch]);
   return rows[0]?.status ?? null;
+}
+
+/** A mark that changes whenever a run is created or changes state (the live runs list polls it). */
+export async function changeMark(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ mark: string | null }>(`SELECT (SELECT max(id) FROM runs)::text || '/' || (SELECT updated_at FROM runs ORDER BY updated_at DESC LIMIT 1)::text AS mark`);
+  return rows[0]?.mark ?? '';
+}
+
+/** A pipeline's newest run on each branch, the most recently active branches first. */
+export async function newestPerBranch(db: Queryable, repoId: string, pipeline: string, limit = 20): Promise<Array<{ id: number; branch: string; status: StageStatus; sha: string; createdAt: Date }>> {
+  const { rows } = await db.query<{ id: number; branch: string; status: StageStatus; sha: string; createdAt: Date }>(
+    `SELECT * FROM (
+       SELECT DISTINCT ON (event->>'branch') id::int AS id, event->>'branch' AS branch, status, sha, created_at AS "createdAt"
+       FROM runs WHERE repo_id = $1 AND pipeline = $2 AND event->>'branch' IS NOT NULL
+       ORDER BY event->>'branch', id DESC) newest
+     ORDER BY id DESC LIMIT $3`, [repoId, pipeline, limit]);
+  return rows;
 }

@@ -43,11 +43,11 @@ describe.skipIf(!chromiumPath)(`the web UI in a real browser${noChromiumReason}`
     });
     await b.stage(id!, 'chatty', 'running');
     await page.goto(`${b.forgeline.url}/runs/${id}`);
-    await page.waitForSelector('pre.log[data-stage=chatty] .ansi-32');
-    expect(await page.textContent('pre.log[data-stage=chatty]')).toContain('line one in green');
-    expect(await page.textContent('pre.log[data-stage=chatty]')).not.toContain('line 2');
+    await page.waitForSelector('.stage-log[data-stage=chatty] .log .ansi-32');
+    expect(await page.textContent('.stage-log[data-stage=chatty] .log')).toContain('line one in green');
+    expect(await page.textContent('.stage-log[data-stage=chatty] .log')).not.toContain('line 2');
     await writeFile(gate, '');
-    await page.waitForFunction(() => document.querySelector('pre.log[data-stage=chatty]')?.textContent?.includes('line 2'), undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.querySelector('.stage-log[data-stage=chatty] .log')?.textContent?.includes('line 2'), undefined, { timeout: 15_000 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'ui-live-log.png'), fullPage: true });
     await b.finished(id!);
     // The page reloads itself half a second after the stage ends: leave it first, or that
@@ -107,7 +107,9 @@ describe.skipIf(!chromiumPath)(`the web UI in a real browser${noChromiumReason}`
     await page.goto(`${b.forgeline.url}/runs/${id}`);
     // While the lines are appended frame by frame, the page still answers.
     expect(await page.evaluate(() => document.title)).toContain(`Run #${id}`);
-    await page.waitForFunction(() => document.querySelector('pre.log[data-stage=big]')?.textContent?.includes('\n100000\n'), undefined, { timeout: 60_000 });
+    // The step's marker line, then 100,000 lines, each numbered.
+    await page.waitForFunction(() => document.querySelector('.stage-log[data-stage=big] .log')?.getAttribute('data-rendered') === '100001', undefined, { timeout: 60_000 });
+    expect(await page.textContent('#s0-L100001 > span')).toBe('100000');
     const raw = await page.evaluate(async (href) => (await fetch(href)).text(), `/api/runs/${id}/stages/big/log`);
     expect(raw.trim().split('\n')).toHaveLength(100_001);
     await page.screenshot({ path: path.join(ARTIFACTS, 'ui-big-log.png') });

@@ -1,9 +1,10 @@
-// Forgeline's pages: buttons that call the API with the page's CSRF token,
-// and stage logs that follow a running stage live (server-sent events),
-// rendered incrementally so a 100,000-line log does not freeze the tab.
+// Forgeline's pages: buttons that call the API with the page's CSRF token
+// (asking first where they say so), times that stay current, and pages that
+// follow what they show (a run's stages, the runs list) without a reload by hand.
 const csrf = document.querySelector('meta[name="csrf"]')?.content ?? '';
 
 async function act(button) {
+  if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
   button.disabled = true;
   // data-method="DELETE" for removals; POST otherwise.
   const method = button.dataset.method ?? 'POST';
@@ -19,51 +20,66 @@ document.addEventListener('click', (e) => {
   if (button) act(button);
 });
 
-const ANSI = /\u001b\[([0-9;]*)m/g;
-function escapeHtml(s) { return s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]); }
-/** ANSI SGR colours to spans; anything else is shown as text. */
-function ansiToHtml(text) {
-  let html = '';
-  let open = 0;
-  let last = 0;
-  for (const m of text.matchAll(ANSI)) {
-    html += escapeHtml(text.slice(last, m.index));
-    last = m.index + m[0].length;
-    for (const code of (m[1] || '0').split(';')) {
-      if (code === '0' || code === '') { html += '</span>'.repeat(open); open = 0; }
-      else if (code === '1') { html += '<span class="ansi-bold">'; open++; }
-      else if (/^(3[0-7]|9[0-7])$/.test(code)) { html += `<span class="ansi-${code}">`; open++; }
+function formatDuration(ms) {
+  if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  return s < 3600 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+function formatAgo(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 5) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} day${s < 172800 ? '' : 's'} ago`;
+}
+/** "2 min ago" stays true, and a running stage's elapsed time counts. */
+function tick() {
+  const now = Date.now();
+  for (const t of document.querySelectorAll('time.ago')) t.textContent = formatAgo(now - Date.parse(t.dateTime));
+  for (const d of document.querySelectorAll('.elapsed[data-since]')) d.textContent = formatDuration(now - Date.parse(d.dataset.since));
+}
+setInterval(tick, 1000);
+
+// A run's page follows its stages: when one changes state, the page shows the new state.
+const runStatus = document.querySelector('[data-run-status]');
+const runId = /^\/runs\/(\d+)$/.exec(location.pathname)?.[1];
+if (runStatus && runId) {
+  const shown = () => [...document.querySelectorAll('[data-stage-status]')].map((s) => `${s.dataset.stageStatus}=${[...s.classList].find((c) => c !== 'status')}`).join(',');
+  const before = shown();
+  const poll = setInterval(async () => {
+    const res = await fetch(`/api/runs/${runId}`).catch(() => null);
+    if (!res?.ok) return;
+    const run = await res.json();
+    const now = run.stages.map((s) => `${s.name}=${s.status}`).join(',');
+    if (now !== before) { clearInterval(poll); location.reload(); }
+  }, 2000);
+}
+
+// The runs list follows new runs and state changes (server-sent events), keeping its filters.
+const rows = document.querySelector('tbody[data-live-rows]');
+if (rows) {
+  const events = new EventSource(`/ui/runs/live${location.search}`);
+  events.addEventListener('changed', async () => {
+    const res = await fetch(`/ui/runs/rows${location.search}`);
+    if (res.ok) { rows.innerHTML = await res.text(); tick(); }
+  });
+}
+
+// The pipeline page's form for a manual run: its inputs posted as /api/trigger takes them.
+for (const form of document.querySelectorAll('form[data-trigger]')) {
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const inputs = {};
+    for (const field of form.querySelectorAll('[data-input]')) {
+      if (field.type === 'checkbox') inputs[field.name] = field.checked ? 'true' : 'false';
+      else if (field.value !== '') inputs[field.name] = field.value;
     }
-  }
-  return html + escapeHtml(text.slice(last)) + '</span>'.repeat(open);
-}
-
-/** Appends text to a log in slices of lines per frame: large logs stay responsive. */
-function appender(pre) {
-  let queue = [];
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    const slice = queue.splice(0, 2000);
-    const follow = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 20;
-    pre.insertAdjacentHTML('beforeend', ansiToHtml(slice.join('')));
-    if (follow) pre.scrollTop = pre.scrollHeight;
-    if (queue.length) { scheduled = true; requestAnimationFrame(flush); }
-  };
-  return (text) => {
-    for (const line of text.split(/(?<=\n)/)) queue.push(line);
-    if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
-  };
-}
-
-for (const pre of document.querySelectorAll('pre.log[data-src]')) {
-  const append = appender(pre);
-  const source = new EventSource(pre.dataset.src);
-  source.addEventListener('log', (e) => append(JSON.parse(e.data)));
-  source.addEventListener('end', (e) => {
-    source.close();
-    pre.dataset.ended = JSON.parse(e.data);
-    const status = document.querySelector(`[data-stage-status="${pre.dataset.stage}"]`);
-    if (status && status.textContent !== pre.dataset.ended) setTimeout(() => location.reload(), 500);
+    const body = { repo: form.dataset.repo, pipeline: form.dataset.pipeline, ref: form.elements.ref.value, inputs };
+    const res = await fetch('/api/trigger', { method: 'POST', headers: { 'x-forgeline-csrf': csrf, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const answer = await res.json().catch(() => ({}));
+    const out = document.getElementById('action-result');
+    if (out) out.textContent = res.ok ? `started: runs ${answer.runs?.join(', ') || 'none yet (planning)'}` : `refused (${res.status}): ${answer.error ?? ''}`;
+    if (res.ok && answer.runs?.length) location.href = `/runs/${answer.runs[0]}`;
   });
 }
