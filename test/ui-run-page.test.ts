@@ -222,6 +222,30 @@ describe.skipIf(!chromiumPath)(`the run page in a real browser${noChromiumReason
     await page.screenshot({ path: path.join(ARTIFACTS, 'pipeline-page.png'), fullPage: true });
   });
 
+  it('starts a manual run from the pipeline page\'s form, its inputs typed as the file declares them', async () => {
+    const release = `on:
+  push: { branches: [main] }
+  manual:
+    inputs:
+      target: { type: choice, options: [staging, production], required: true }
+      dry_run: { type: boolean, default: true }
+stages:
+  release: { steps: [{ run: "echo target=$FORGELINE_INPUT_TARGET dry=$FORGELINE_INPUT_DRY_RUN" }] }
+`;
+    const { runs } = await b.push({ '.forgeline/release.yml': release });
+    for (const r of runs) await b.finished(r);
+    const repo = (await b.api('/repos')).body.items.find((r: any) => r.name === b.name);
+    await page.goto(`${b.forgeline.url}/repos/${repo.id}/pipelines/release`);
+    await page.selectOption('form[data-trigger] select[name=target]', 'production');
+    expect(await page.isChecked('form[data-trigger] input[name=dry_run]')).toBe(true);
+    await page.uncheck('form[data-trigger] input[name=dry_run]');
+    await Promise.all([page.waitForURL(/\/runs\/\d+$/), page.click('form[data-trigger] button')]);
+    const started = Number(/\/runs\/(\d+)$/.exec(page.url())![1]);
+    expect((await b.run(started)).event.kind).toBe('manual');
+    await b.finished(started);
+    expect(await b.log(started, 'release')).toContain('target=production dry=false');
+  });
+
   it('answers badges for the newest run of a branch, 404 for an unknown repository, and links a favicon that loads', async () => {
     const badge = (query = '') => page.evaluate(async (href) => {
       const res = await fetch(href);
