@@ -3,10 +3,10 @@
 // lines), build → lint (its second step fails), test → deploy (production,
 // approval required), checked while deploy waits, then after a rerun.
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addToken, setEnvironment } from '../scheduler/index.ts';
-import { chromiumPath, noChromiumReason } from './helpers/chromium.ts';
+import { chromiumPath, launchChromium, noChromiumReason } from './helpers/chromium.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
 
@@ -48,10 +48,7 @@ describe.skipIf(!chromiumPath)(`the run page in a real browser${noChromiumReason
     b = await startBench('acme/pages', { workers: 2, env: { FORGELINE_PUBLIC_READ: 'false', FORGELINE_API_TOKEN: 'bootstrap-reader' } });
     admin = (await addToken(b.forgeline.runtime.db.pool, 'release-manager', 'admin', 'test')).token;
     await setEnvironment(b.forgeline.runtime.db.pool, { repo: b.name, name: 'production', branches: ['main'], approval: true, approvers: ['release-manager'] }, 'test');
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(`${b.forgeline.url}/login`);
     await page.fill('input[name=token]', admin);

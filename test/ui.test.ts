@@ -1,10 +1,10 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addToken, setEnvironment } from '../scheduler/index.ts';
-import { chromiumPath, noChromiumReason } from './helpers/chromium.ts';
+import { chromiumPath, launchChromium, noChromiumReason } from './helpers/chromium.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 
 const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
@@ -20,10 +20,7 @@ describe.skipIf(!chromiumPath)(`the web UI in a real browser${noChromiumReason}`
     b = await startBench('acme/ui', { workers: 2, env: { FORGELINE_PUBLIC_READ: 'false', FORGELINE_API_TOKEN: 'bootstrap-reader' } });
     scratch = await mkdtemp(path.join(tmpdir(), 'forgeline-ui-'));
     admin = (await addToken(b.forgeline.runtime.db.pool, 'release-manager', 'admin', 'test')).token;
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     await page.goto(`${b.forgeline.url}/`);
     expect(page.url()).toContain('/login');

@@ -20,6 +20,7 @@ document.addEventListener('click', (e) => {
   if (button) act(button);
 });
 
+// As server/ui-html.ts writes them, so a time the page counts reads like the one it was served with.
 function formatDuration(ms) {
   if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
   const s = Math.round(ms / 1000);

@@ -1,7 +1,8 @@
 // Stage logs on the run page: one foldable section per step (its name, exit
 // code and duration), ANSI colours, line numbers that are links, search,
 // earlier attempts, and live follow of a running stage. Lines are appended a
-// slice per frame, so a 100,000-line log never freezes the tab.
+// slice per frame, so a 100,000-line log never freezes the tab. Loaded after
+// app.js, whose formatDuration it uses.
 
 const ANSI = /\u001b\[([0-9;]*)m/g;
 function escapeHtml(s) { return s.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]); }
@@ -20,12 +21,6 @@ function ansiToHtml(text) {
     }
   }
   return html + escapeHtml(text.slice(last)) + '</span>'.repeat(open);
-}
-
-function formatDuration(ms) {
-  if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
-  const s = Math.round(ms / 1000);
-  return s < 3600 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
 
 /** The line a location hash names (`#s2-L40`), opened, scrolled to and marked; true once found. */
