@@ -41,6 +41,10 @@ export interface Config {
   shutdownSeconds: number;
   /** FORGELINE_RECOVERY_SECONDS: how often missed deliveries are looked for. */
   recoverySeconds: number;
+  /** FORGELINE_RETENTION_DAYS: deliveries, logs, artifacts and unused caches older than this are pruned (0: kept forever). */
+  retentionDays: number;
+  /** FORGELINE_PRUNE_INTERVAL_SECONDS: how often serve prunes. */
+  pruneIntervalSeconds: number;
   transport: TransportConfig;
 }
 
@@ -98,6 +102,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
     planningSeconds: wholeNumber(env, 'FORGELINE_PLANNING_SECONDS', DEFAULT_PLANNING_LIMITS.seconds, 1, 600),
     shutdownSeconds: wholeNumber(env, 'FORGELINE_SHUTDOWN_SECONDS', 30, 0),
     recoverySeconds: wholeNumber(env, 'FORGELINE_RECOVERY_SECONDS', 300, 1),
+    retentionDays: wholeNumber(env, 'FORGELINE_RETENTION_DAYS', 90, 0),
+    pruneIntervalSeconds: wholeNumber(env, 'FORGELINE_PRUNE_INTERVAL_SECONDS', 3600, 1),
     transport: {
       tlsCert: env.FORGELINE_TLS_CERT || null,
       tlsKey: env.FORGELINE_TLS_KEY || null,

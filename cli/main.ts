@@ -5,6 +5,7 @@ import { execCommand } from './commands/exec.ts';
 import { explainCommand } from './commands/explain.ts';
 import { loginCommand } from './commands/login.ts';
 import { migrateCommand } from './commands/migrate.ts';
+import { pruneCommand } from './commands/prune.ts';
 import { repoCommand } from './commands/repo.ts';
 import { runCommands } from './commands/runs.ts';
 import { sourceCommands } from './commands/sources.ts';
@@ -28,6 +29,7 @@ const program = new Command()
 serveCommand(program);
 workerCommand(program);
 migrateCommand(program);
+pruneCommand(program);
 repoCommand(program);
 validateCommand(program);
 explainCommand(program);

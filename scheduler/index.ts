@@ -15,3 +15,4 @@ export { ConflictError, ForbiddenError, InputError, NotFoundError, UpstreamError
 export { execLocally } from './local-exec.ts';
 export { DEFAULT_LOG_MAX_BYTES } from './log-sink.ts';
 export { DEFAULT_CACHE_MAX_BYTES } from './caches.ts';
+export { cutoffOf, prune, startPruning, type PruneCounts } from './retention.ts';

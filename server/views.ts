@@ -1,4 +1,4 @@
-import { deliveries, logs, runs, type Queryable, type RunRow } from '../store/index.ts';
+import { deliveries, logs, retention, runs, type Queryable, type RunRow } from '../store/index.ts';
 import { isFinal } from '../scheduler/run-status.ts';
 import { InputError } from '../scheduler/errors.ts';
 
@@ -70,6 +70,9 @@ export async function stageLog(db: Queryable, runId: number, stage: string, atte
   if (!Number.isInteger(runId)) return null;
   const row = (await runs.getStages(db, runId)).find((s) => s.name === stage);
   if (!row || (attempt !== undefined && (!Number.isInteger(attempt) || attempt < 1 || attempt > row.attempt))) return null;
+  // A run past retention keeps its summary, not its logs: the log says so instead of reading empty.
+  const pruned = await retention.prunedAt(db, runId);
+  if (pruned) return (async function* () { yield `forgeline: this log was deleted on ${pruned.toISOString().slice(0, 10)}, past the server's retention (FORGELINE_RETENTION_DAYS)\n`; })();
   return logs.readLogPages(db, runId, stage, attempt ?? row.attempt);
 }
 

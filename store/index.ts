@@ -17,6 +17,7 @@ export * as sessions from './sessions.ts';
 export * as tokens from './tokens.ts';
 export * as artifacts from './artifacts.ts';
 export * as caches from './caches.ts';
+export * as retention from './retention.ts';
 export * as sources from './sources.ts';
 export { audit } from './audit.ts';
 export type { Repo } from './repos.ts';

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { startRecovery } from '../../ingest/index.ts';
+import { startPruning } from '../../scheduler/index.ts';
 import { listen } from '../../server/index.ts';
 import { readConfig } from '../config.ts';
 import { firstStart } from '../first-start.ts';
@@ -61,8 +62,10 @@ export function serveCommand(program: Command): void {
       let runtime: Runtime = await openRuntime(config, log);
       let server: Server | undefined;
       let stopRecovery = () => {};
+      let stopPruning = () => {};
       const stop = async (graceSeconds?: number) => {
         stopRecovery();
+        stopPruning();
         if (server) {
           server.closeAllConnections();
           await new Promise((resolve) => server!.close(resolve));
@@ -85,6 +88,7 @@ export function serveCommand(program: Command): void {
         process.stdout.write(`Forgeline listening on ${scheme}://localhost:${port} (hooks: ${config.publicUrl}/hooks/<hookId>)\n`);
         if (welcome) process.stdout.write(welcome);
         stopRecovery = startRecovery(runtime.deps, config.recoverySeconds);
+        stopPruning = startPruning(runtime.deps, config.retentionDays, config.pruneIntervalSeconds);
       } catch (err) {
         // Nothing half-started stays behind: the server, the workers, the queues, the embedded PostgreSQL.
         await stop(0);

@@ -1,0 +1,68 @@
+import { retention, type Pool } from '../store/index.ts';
+import type { SchedulerDeps } from './deps.ts';
+
+export type PruneCounts = retention.PruneCounts;
+
+/** Rows per statement: each delete is short, and holds its locks only that long. */
+const DELIVERY_BATCH = 500;
+const RUN_BATCH = 20;
+const CACHE_BATCH = 50;
+
+/**
+ * `forgeline prune` and serve's background pass: everything received or
+ * created before `cutoff` (deliveries; the logs and artifacts of finished
+ * runs, which keep their summary; caches unused since), deleted in small
+ * batches with a pause between them, so hooks and workers never wait on a
+ * long lock. `dryRun` only counts.
+ */
+export async function prune(pool: Pool, cutoff: Date, opts: { dryRun?: boolean; pauseMs?: number; stopped?: () => boolean } = {}): Promise<PruneCounts> {
+  if (opts.dryRun) return retention.countPrunable(pool, cutoff);
+  const total: PruneCounts = { deliveries: 0, runs: 0, logChunks: 0, artifacts: 0, caches: 0 };
+  const pause = () => new Promise((r) => setTimeout(r, opts.pauseMs ?? 0));
+  for (let n = -1; n !== 0 && !opts.stopped?.(); await pause()) {
+    n = await retention.pruneDeliveries(pool, cutoff, DELIVERY_BATCH);
+    total.deliveries += n;
+  }
+  for (let n = -1; n !== 0 && !opts.stopped?.(); await pause()) {
+    const went = await retention.pruneRuns(pool, cutoff, RUN_BATCH);
+    n = went.runs;
+    total.runs += went.runs;
+    total.logChunks += went.logChunks;
+    total.artifacts += went.artifacts;
+  }
+  for (let n = -1; n !== 0 && !opts.stopped?.(); await pause()) {
+    n = await retention.pruneCaches(pool, cutoff, CACHE_BATCH);
+    total.caches += n;
+  }
+  return total;
+}
+
+/** The moment `days` days ago. */
+export const cutoffOf = (days: number, now = Date.now()) => new Date(now - days * 86_400_000);
+
+/**
+ * serve's background retention (FORGELINE_RETENTION_DAYS; 0 keeps
+ * everything): a pass soon after start, then every `intervalSeconds`, one
+ * at a time, pausing between batches.
+ */
+export function startPruning(deps: Pick<SchedulerDeps, 'pool' | 'log'>, days: number, intervalSeconds: number): () => void {
+  if (days <= 0) return () => {};
+  let running = false;
+  let stopped = false;
+  const pass = () => {
+    if (running || stopped) return;
+    running = true;
+    const cutoff = cutoffOf(days);
+    prune(deps.pool, cutoff, { pauseMs: 50, stopped: () => stopped })
+      .then((went) => { if (Object.values(went).some((n) => n > 0)) deps.log.info({ ...went, before: cutoff.toISOString() }, 'pruned what is past retention'); })
+      .catch((err) => deps.log.warn({ err: (err as Error).message }, 'retention pass failed'))
+      .finally(() => { running = false; });
+  };
+  const first = setTimeout(pass, Math.min(60_000, intervalSeconds * 1000));
+  const timer = setInterval(pass, intervalSeconds * 1000);
+  return () => {
+    stopped = true;
+    clearTimeout(first);
+    clearInterval(timer);
+  };
+}
