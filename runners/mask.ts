@@ -138,6 +138,10 @@ export function secretMasker(secrets: string[], opts: { replacement?: string } =
   const patterns = maskingPatterns(secrets);
   if (patterns.length === 0) return { write: (chunk) => chunk, end: () => '' };
   const { children, fail, match, hold } = buildAutomaton(patterns);
+  // The characters a pattern starts with (UTF-16 code units), for the root's fast path.
+  const starts0 = new Uint8Array(65_536);
+  for (const c of children[0]!.keys()) starts0[c] = 1;
+  const startChars = new RegExp(`[${[...children[0]!.keys()].map((c) => `\\u${c.toString(16).padStart(4, '0')}`).join('')}]`, 'g');
 
   // Positions are absolute offsets in the stream (UTF-16 code units).
   let state = 0;
@@ -203,6 +207,15 @@ export function secretMasker(secrets: string[], opts: { replacement?: string } =
       let s = state;
       for (let i = 0; i < chunk.length; i++) {
         const c = chunk.charCodeAt(i);
+        // Most text starts no pattern: at the root, the engine's own search finds the next character that may.
+        if (s === 0 && !starts0[c]) {
+          startChars.lastIndex = i;
+          const next = startChars.exec(chunk);
+          const to = next ? next.index : chunk.length;
+          position += to - i;
+          i = to - 1;
+          continue;
+        }
         let next = children[s]!.get(c);
         while (next === undefined && s !== 0) {
           s = fail[s]!;

@@ -8,6 +8,8 @@ export const DEFAULT_LOG_MAX_BYTES = 64 * 1024 * 1024;
  * kept small enough that paging through a log never holds much at once.
  */
 const ROW_CHARACTERS = 64 * 1024;
+/** Rows per insert: a statement stays a few MiB however much a step printed meanwhile. */
+const ROWS_PER_INSERT = 64;
 
 /**
  * Collects a stage's output and appends it to the stored log in order, a
@@ -23,13 +25,16 @@ export function logSink(pool: Pool, runId: number, stage: string, attempt: numbe
   let writing: Promise<void> = Promise.resolve();
   // A chunk the database would not take while it was away is tried again, in order,
   // once it is back (for up to a minute): a restart of PostgreSQL loses no output.
-  const append = (chunk: string) => waitingOutOutages(() => logs.appendLog(pool, runId, stage, attempt, chunk)).catch(() => {});
+  const append = (chunks: string[]) => waitingOutOutages(() => logs.appendLog(pool, runId, stage, attempt, chunks)).catch(() => {});
   const flush = () => {
     if (!pending) return writing;
     const batch = pending;
     pending = '';
     writing = writing.then(async () => {
-      for (let at = 0; at < batch.length; at += ROW_CHARACTERS) await append(batch.slice(at, at + ROW_CHARACTERS));
+      // One statement per flush (at most ROWS_PER_INSERT rows): a chatty step costs a few round trips a second.
+      const rows: string[] = [];
+      for (let at = 0; at < batch.length; at += ROW_CHARACTERS) rows.push(batch.slice(at, at + ROW_CHARACTERS));
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) await append(rows.slice(i, i + ROWS_PER_INSERT));
     });
     return writing;
   };

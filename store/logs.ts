@@ -1,7 +1,10 @@
 import type { Queryable } from './db.ts';
 
-export async function appendLog(db: Queryable, runId: number, stage: string, attempt: number, chunk: string): Promise<void> {
-  await db.query('INSERT INTO stage_logs (run_id, stage, attempt, chunk) VALUES ($1, $2, $3, $4)', [runId, stage, attempt, chunk]);
+/** Appends chunks to a stage's log, in order, in one statement (their ids follow the array's order). */
+export async function appendLog(db: Queryable, runId: number, stage: string, attempt: number, chunks: string[]): Promise<void> {
+  await db.query(
+    'INSERT INTO stage_logs (run_id, stage, attempt, chunk) SELECT $1, $2, $3, c FROM unnest($4::text[]) WITH ORDINALITY AS u(c, n) ORDER BY n',
+    [runId, stage, attempt, chunks]);
 }
 
 /** Log chunks after `afterId`, at most `limit` of them: a page of a log being read or followed. */

@@ -1,0 +1,89 @@
+// The logs benchmark: a step printing 1,000,000 lines (about 90 MB) through
+// a server — masking (the stage holds a secret), storage in pages of rows,
+// and a live follower reading the log as server-sent events — against the
+// same command writing to a file, in the same run. Prints the ratio of the
+// two wall times; the goal is ≤ 1.5. `--json` prints the numbers alone.
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { readConfig } from '../cli/config.ts';
+import { openRuntimeWithWorkers } from '../cli/runtime.ts';
+import { registerRepo } from '../ingest/index.ts';
+import { spawnStep } from '../runners/index.ts';
+import { setSecret, triggerManual } from '../scheduler/index.ts';
+import { listen } from '../server/index.ts';
+import { createTestRepo } from '../test/helpers/git-repo.ts';
+import { benchDatabase } from './database.ts';
+import { acceptingForge } from './forge.ts';
+
+const LINES = Number(process.env.BENCH_LOG_LINES ?? 1_000_000);
+const json = process.argv.includes('--json');
+const say = (line: string) => { if (!json) console.log(line); };
+const COMMAND = `seq 1 ${LINES} | awk '{ printf "%07d the quick brown fox jumps over the lazy dog, line after line of build output\\n", $1 }'`;
+
+const db = await benchDatabase();
+const forge = await acceptingForge();
+const dataDir = await mkdtemp(path.join(tmpdir(), 'forgeline-bench-logs-'));
+const config = readConfig({
+  DATABASE_URL: db.url, FORGELINE_DATA_DIR: dataDir, FORGELINE_ALLOW_LOCAL: 'true', FORGELINE_SECRET_KEY: 'bench',
+  FORGELINE_LOG_MAX_BYTES: String(512 * 1024 * 1024),
+}, { port: 0 });
+const runtime = await openRuntimeWithWorkers(config, { concurrency: 1, backstopPollSeconds: 30 }, pino({ level: 'silent' }));
+const server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: undefined, publicRead: true }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls }, 0, '127.0.0.1');
+const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+try {
+  // The baseline: the same command, its output to a file.
+  const file = path.join(dataDir, 'out.log');
+  const t0 = performance.now();
+  const bare = await spawnStep({ run: `${COMMAND} > ${file}`, cwd: dataDir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }).exited;
+  const bareSeconds = (performance.now() - t0) / 1000;
+  if (bare.exitCode !== 0) throw new Error(`the baseline command failed: ${bare.error ?? bare.exitCode}`);
+  const bytes = (await stat(file)).size;
+
+  const repo = await createTestRepo();
+  await repo.commit({ '.forgeline/ci.yml': `on: { manual: {} }\nstages:\n  big:\n    secrets: [TOKEN]\n    steps: [{ run: ${JSON.stringify(COMMAND)} }]\n` });
+  await registerRepo({ pool: runtime.db.pool, box: runtime.deps.box, publicUrl: base, urls: config.urls }, { forge: 'github', name: 'acme/logs', cloneUrl: repo.cloneUrl, apiUrl: forge.apiUrl }, 'bench');
+  await setSecret(runtime.deps, { repo: 'acme/logs', name: 'TOKEN', value: 'a-secret-the-masker-looks-for' }, 'bench');
+  const pool = runtime.db.pool;
+  const started = performance.now();
+  const { delivery } = await triggerManual(runtime.deps, { repo: 'acme/logs', ref: 'main' }, 'bench');
+  let runId: number | undefined;
+  while (runId === undefined) {
+    const { rows } = await pool.query(`SELECT r.id::int AS id FROM runs r JOIN stages s ON s.run_id = r.id WHERE r.delivery_id = $1 AND s.status = 'running'`, [delivery]);
+    runId = rows[0]?.id;
+    if (runId === undefined) await new Promise((r) => setTimeout(r, 5));
+  }
+  // The live follower: every chunk as it is stored, until the stage ends.
+  let followed = 0;
+  const follow = (async () => {
+    const res = await fetch(`${base}/api/runs/${runId}/stages/big/log`, { headers: { accept: 'text/event-stream' } });
+    const reader = res.body!.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      followed += value.length;
+    }
+  })();
+  await follow;
+  const seconds = (performance.now() - started) / 1000;
+  const { rows: [stored] } = await pool.query(`SELECT count(*)::int AS rows, sum(octet_length(chunk))::float8 AS bytes FROM stage_logs WHERE run_id = $1`, [runId]);
+  const { rows: [stage] } = await pool.query(`SELECT status, extract(epoch FROM finished_at - started_at)::float8 AS seconds FROM stages WHERE run_id = $1`, [runId]);
+  if (stage.status !== 'success') throw new Error(`the stage ended ${stage.status}`);
+  const result = {
+    lines: LINES, bytes, bareSeconds: Number(bareSeconds.toFixed(2)), seconds: Number(seconds.toFixed(2)), ratio: Number((seconds / bareSeconds).toFixed(2)),
+    stageSeconds: Number(stage.seconds.toFixed(2)), storedRows: stored.rows, storedBytes: stored.bytes, followedBytes: followed,
+  };
+  if (json) console.log(JSON.stringify(result));
+  say(`logs benchmark: a step printing ${LINES} lines (${(bytes / 1e6).toFixed(0)} MB), masked, stored and followed live`);
+  say(`the command writing to a file:        ${result.bareSeconds} s`);
+  say(`the stage (claimed → result recorded):  ${result.stageSeconds} s`);
+  say(`through Forgeline (trigger → follower sees the end): ${result.seconds} s, stored as ${stored.rows} rows (${(stored.bytes / 1e6).toFixed(0)} MB), the follower read ${(followed / 1e6).toFixed(0)} MB`);
+  say(`ratio: ${result.ratio}× (goal ≤ 1.5×)`);
+} finally {
+  server.close();
+  await runtime.close();
+  await forge.close();
+  await db.close();
+  await rm(dataDir, { recursive: true, force: true });
+}
