@@ -33,6 +33,11 @@ export interface AppOptions {
 
 export function createApp(deps: SchedulerDeps, ingest: IngestDeps, opts: AppOptions): Koa {
   const app = new Koa();
+  // A reader that leaves an event stream (a page closed, a follower gone) ends it: that is no error.
+  app.on('error', (err: Error & { code?: string }, ctx?: Koa.Context) => {
+    if (err.code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    deps.log.error({ err: err.message, path: ctx?.path }, 'response failed');
+  });
   app.use(async (ctx, next) => {
     try {
       await next();

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import { logs, runs, type Pool } from '../store/index.ts';
+import { eventStream } from './event-stream.ts';
 
 const FINAL = new Set(['success', 'failure', 'canceled', 'skipped']);
 
@@ -13,28 +13,22 @@ const FINAL = new Set(['success', 'failure', 'canceled', 'skipped']);
 export async function streamLog(ctx: Context, pool: Pool, runId: number, name: string): Promise<boolean> {
   const stage = (await runs.getStages(pool, runId)).find((s) => s.name === name);
   if (!stage) return false;
-  const stream = new PassThrough();
-  ctx.type = 'text/event-stream';
-  ctx.set('Cache-Control', 'no-cache');
-  ctx.set('X-Accel-Buffering', 'no');
-  ctx.body = stream;
+  const { stream, gone, closed: isClosed } = eventStream(ctx);
   let last = 0;
-  let closed = false;
-  const gone = new Promise<void>((resolve) => ctx.req.once('close', () => { closed = true; resolve(); }));
   // A slow reader is waited for, not buffered for: a large log is never whole in memory.
   const send = async (event: string, data: string) => {
-    if (!stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) && !closed) await Promise.race([once(stream, 'drain'), gone]);
+    if (!stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) && !isClosed()) await Promise.race([once(stream, 'drain'), gone]);
   };
   // Everything stored since the last read, a page at a time.
   const drain = async () => {
-    for (let rows = await logs.readLogSince(pool, runId, name, stage.attempt, last); rows.length && !closed; rows = await logs.readLogSince(pool, runId, name, stage.attempt, last)) {
+    for (let rows = await logs.readLogSince(pool, runId, name, stage.attempt, last); rows.length && !isClosed(); rows = await logs.readLogSince(pool, runId, name, stage.attempt, last)) {
       for (const row of rows) await send('log', row.chunk);
       last = rows.at(-1)!.id;
     }
   };
   void (async () => {
     try {
-      while (!closed) {
+      while (!isClosed()) {
         await drain();
         const now = (await runs.getStages(pool, runId)).find((s) => s.name === name);
         if (!now || now.attempt !== stage.attempt || FINAL.has(now.status)) {

@@ -12,7 +12,7 @@ import { esc, formatBytes, layout, statusBadge, when, type PageUser } from './ui
 import { runPage } from './ui-run.ts';
 import { RUNS_HEAD, runRows } from './ui-runs.ts';
 import { pipelinePage } from './ui-pipeline.ts';
-import { PassThrough } from 'node:stream';
+import { eventStream } from './event-stream.ts';
 
 const ASSETS: Record<string, { type: string; body: string }> = {
   'style.css': { type: 'text/css', body: readFileSync(new URL('../ui/style.css', import.meta.url), 'utf8') },
@@ -129,20 +129,14 @@ ${list.next ? `<p><a href="/?${esc(q({ cursor: list.next }))}">Older runs →</a
   });
   // `changed` whenever a run is created or changes state: the list fetches its rows again.
   router.get('/ui/runs/live', page, async (ctx) => {
-    const stream = new PassThrough();
-    ctx.type = 'text/event-stream';
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.set('X-Accel-Buffering', 'no');
-    ctx.body = stream;
-    let closed = false;
-    ctx.req.once('close', () => { closed = true; });
+    const { stream, closed } = eventStream(ctx);
     void (async () => {
       let last = await runs.changeMark(pool).catch(() => '');
       stream.write(': following\n\n');
-      while (!closed) {
+      while (!closed()) {
         await new Promise((r) => setTimeout(r, 1000));
         const mark = await runs.changeMark(pool).catch(() => last);
-        if (mark !== last && !closed) stream.write(`event: changed\ndata: ${JSON.stringify(mark)}\n\n`);
+        if (mark !== last && !closed()) stream.write(`event: changed\ndata: ${JSON.stringify(mark)}\n\n`);
         last = mark;
       }
       stream.end();
