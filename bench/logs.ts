@@ -3,35 +3,20 @@
 // and a live follower reading the log as server-sent events — against the
 // same command writing to a file, in the same run. Prints the ratio of the
 // two wall times; the goal is ≤ 1.5. `--json` prints the numbers alone.
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import pino from 'pino';
-import { readConfig } from '../cli/config.ts';
-import { openRuntimeWithWorkers } from '../cli/runtime.ts';
-import { registerRepo } from '../ingest/index.ts';
 import { spawnStep } from '../runners/index.ts';
 import { setSecret, triggerManual } from '../scheduler/index.ts';
-import { listen } from '../server/index.ts';
 import { createTestRepo } from '../test/helpers/git-repo.ts';
-import { benchDatabase } from './database.ts';
-import { acceptingForge } from './forge.ts';
+import { startBenchServer } from './server.ts';
 
 const LINES = Number(process.env.BENCH_LOG_LINES ?? 1_000_000);
 const json = process.argv.includes('--json');
 const say = (line: string) => { if (!json) console.log(line); };
 const COMMAND = `seq 1 ${LINES} | awk '{ printf "%07d the quick brown fox jumps over the lazy dog, line after line of build output\\n", $1 }'`;
 
-const db = await benchDatabase();
-const forge = await acceptingForge();
-const dataDir = await mkdtemp(path.join(tmpdir(), 'forgeline-bench-logs-'));
-const config = readConfig({
-  DATABASE_URL: db.url, FORGELINE_DATA_DIR: dataDir, FORGELINE_ALLOW_LOCAL: 'true', FORGELINE_SECRET_KEY: 'bench',
-  FORGELINE_LOG_MAX_BYTES: String(512 * 1024 * 1024),
-}, { port: 0 });
-const runtime = await openRuntimeWithWorkers(config, { concurrency: 1, backstopPollSeconds: 30 }, pino({ level: 'silent' }));
-const server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: undefined, publicRead: true }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls }, 0, '127.0.0.1');
-const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+const bench = await startBenchServer({ FORGELINE_LOG_MAX_BYTES: String(512 * 1024 * 1024) }, 1);
+const { runtime, dataDir, base } = bench;
 try {
   // The baseline: the same command, its output to a file.
   const file = path.join(dataDir, 'out.log');
@@ -43,7 +28,7 @@ try {
 
   const repo = await createTestRepo();
   await repo.commit({ '.forgeline/ci.yml': `on: { manual: {} }\nstages:\n  big:\n    secrets: [TOKEN]\n    steps: [{ run: ${JSON.stringify(COMMAND)} }]\n` });
-  await registerRepo({ pool: runtime.db.pool, box: runtime.deps.box, publicUrl: base, urls: config.urls }, { forge: 'github', name: 'acme/logs', cloneUrl: repo.cloneUrl, apiUrl: forge.apiUrl }, 'bench');
+  await bench.register('acme/logs', repo.cloneUrl);
   await setSecret(runtime.deps, { repo: 'acme/logs', name: 'TOKEN', value: 'a-secret-the-masker-looks-for' }, 'bench');
   const pool = runtime.db.pool;
   const started = performance.now();
@@ -81,9 +66,5 @@ try {
   say(`through Forgeline (trigger → follower sees the end): ${result.seconds} s, stored as ${stored.rows} rows (${(stored.bytes / 1e6).toFixed(0)} MB), the follower read ${(followed / 1e6).toFixed(0)} MB`);
   say(`ratio: ${result.ratio}× (goal ≤ 1.5×)`);
 } finally {
-  server.close();
-  await runtime.close();
-  await forge.close();
-  await db.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await bench.close();
 }

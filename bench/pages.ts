@@ -5,33 +5,19 @@
 // in the same run. Prints each page's ratio, 10,000 runs against 50; a page
 // that reads only what it shows (a page of 50, keyset cursors, indexed
 // lookups) stays near 1.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
-import { readConfig } from '../cli/config.ts';
-import { openRuntimeWithWorkers } from '../cli/runtime.ts';
-import { registerRepo } from '../ingest/index.ts';
-import { listen } from '../server/index.ts';
 import { createTestRepo } from '../test/helpers/git-repo.ts';
 import { pushPayload, sendGitHubHook } from '../test/helpers/github-webhook.ts';
-import { benchDatabase } from './database.ts';
-import { acceptingForge } from './forge.ts';
+import { startBenchServer } from './server.ts';
 
 const RUNS = Number(process.env.BENCH_PAGES_RUNS ?? 10_000);
 const REQUESTS = 30;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const db = await benchDatabase();
-const forge = await acceptingForge();
-const dataDir = await mkdtemp(path.join(tmpdir(), 'forgeline-bench-pages-'));
-const config = readConfig({ DATABASE_URL: db.url, FORGELINE_DATA_DIR: dataDir, FORGELINE_ALLOW_LOCAL: 'true', FORGELINE_SECRET_KEY: 'bench' }, { port: 0 });
-const runtime = await openRuntimeWithWorkers(config, { concurrency: 2, backstopPollSeconds: 30 }, pino({ level: 'silent' }));
-const server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: undefined, publicRead: true }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls }, 0, '127.0.0.1');
-const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+const bench = await startBenchServer();
+const { runtime, base } = bench;
 try {
   const repo = await createTestRepo();
-  const hook = await registerRepo({ pool: runtime.db.pool, box: runtime.deps.box, publicUrl: base, urls: config.urls }, { forge: 'github', name: 'acme/pages', cloneUrl: repo.cloneUrl, apiUrl: forge.apiUrl }, 'bench');
+  const hook = await bench.register('acme/pages', repo.cloneUrl);
   const pipeline = `on: { push: {} }\nstages:\n  build: { steps: [{ run: "true" }] }\n  test: { needs: [build], steps: [{ run: "true" }] }\n  lint: { needs: [build], steps: [{ run: "true" }] }\n  deploy: { needs: [test], steps: [{ run: "true" }] }\n`;
   const sha = await repo.commit({ '.forgeline/ci.yml': pipeline }, 'pipeline');
   await sendGitHubHook(hook.hookUrl, hook.secret, 'push', pushPayload({ name: 'acme/pages', cloneUrl: repo.cloneUrl }, sha));
@@ -91,9 +77,5 @@ try {
     console.log(`${name.padEnd(28)} ${small[name]!.toFixed(1).padStart(7)} ms → ${large[name]!.toFixed(1).padStart(7)} ms   ratio ${(large[name]! / small[name]!).toFixed(2)}`);
   }
 } finally {
-  server.close();
-  await runtime.close();
-  await forge.close();
-  await db.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await bench.close();
 }
