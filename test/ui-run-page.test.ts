@@ -241,9 +241,12 @@ stages:
     expect((await b.run(started)).event.kind).toBe('manual');
     await b.finished(started);
     expect(await b.log(started, 'release')).toContain('target=production dry=false');
+    await page.goto('about:blank');
   });
 
   it('answers badges for the newest run of a branch, 404 for an unknown repository, and links a favicon that loads', async () => {
+    // From a page that stays put: a run's page reloads itself when its stages change.
+    await page.goto(`${b.forgeline.url}/repos`);
     const badge = (query = '') => page.evaluate(async (href) => {
       const res = await fetch(href);
       return { status: res.status, type: res.headers.get('content-type'), body: await res.text() };
