@@ -3,12 +3,13 @@
 import Docker from 'dockerode';
 import { execa, type ResultPromise } from 'execa';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dockerBackend, STAGE_LABEL } from '../runners/index.ts';
 import { removeLeftovers } from '../scheduler/leftovers.ts';
 import { startBench, type Bench } from './helpers/engine.ts';
 import { waitFor } from './helpers/forgeline.ts';
 import { forgelineCli } from './helpers/cli.ts';
+import { startDatabaseProxy } from './helpers/tcp-proxy.ts';
 import { createTestRepo } from './helpers/git-repo.ts';
 import { engineMissing, startPodman, type TestEngine } from './helpers/podman.ts';
 
@@ -226,38 +227,70 @@ stages:
     expect(local.stdout).toContain(`${repo.work}\nfrom the working tree`);
   }, 60_000);
 
+  /** A real `forgeline worker --backend docker` process with one label, beats every 2 s; killed when the test ends. */
+  const bin = fileURLToPath(new URL('../bin/forgeline.js', import.meta.url));
+  const started: ResultPromise[] = [];
+  const startWorker = async (label: string, databaseUrl?: string) => {
+    const env = { ...b.forgeline.env, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), DOCKER_HOST: engine.host, FORGELINE_HEARTBEAT_SECONDS: '2', LOG_LEVEL: 'warn' };
+    const child = execa(process.execPath, [bin, 'worker', '--backend', 'docker', '--container-network', 'none', '--labels', label], { env, extendEnv: false, reject: false });
+    started.push(child);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('started')) resolve(); });
+      child.then((r) => reject(new Error(`worker exited: ${r.stderr}`)));
+    });
+    // Wrapped: an async function returning the subprocess itself would wait for it to exit.
+    return { child };
+  };
+  afterEach(async () => {
+    for (const child of started.splice(0)) child.kill('SIGKILL');
+    await Promise.all(started);
+  });
+
   it('leaves nothing of a worker killed with -9 once the next worker has started', async () => {
-    const bin = fileURLToPath(new URL('../bin/forgeline.js', import.meta.url));
-    const env = { ...b.forgeline.env, DOCKER_HOST: engine.host, FORGELINE_HEARTBEAT_SECONDS: '2', LOG_LEVEL: 'warn' };
-    const started: ResultPromise[] = [];
-    const startWorker = async () => {
-      const child = execa(process.execPath, [bin, 'worker', '--backend', 'docker', '--container-network', 'none', '--labels', 'doomed'], { env, extendEnv: false, reject: false });
-      started.push(child);
-      await new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', (c: Buffer) => { if (c.toString().includes('started')) resolve(); });
-        child.then((r) => reject(new Error(`worker exited: ${r.stderr}`)));
-      });
-      // Wrapped: an async function returning the subprocess itself would wait for it to exit.
-      return { child };
-    };
+    const { child: doomed } = await startWorker('doomed');
+    const { runs: [id] } = await b.push({
+      '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  held:\n    runs-on: [doomed]\n    image: ${engine.image}\n    services:\n      side: { image: ${engine.image}, command: [sleep, "600"] }\n    steps: [{ run: "echo started; sleep 600" }]\n`,
+    });
+    await waitFor(async () => ((await b.log(id!, 'held')).includes('started') ? true : undefined), 'the step to start', 60_000);
+    const mine = { label: [`${STAGE_LABEL}=${id}-held-1`] };
+    doomed.kill('SIGKILL');
+    await doomed;
+    // Nothing stops containers when their worker dies: they are still there.
+    expect(await docker.listContainers({ all: true, filters: mine })).toHaveLength(2);
+    await startWorker('doomed');
+    // The next worker finds the stage lost (a heartbeat interval) and removes what it left.
+    expect(await b.stage(id!, 'held', 'failure', 30_000)).toMatchObject({ reason: 'worker lost' });
+    await waitFor(async () => ((await docker.listContainers({ all: true, filters: mine })).length === 0 ? true : undefined), 'the killed worker\'s containers gone', 30_000);
+  }, 120_000);
+
+  it('pauses the container of a worker cut off from the database before another retries its stage, and removes it once it can tell', async () => {
+    const proxy = await startDatabaseProxy(b.forgeline.env.DATABASE_URL!);
     try {
-      const { child: doomed } = await startWorker();
+      await startWorker('cutoff', proxy.url);
       const { runs: [id] } = await b.push({
-        '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  held:\n    runs-on: [doomed]\n    image: ${engine.image}\n    services:\n      side: { image: ${engine.image}, command: [sleep, "600"] }\n    steps: [{ run: "echo started; sleep 600" }]\n`,
+        '.forgeline/ci.yml': `on: { push: {} }\nstages:\n  held:\n    runs-on: [cutoff]\n    image: ${engine.image}\n    retries: 1\n    steps: [{ run: "if [ $FORGELINE_ATTEMPT = 1 ]; then echo first; while true; do sleep 0.1; done; fi; echo second" }]\n`,
       });
-      await waitFor(async () => ((await b.log(id!, 'held')).includes('started') ? true : undefined), 'the step to start', 60_000);
-      const mine = { label: [`${STAGE_LABEL}=${id}-held-1`] };
-      doomed.kill('SIGKILL');
-      await doomed;
-      // Nothing stops containers when their worker dies: they are still there.
-      expect(await docker.listContainers({ all: true, filters: mine })).toHaveLength(2);
-      await startWorker();
-      // The next worker finds the stage lost (a heartbeat interval) and removes what it left.
-      expect(await b.stage(id!, 'held', 'failure', 30_000)).toMatchObject({ reason: 'worker lost' });
-      await waitFor(async () => ((await docker.listContainers({ all: true, filters: mine })).length === 0 ? true : undefined), 'the killed worker\'s containers gone', 30_000);
+      await waitFor(async () => ((await b.log(id!, 'held')).includes('first') ? true : undefined), 'the first attempt to start', 60_000);
+      const first = { label: [`${STAGE_LABEL}=${id}-held-1`] };
+      // The other worker reaches the database all along.
+      await startWorker('cutoff');
+      await new Promise((r) => setTimeout(r, 2500));
+      await proxy.cut();
+      // Held before anyone may take its stage (a heartbeat interval): the engine freezes the first
+      // attempt's container. (On this one engine the other worker's sweep then removes it: on
+      // separate machines it would stay paused until its worker hears the database again.)
+      const state = await waitFor(async () => {
+        const [c] = await docker.listContainers({ all: true, filters: first });
+        return c?.State === 'running' ? undefined : c?.State ?? 'gone';
+      }, 'the first attempt held', 15_000);
+      expect(state).toBe('paused');
+      const run = await b.finished(id!, 60_000);
+      expect([run.status, run.stages[0].attempt]).toEqual(['success', 2]);
+      expect(await b.log(id!, 'held')).toContain('second');
+      await proxy.restore();
+      await waitFor(async () => ((await docker.listContainers({ all: true, filters: first })).length === 0 ? true : undefined), 'the held container removed', 30_000);
     } finally {
-      for (const child of started) child.kill('SIGKILL');
-      await Promise.all(started);
+      await proxy.close();
     }
   }, 120_000);
 });

@@ -52,7 +52,8 @@ export function execSpawner(container: Docker.Container, hostDir: string, user: 
     const kill = () => {
       if (stopped.killed) return;
       stopped.killed = true;
-      void container.kill().catch(() => {});
+      // A held (paused) container is let go first: an engine may refuse to kill a paused one.
+      void container.unpause().catch(() => {}).finally(() => container.kill().catch(() => {}));
       // Podman keeps an exec session's stream open after its processes died: the step ends here, not there.
       (stopped.stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
     };

@@ -55,6 +55,10 @@ export function dockerBackend(opts: DockerOptions = {}): Backend {
   let client: Docker | undefined;
   const host = () => opts.host ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
   const engine = () => (client ??= connect(host()));
+  // The containers of the stages running here, and whether they are held (paused).
+  const live = new Set<Docker.Container>();
+  let held = false;
+  const pause = (c: Docker.Container, on: boolean) => (on ? c.pause() : c.unpause()).catch(() => {});
   return {
     name: 'docker',
     runsImages: true,
@@ -116,6 +120,8 @@ export function dockerBackend(opts: DockerOptions = {}): Backend {
           },
         });
         await container.start();
+        live.add(container);
+        if (held) await pause(container, true);
         if (spec.services?.length) {
           try {
             await startServices(docker, container, spec.services, base, services, spec.log, spec.signal);
@@ -135,9 +141,22 @@ export function dockerBackend(opts: DockerOptions = {}): Backend {
       } finally {
         // Services first: they live in the stage container's network namespace.
         await stopServices(services, spec.log);
-        if (container) await removeContainer(container);
+        if (container) {
+          live.delete(container);
+          await removeContainer(container);
+        }
         await closeWorkspace(workspace);
       }
+    },
+    /**
+     * A worker cut off from the database pauses its stage containers (the
+     * engine freezes their processes), as it stops host steps: a retry never
+     * runs beside them. Stages without an image are host steps.
+     */
+    hold(on: boolean) {
+      held = on;
+      localBackend.hold?.(on);
+      for (const c of live) void pause(c, on);
     },
     async removeLeftovers(running) {
       // Listed before asking what runs: a stage claimed meanwhile is running by the time it has a container.
@@ -147,7 +166,10 @@ export function dockerBackend(opts: DockerOptions = {}): Backend {
       for (const c of found) {
         const id = c.Labels[STAGE_LABEL]!;
         if (alive.has(id)) continue;
-        await removeContainer(engine().getContainer(c.Id));
+        const left = engine().getContainer(c.Id);
+        // A worker cut off, then killed, leaves its containers paused: an engine may refuse to remove those.
+        if (c.State === 'paused') await pause(left, false);
+        await removeContainer(left);
         removed.push(id);
       }
       return removed;
