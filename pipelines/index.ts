@@ -2,7 +2,7 @@ export { parsePipelineFile, crossFileProblems } from './parse.ts';
 export { matchPipeline, type ChangedPaths } from './match.ts';
 export { decideStage, type StageDecision } from './stage-decision.ts';
 export { withMatrixResults } from './matrix.ts';
-export { formatSize, parseSize } from './size.ts';
+export { parseSize } from './size.ts';
 export { matchesFilter } from './globs.ts';
 export { formatProblem } from './problem.ts';
 export { schemaPath } from './schema.ts';

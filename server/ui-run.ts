@@ -42,7 +42,7 @@ ${detail}${times}${approve || rerun ? `<div>${approve}${rerun}</div>` : ''}</div
 }
 
 /** A stage's log: its attempts to choose from, the raw download, a search box, and the log itself (ui/log.js renders it). */
-function stageLog(run: RunView, s: Stage): string {
+function logSection(run: RunView, s: Stage): string {
   const anchor = stageAnchor(run, s.name);
   const src = `/api/runs/${run.id}/stages/${encodeURIComponent(s.name)}/log`;
   const attempts = s.attempts.length > 1
@@ -81,7 +81,7 @@ ${run.problems.length ? `<pre class="json">${esc(run.problems.join('\n'))}</pre>
 ${run.pipelineDiff ? `<h2>Changes to .forgeline/ (read before approving)</h2><pre class="json">${esc(run.pipelineDiff)}</pre>` : ''}
 ${run.stages.length ? `<div class="graph-box">${stageGraph(run.stages, (name) => `#${stageAnchor(run, name)}`)}</div>` : ''}
 <div class="stages">${run.stages.map((s) => stageCard(run, s, ctx)).join('')}</div>
-${run.stages.map((s) => stageLog(run, s)).join('')}`;
+${run.stages.map((s) => logSection(run, s)).join('')}`;
   return {
     title: `Run #${run.id} · ${run.pipeline} · ${run.status}`,
     heading: `Run #${run.id} · ${pipelineLink}`,
