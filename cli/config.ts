@@ -5,6 +5,7 @@ import { forgeNames } from '../providers/index.ts';
 import { DEFAULT_CACHE_MAX_BYTES, DEFAULT_LOG_MAX_BYTES } from '../scheduler/index.ts';
 import { PUBLIC_FORGE_HOSTS, type UrlPolicy } from '../ingest/index.ts';
 import type { TransportConfig } from '../server/index.ts';
+import type { BlobStoreSetting } from '../store/index.ts';
 import { defaultDataDir } from './paths.ts';
 
 /** Everything Forgeline reads from its environment (docs/cli.md), in one place. */
@@ -33,6 +34,8 @@ export interface Config {
   logMaxBytes: number;
   /** FORGELINE_CACHE_MAX_BYTES: one repository's caches together, least recently used first out. */
   cacheMaxBytes: number;
+  /** FORGELINE_BLOB_STORE: `postgres` (default) or `s3://bucket/prefix`, where artifacts and caches are kept; with the AWS_* variables an S3 client reads. */
+  blobStore: BlobStoreSetting;
   /** FORGELINE_PLANNING_SECONDS: computing time for planning one event (or deciding one stage's `if`), past which its pipelines fail. */
   planningSeconds: number;
   /** FORGELINE_SCHEDULE_CHECK_SECONDS: how late after its minute a schedule may fire (1–45). */
@@ -99,6 +102,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: { po
     artifactMaxBytes: wholeNumber(env, 'FORGELINE_ARTIFACT_MAX_BYTES', DEFAULT_MAX_ARTIFACT_BYTES, 1),
     logMaxBytes: wholeNumber(env, 'FORGELINE_LOG_MAX_BYTES', DEFAULT_LOG_MAX_BYTES, 1024),
     cacheMaxBytes: wholeNumber(env, 'FORGELINE_CACHE_MAX_BYTES', DEFAULT_CACHE_MAX_BYTES, 0),
+    blobStore: { url: env.FORGELINE_BLOB_STORE || 'postgres', env: Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('AWS_'))) },
     planningSeconds: wholeNumber(env, 'FORGELINE_PLANNING_SECONDS', DEFAULT_PLANNING_LIMITS.seconds, 1, 600),
     shutdownSeconds: wholeNumber(env, 'FORGELINE_SHUTDOWN_SECONDS', 30, 0),
     recoverySeconds: wholeNumber(env, 'FORGELINE_RECOVERY_SECONDS', 300, 1),

@@ -9,7 +9,7 @@ import { backendFor, resolveUser, type RunAsUser } from '../runners/index.ts';
 import { PlanningPool } from '../pipelines/index.ts';
 import { CONTAINER_LABEL, FORK_LABEL, MAX_LABELS, startBoss, startWorkers, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
 import { auditLimiter, commitPrefetch, deliveryBatcher, hookDirectory, unverifiedLimiter, type IngestDeps } from '../ingest/index.ts';
-import { connectDatabase, createIngestPool, loadSecretKey, migrate, secretBox, secrets, type Database } from '../store/index.ts';
+import { connectDatabase, createIngestPool, loadSecretKey, migrate, openBlobStore, secretBox, secrets, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
 
 /** A process's connection to Forgeline's database and queues, ready for the server or workers. */
@@ -32,7 +32,9 @@ export function createLogger(level: string, format: 'pretty' | 'json' = 'json'):
 export async function openRuntime(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<Runtime> {
   const db = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   let boss: PgBoss | undefined;
+  let blobs;
   try {
+    blobs = openBlobStore(config.blobStore, db.pool);
     await migrate(db.pool);
     boss = await startBoss(db.url, (err) => log.error({ err: err.message }, 'queue error'), { scheduleCheckSeconds: config.scheduleCheckSeconds });
   } catch (err) {
@@ -49,6 +51,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
     box,
     log,
     backend: backendFor('local')!,
+    blobs,
     dataDir: config.dataDir,
     publicUrl: config.publicUrl,
     workerName: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
@@ -74,6 +77,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
       await boss!.stop({ graceful: true, timeout: 10_000 });
       await deps.planning!.close();
       await ingestPool.end();
+      await blobs.close();
       await db.close();
     },
   };

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, realpath, rename, unlink } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream, type Stats } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, readdir, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { gunzip, gzip, type ZlibOptions } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
 import { matchesFilter } from '../pipelines/globs.ts';
 
 /**
@@ -40,14 +42,30 @@ const MAX_HEADER_BYTES = 64 * 1024;
 /** Room for headers on top of the file bytes when inflating: bounds a gzip bomb without refusing many small files. */
 const HEADER_ALLOWANCE = 64 * 1024 * 1024;
 
-interface Entry {
-  path: string;
-  mode: number;
-  data: Buffer;
+/** An archive on disk, as packed: where it is, what it holds, and its size. */
+export interface PackedArchive {
+  /** The archive file (gzip). */
+  file: string;
+  /** The files it holds, in order. */
+  files: string[];
+  /** Their bytes, uncompressed. */
+  bytes: number;
+  /** The archive's own size on disk. */
+  size: number;
 }
 
-/** Collects the files of `workdir` matching the globs into one archive (a Buffer), refusing what is unsafe. */
-export async function packArtifacts(workdir: string, globs: string[], opts: { maxBytes?: number } = {}): Promise<{ archive: Buffer; files: string[]; bytes: number }> {
+interface EntryHeader {
+  path: string;
+  size: number;
+  mode: number;
+}
+
+/**
+ * Collects the files of `workdir` matching the globs into an archive written
+ * to `dest` (created; it must not exist), refusing what is unsafe. Streamed:
+ * no file and no archive is held in memory whole, whatever its size.
+ */
+export async function packArtifacts(workdir: string, globs: string[], dest: string, opts: { maxBytes?: number } = {}): Promise<PackedArchive> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
   const root = path.resolve(workdir);
   // Where the checkout really is: its parent is ours, the checkout itself the step user's, who
@@ -62,39 +80,57 @@ export async function packArtifacts(workdir: string, globs: string[], opts: { ma
   for (const rel of files) planned += (await lstat(path.join(root, rel))).size;
   if (planned > maxBytes) throw tooBig(planned, files.length, maxBytes, globs);
 
-  const chunks: Buffer[] = [MAGIC];
   let bytes = 0;
-  for (const rel of files) {
-    const { data, mode } = await readRegularFile(root, rel, realRoot);
-    bytes += data.length;
-    // A file may have grown since it was measured.
-    if (bytes > maxBytes) throw tooBig(bytes, files.length, maxBytes, globs);
-    chunks.push(headerLine({ path: rel, size: data.length, mode }), data);
+  async function* archive(): AsyncGenerator<Buffer> {
+    yield MAGIC;
+    for (const rel of files) {
+      const handle = await openRegularFile(root, rel, realRoot);
+      try {
+        const { size, mode } = await fileOf(handle, rel);
+        bytes += size;
+        // A file may have grown since it was measured.
+        if (bytes > maxBytes) throw tooBig(bytes, files.length, maxBytes, globs);
+        yield headerLine({ path: rel, size, mode });
+        let read = 0;
+        if (size > 0) {
+          for await (const chunk of handle.createReadStream({ start: 0, end: size - 1, autoClose: false })) {
+            read += (chunk as Buffer).length;
+            yield chunk as Buffer;
+          }
+        }
+        // The header promised `size` bytes: a file cut short while packing would shift every later one.
+        if (read !== size) throw new ArtifactError(`artifact ${JSON.stringify(rel)} changed while it was packed`);
+      } finally {
+        await handle.close();
+      }
+    }
+    yield headerLine({ end: true, files: files.length, bytes });
   }
-  chunks.push(headerLine({ end: true, files: files.length, bytes }));
-  const archive = await zlib(gzip, Buffer.concat(chunks), {});
-  return { archive, files, bytes };
+  await pipeline(Readable.from(archive()), createGzip(), createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+  return { file: dest, files, bytes, size: (await stat(dest)).size };
 }
 
-/** Restores an archive into `workdir` (the checkout of a stage that needs the producing stage). */
-export async function unpackArtifacts(archive: Buffer, workdir: string, opts: { maxBytes?: number } = {}): Promise<string[]> {
+/**
+ * Restores the archive at `file` into `workdir` (the checkout of a stage
+ * that needs the producing stage). Two streamed passes: the first reads
+ * the whole archive and checks every entry against the tree, the second
+ * writes; so a refused archive leaves the checkout as it was, and no
+ * archive is ever in memory whole.
+ */
+export async function unpackArtifacts(file: string, workdir: string, opts: { maxBytes?: number } = {}): Promise<string[]> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
-  let stream: Buffer;
-  try {
-    stream = await zlib(gunzip, archive, { maxOutputLength: maxBytes + HEADER_ALLOWANCE });
-  } catch (err) {
-    throw new ArtifactError(`malformed artifact archive: ${(err as Error).message}`);
-  }
   // Resolved once, so a checkout under a symlinked directory (macOS /tmp) is fine; below it, no symlink is.
   const root = await realpath(workdir);
-  const entries = parseArchive(stream, maxBytes, root);
-  // Every target is checked against the tree before the first write, so a refused archive leaves the checkout as it was.
-  for (const entry of entries) await prepareTarget(root, entry.path, false);
-  for (const entry of entries) {
-    // Checked again while creating directories: the tree is the one the checks above saw unless something else writes to the checkout concurrently, which nothing should.
+  const entries = await readArchive(file, maxBytes, root, async (entry, body) => {
+    await prepareTarget(root, entry.path, false);
+    for await (const chunk of body) void chunk;
+  });
+  refuseConflicts(entries);
+  await readArchive(file, maxBytes, root, async (entry, body) => {
+    // Checked again while creating directories: the tree is the one the first pass saw unless something else writes to the checkout concurrently, which nothing should.
     const target = await prepareTarget(root, entry.path, true);
-    await writeByRename(target, entry);
-  }
+    await writeByRename(target, entry, body);
+  });
   return entries.map((e) => e.path);
 }
 
@@ -116,13 +152,13 @@ async function collectRegularFiles(root: string, dir: string, out: string[]): Pr
 }
 
 /**
- * Reads one file of the checkout, refusing anything that is not a regular
+ * Opens one file of the checkout, refusing anything that is not a regular
  * file inside it. The check is on the file as opened (the kernel's own name
  * for the descriptor), so no folder on the way swapped for a link since the
  * walk, nor a checkout swapped whole, can make the worker read a byte from
  * outside: packing runs with the worker's rights, not the step user's.
  */
-async function readRegularFile(root: string, rel: string, realRoot: string): Promise<{ data: Buffer; mode: number }> {
+async function openRegularFile(root: string, rel: string, realRoot: string): Promise<FileHandle> {
   // O_NOFOLLOW: a file swapped for a symlink since the walk is refused, not followed. O_NONBLOCK: one swapped for a FIFO cannot hang the worker.
   let handle;
   try {
@@ -136,12 +172,17 @@ async function readRegularFile(root: string, rel: string, realRoot: string): Pro
     if (!opened.startsWith(`${realRoot}/`)) {
       throw new ArtifactError(`artifact ${JSON.stringify(rel)} is outside the checkout (a folder on its way is a link, or was swapped for one): nothing was packed`);
     }
-    const st = await handle.stat();
-    if (!st.isFile()) throw new ArtifactError(`artifact ${JSON.stringify(rel)} is no longer a regular file`);
-    return { data: await handle.readFile(), mode: st.mode & 0o777 };
-  } finally {
+    return handle;
+  } catch (err) {
     await handle.close();
+    throw err;
   }
+}
+
+async function fileOf(handle: FileHandle, rel: string): Promise<{ size: number; mode: number }> {
+  const st = await handle.stat();
+  if (!st.isFile()) throw new ArtifactError(`artifact ${JSON.stringify(rel)} is no longer a regular file`);
+  return { size: st.size, mode: st.mode & 0o777 };
 }
 
 /** The path of the file an open descriptor refers to, as the kernel names it (Linux); elsewhere the resolved path it was opened by. */
@@ -164,39 +205,51 @@ function headerLine(header: object): Buffer {
   return Buffer.from(`${JSON.stringify(header)}\n`);
 }
 
-type ZlibFn = (buf: Buffer, options: ZlibOptions, callback: (err: Error | null, result: Buffer) => void) => void;
-
-function zlib(fn: ZlibFn, input: Buffer, options: ZlibOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => fn(input, options, (err, result) => (err ? reject(err) : resolve(result))));
-}
-
 function malformed(why: string): ArtifactError {
   return new ArtifactError(`malformed artifact archive: ${why}`);
 }
 
-/** Parses and validates the whole stream before anything is written. */
-function parseArchive(stream: Buffer, maxBytes: number, root: string): Entry[] {
-  if (!stream.subarray(0, MAGIC.length).equals(MAGIC)) throw malformed('not a Forgeline artifact archive');
-  const entries: Entry[] = [];
-  let pos = MAGIC.length;
+/**
+ * Reads the archive at `file` through gunzip, validating as it goes, and
+ * hands each entry's body to `onEntry` as a stream of chunks (which it must
+ * consume). Answers the entries once the end marker is checked.
+ */
+async function readArchive(file: string, maxBytes: number, root: string, onEntry: (entry: EntryHeader, body: AsyncIterable<Buffer>) => Promise<void>): Promise<EntryHeader[]> {
+  const gunzip = createGunzip();
+  // A read or inflate error ends the iteration below with that error.
+  pipeline(createReadStream(file), gunzip).catch(() => {});
+  const reader = new ChunkReader(gunzip[Symbol.asyncIterator]());
+  try {
+    return await parseEntries(reader, maxBytes, root, onEntry);
+  } catch (err) {
+    if (err instanceof ArtifactError) throw err;
+    throw malformed((err as Error).message);
+  } finally {
+    gunzip.destroy();
+  }
+}
+
+async function parseEntries(reader: ChunkReader, maxBytes: number, root: string, onEntry: (entry: EntryHeader, body: AsyncIterable<Buffer>) => Promise<void>): Promise<EntryHeader[]> {
+  const magic = await reader.line(MAGIC.length).catch(() => null);
+  if (magic === null || `${magic}\n` !== MAGIC.toString()) throw malformed('not a Forgeline artifact archive');
+  const entries: EntryHeader[] = [];
   let total = 0;
   for (;;) {
-    const newline = stream.indexOf(0x0a, pos);
-    if (newline < 0) throw malformed(`truncated after ${entries.length} files (no end marker)`);
-    if (newline - pos > MAX_HEADER_BYTES) throw malformed(`header at byte ${pos} is too long`);
+    const headerAt = reader.position;
+    // Headers count towards the inflated bound: a stream of endless headers is a gzip bomb too.
+    if (headerAt > maxBytes + HEADER_ALLOWANCE) throw new ArtifactError(`artifact archive over the size limit: more than ${maxBytes} bytes uncompressed (FORGELINE_ARTIFACT_MAX_BYTES)`);
+    const text = await reader.line(MAX_HEADER_BYTES);
+    if (text === null) throw malformed(`truncated after ${entries.length} files (no end marker)`);
     let header: Record<string, unknown>;
     try {
-      header = JSON.parse(stream.toString('utf8', pos, newline));
+      header = JSON.parse(text);
     } catch {
-      throw malformed(`unreadable header at byte ${pos}`);
+      throw malformed(`unreadable header at byte ${headerAt}`);
     }
-    if (typeof header !== 'object' || header === null) throw malformed(`unreadable header at byte ${pos}`);
-    const headerAt = pos;
-    pos = newline + 1;
+    if (typeof header !== 'object' || header === null) throw malformed(`unreadable header at byte ${headerAt}`);
     if (header.end === true) {
       if (header.files !== entries.length || header.bytes !== total) throw malformed(`end marker says ${header.files} files and ${header.bytes} bytes, the archive holds ${entries.length} and ${total}`);
-      if (pos !== stream.length) throw malformed('data after the end marker');
-      refuseConflicts(entries);
+      if (!(await reader.atEnd())) throw malformed('data after the end marker');
       return entries;
     }
     const { path: rel, size, mode } = header;
@@ -205,11 +258,72 @@ function parseArchive(stream: Buffer, maxBytes: number, root: string): Entry[] {
     if (!Number.isInteger(mode) || (mode as number) < 0 || (mode as number) > 0o777) throw malformed(`bad mode for ${JSON.stringify(rel)}`);
     const why = unsafePath(root, rel);
     if (why) throw new ArtifactError(`refusing artifact path ${JSON.stringify(rel)}: ${why}`);
-    if (pos + (size as number) > stream.length) throw malformed(`truncated: ${JSON.stringify(rel)} has ${stream.length - pos} of its ${size} bytes`);
     total += size as number;
     if (total > maxBytes) throw new ArtifactError(`artifact archive over the size limit: more than ${maxBytes} bytes uncompressed (FORGELINE_ARTIFACT_MAX_BYTES)`);
-    entries.push({ path: rel, mode: mode as number, data: stream.subarray(pos, pos + (size as number)) });
-    pos += size as number;
+    const entry = { path: rel, size: size as number, mode: mode as number };
+    entries.push(entry);
+    await onEntry(entry, reader.take(entry.size, (got) => malformed(`truncated: ${JSON.stringify(rel)} has ${got} of its ${size} bytes`)));
+  }
+}
+
+/** Lines and exact byte counts over a stream of chunks, copying only what a line spans. */
+class ChunkReader {
+  private buffered: Buffer = Buffer.alloc(0);
+  private ended = false;
+  /** Bytes consumed so far. */
+  position = 0;
+
+  private readonly chunks: AsyncIterator<Buffer>;
+
+  constructor(chunks: AsyncIterator<Buffer>) {
+    this.chunks = chunks;
+  }
+
+  private async fill(): Promise<boolean> {
+    if (this.ended) return false;
+    const next = await this.chunks.next();
+    if (next.done) {
+      this.ended = true;
+      return false;
+    }
+    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, next.value]) : next.value;
+    return true;
+  }
+
+  /** The next line without its newline; null at the end of the stream. */
+  async line(max: number): Promise<string | null> {
+    for (;;) {
+      const newline = this.buffered.indexOf(0x0a);
+      if (newline >= 0) {
+        if (newline > max) throw malformed(`header at byte ${this.position} is too long`);
+        const text = this.buffered.toString('utf8', 0, newline);
+        this.consume(newline + 1);
+        return text;
+      }
+      if (this.buffered.length > max) throw malformed(`header at byte ${this.position} is too long`);
+      if (!(await this.fill())) return null;
+    }
+  }
+
+  /** Exactly `size` bytes, as they arrive; `short(got)` is thrown when the stream ends first. */
+  async *take(size: number, short: (got: number) => Error): AsyncGenerator<Buffer> {
+    let left = size;
+    while (left > 0) {
+      if (!this.buffered.length && !(await this.fill())) throw short(size - left);
+      const chunk = this.buffered.subarray(0, Math.min(left, this.buffered.length));
+      this.consume(chunk.length);
+      left -= chunk.length;
+      yield chunk;
+    }
+  }
+
+  async atEnd(): Promise<boolean> {
+    return !this.buffered.length && !(await this.fill());
+  }
+
+  private consume(n: number): void {
+    this.buffered = this.buffered.subarray(n);
+    this.position += n;
   }
 }
 
@@ -233,7 +347,7 @@ function unsafePath(root: string, rel: string): string | null {
 }
 
 /** Duplicates, and a path that is a file in one entry and a directory in another, are refused rather than resolved by order. */
-function refuseConflicts(entries: Entry[]): void {
+function refuseConflicts(entries: EntryHeader[]): void {
   const files = new Set<string>();
   const dirs = new Set<string>();
   for (const { path: rel } of entries) {
@@ -291,12 +405,12 @@ async function prepareTarget(root: string, rel: string, create: boolean): Promis
  * through (a hard link to something outside would be), and a reader never
  * sees half a file.
  */
-async function writeByRename(target: string, entry: Entry): Promise<void> {
+async function writeByRename(target: string, entry: EntryHeader, body: AsyncIterable<Buffer>): Promise<void> {
   const temp = path.join(path.dirname(target), `.forgeline-artifact-${randomUUID()}.tmp`);
   const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     try {
-      await handle.writeFile(entry.data);
+      for await (const chunk of body) await handle.write(chunk);
       // Explicitly, since the umask would otherwise decide the bits.
       await handle.chmod(entry.mode);
     } finally {

@@ -1,4 +1,5 @@
 import type { PullPolicy, Resources, Service, Step } from '../pipelines/types.ts';
+import type { PackedArchive } from './artifacts.ts';
 import type { StepContext } from './step-env.ts';
 import type { RunAsUser } from './run-as.ts';
 import type { StageOutcome } from './types.ts';
@@ -53,9 +54,11 @@ export interface StageSpec {
   /** The user steps run as; null: the worker's own. */
   user: RunAsUser | null;
   /** Archives of the stages this one needs, unpacked into the checkout before the first step. */
-  restore: Array<{ stage: string; archive: Buffer; files: string[] }>;
+  restore: ArtifactSource[];
   /** `artifacts:` globs, kept after a success. */
   keep: string[];
+  /** Keeps the archive `keep` packed (where is the caller's business); needed when `keep` names globs. */
+  saveArtifacts?: (packed: PackedArchive) => Promise<void>;
   artifactMaxBytes?: number;
   /** Receives output as it is produced, in order (already masked by the caller). */
   log(chunk: string): void;
@@ -70,15 +73,23 @@ export interface StageCache {
   key: string;
   /** Relative to the checkout. */
   paths: string[];
-  /** The archive to restore and the key it was saved under, or null when there is none. */
-  restore(): Promise<{ key: string; archive: Buffer } | null>;
+  /** Writes the archive to restore into `dest` and answers the key it was saved under, or null when there is none. */
+  restore(dest: string): Promise<{ key: string } | null>;
   /** Keeps the archive under `key`; null when this stage may not save (a fork's pull request). */
-  save: ((archive: { archive: Buffer; files: string[]; bytes: number }) => Promise<boolean>) | null;
+  save: ((packed: PackedArchive) => Promise<boolean>) | null;
+}
+
+/** The artifacts of one stage this one needs. */
+export interface ArtifactSource {
+  stage: string;
+  files: string[];
+  /** Writes the archive into `dest` (a file that does not exist yet). */
+  fetch(dest: string): Promise<void>;
 }
 
 export interface StageResult extends StageOutcome {
-  /** The files `keep` matched, packed, after a success; null otherwise. */
-  artifacts: { archive: Buffer; files: string[]; bytes: number } | null;
+  /** What `keep` matched and was kept, after a success; null otherwise. */
+  artifacts: { files: string[]; bytes: number } | null;
 }
 
 /**

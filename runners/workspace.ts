@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createCheckout } from '../git/index.ts';
+import { withArchiveFile } from './archive-file.ts';
 import { packArtifacts, unpackArtifacts } from './artifacts.ts';
 import type { StageResult, StageSpec } from './backend.ts';
 import { restoreCaches, saveCaches } from './caches.ts';
@@ -44,7 +45,10 @@ export async function openWorkspace(spec: StageSpec): Promise<Workspace> {
   // Synchronous: one tiny call, rather than a wait for a busy event loop's next turn.
   mkdirSync(home, { recursive: true, mode: 0o700 });
   for (const a of spec.restore) {
-    await unpackArtifacts(a.archive, src, { maxBytes: spec.artifactMaxBytes });
+    await withArchiveFile(async (file) => {
+      await a.fetch(file);
+      await unpackArtifacts(file, src, { maxBytes: spec.artifactMaxBytes });
+    });
     spec.log(`forgeline: restored ${a.files.length} artifact file(s) of ${a.stage}\n`);
   }
   const exactCaches = await restoreCaches(spec, src);
@@ -55,7 +59,12 @@ export async function openWorkspace(spec: StageSpec): Promise<Workspace> {
 /** What a stage leaves after a success: its artifacts, packed for the stages that need it, and its caches, saved. */
 export async function keepOutputs(spec: StageSpec, workspace: Workspace, outcome: StageOutcome): Promise<StageResult> {
   if (outcome.status !== 'success') return { ...outcome, artifacts: null };
-  const artifacts = spec.keep.length ? await packArtifacts(workspace.src, spec.keep, { maxBytes: spec.artifactMaxBytes }) : null;
+  const artifacts = spec.keep.length ? await withArchiveFile(async (file) => {
+    const packed = await packArtifacts(workspace.src, spec.keep, file, { maxBytes: spec.artifactMaxBytes });
+    await spec.saveArtifacts?.(packed);
+    spec.log(`forgeline: kept ${packed.files.length} artifact file(s), ${packed.bytes} bytes\n`);
+    return { files: packed.files, bytes: packed.bytes };
+  }) : null;
   await saveCaches(spec, workspace.src, workspace.exactCaches);
   return { ...outcome, artifacts };
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { git } from '../git/index.ts';
 import type { StageDefinition } from '../pipelines/index.ts';
 import type { StageCache } from '../runners/index.ts';
@@ -46,8 +46,26 @@ export async function stageCaches(deps: SchedulerDeps, repo: Repo, run: RunRow, 
     return {
       key,
       paths: entry.paths,
-      restore: async () => caches.findCache(deps.pool, repo.id, restoreFrom, key, `${entry.key}-`),
-      save: own === null ? null : async (packed) => caches.saveCache(deps.pool, { repoId: repo.id, branch: own, key, archive: packed.archive, files: packed.files.length, runId: run.id }, maxBytes),
+      async restore(dest) {
+        const found = await caches.findCache(deps.pool, repo.id, restoreFrom, key, `${entry.key}-`);
+        if (!found) return null;
+        if (!(await deps.blobs.get(found.blob, dest))) throw new Error(`its archive is gone from the blob store (${deps.blobs.name})`);
+        return { key: found.key };
+      },
+      save: own === null ? null : async (packed) => {
+        const blob = `caches/${encodeURIComponent(repo.id)}/${randomUUID()}`;
+        await deps.blobs.put(blob, packed.file);
+        const { saved, unused } = await caches.saveCache(deps.pool, { repoId: repo.id, branch: own, key, blob, bytes: packed.size, files: packed.files.length, runId: run.id }, maxBytes);
+        await deps.blobs.delete(unused);
+        return saved;
+      },
     } satisfies StageCache;
   }));
+}
+
+/** Deletes a repository's caches of a key (on one branch, or all), archives too; answers how many went. */
+export async function deleteCaches(deps: Pick<SchedulerDeps, 'pool' | 'blobs'>, repoId: string, key: string | null, branch: string | null): Promise<number> {
+  const blobs = await caches.deleteCaches(deps.pool, repoId, key, branch);
+  await deps.blobs.delete(blobs);
+  return blobs.length;
 }

@@ -2,7 +2,7 @@ import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { PlanningPool } from '../pipelines/index.ts';
 import type { Backend } from '../runners/index.ts';
-import type { Pool, Repo, RunRow, SecretBox } from '../store/index.ts';
+import type { BlobStore, Pool, Repo, RunRow, SecretBox } from '../store/index.ts';
 import type { PreparedCheckouts } from './prepared-checkouts.ts';
 import type { StageJob } from './queues.ts';
 
@@ -30,6 +30,8 @@ export interface SchedulerDeps {
    * While no live worker has one, every fork's pull request waits for approval.
    */
   forkRunAs?: { name: string; uid: number; gid: number } | null;
+  /** Where artifacts and caches are kept (FORGELINE_BLOB_STORE). */
+  blobs: BlobStore;
   /** FORGELINE_ARTIFACT_MAX_BYTES: the most a stage's artifacts may hold, uncompressed (default 100 MiB). */
   artifactMaxBytes?: number;
   /** FORGELINE_LOG_MAX_BYTES: the most a stage's log keeps (default 64 MiB). */

@@ -14,5 +14,5 @@ export { AdminError, addToken, listEnvironments, listSecrets, removeEnvironment,
 export { ConflictError, ForbiddenError, InputError, NotFoundError, UpstreamError } from './errors.ts';
 export { execLocally } from './local-exec.ts';
 export { DEFAULT_LOG_MAX_BYTES } from './log-sink.ts';
-export { DEFAULT_CACHE_MAX_BYTES } from './caches.ts';
+export { DEFAULT_CACHE_MAX_BYTES, deleteCaches } from './caches.ts';
 export { cutoffOf, prune, startPruning, type PruneCounts } from './retention.ts';

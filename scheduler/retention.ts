@@ -1,4 +1,4 @@
-import { retention, type Pool } from '../store/index.ts';
+import { retention, type BlobStore, type Pool } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 
 export type PruneCounts = retention.PruneCounts;
@@ -13,9 +13,10 @@ const CACHE_BATCH = 50;
  * created before `cutoff` (deliveries; the logs and artifacts of finished
  * runs, which keep their summary; caches unused since), deleted in small
  * batches with a pause between them, so hooks and workers never wait on a
- * long lock. `dryRun` only counts.
+ * long lock. `dryRun` only counts. Each batch's archives are deleted from
+ * the blob store once their rows are gone.
  */
-export async function prune(pool: Pool, cutoff: Date, opts: { dryRun?: boolean; pauseMs?: number; stopped?: () => boolean } = {}): Promise<PruneCounts> {
+export async function prune({ pool, blobs }: { pool: Pool; blobs: BlobStore }, cutoff: Date, opts: { dryRun?: boolean; pauseMs?: number; stopped?: () => boolean } = {}): Promise<PruneCounts> {
   if (opts.dryRun) return retention.countPrunable(pool, cutoff);
   const total: PruneCounts = { deliveries: 0, runs: 0, logChunks: 0, artifacts: 0, caches: 0 };
   const pause = () => new Promise((r) => setTimeout(r, opts.pauseMs ?? 0));
@@ -29,9 +30,12 @@ export async function prune(pool: Pool, cutoff: Date, opts: { dryRun?: boolean; 
     total.runs += went.runs;
     total.logChunks += went.logChunks;
     total.artifacts += went.artifacts;
+    await blobs.delete(went.blobs);
   }
   for (let n = -1; n !== 0 && !opts.stopped?.(); await pause()) {
-    n = await retention.pruneCaches(pool, cutoff, CACHE_BATCH);
+    const unused = await retention.pruneCaches(pool, cutoff, CACHE_BATCH);
+    await blobs.delete(unused);
+    n = unused.length;
     total.caches += n;
   }
   return total;
@@ -45,7 +49,7 @@ export const cutoffOf = (days: number, now = Date.now()) => new Date(now - days 
  * everything): a pass soon after start, then every `intervalSeconds`, one
  * at a time, pausing between batches.
  */
-export function startPruning(deps: Pick<SchedulerDeps, 'pool' | 'log'>, days: number, intervalSeconds: number): () => void {
+export function startPruning(deps: Pick<SchedulerDeps, 'pool' | 'blobs' | 'log'>, days: number, intervalSeconds: number): () => void {
   if (days <= 0) return () => {};
   let running = false;
   let stopped = false;
@@ -53,7 +57,7 @@ export function startPruning(deps: Pick<SchedulerDeps, 'pool' | 'log'>, days: nu
     if (running || stopped) return;
     running = true;
     const cutoff = cutoffOf(days);
-    prune(deps.pool, cutoff, { pauseMs: 50, stopped: () => stopped })
+    prune(deps, cutoff, { pauseMs: 50, stopped: () => stopped })
       .then((went) => { if (Object.values(went).some((n) => n > 0)) deps.log.info({ ...went, before: cutoff.toISOString() }, 'pruned what is past retention'); })
       .catch((err) => deps.log.warn({ err: (err as Error).message }, 'retention pass failed'))
       .finally(() => { running = false; });

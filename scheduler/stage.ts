@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { StageDefinition } from '../pipelines/index.ts';
 import { ArtifactError, secretMasker, type StepRecord } from '../runners/index.ts';
-import { artifacts, deliveries, environments, repos, runs, secrets, waitingOutOutages, withTransaction, type Repo, type RunRow } from '../store/index.ts';
+import { deliveries, environments, repos, runs, secrets, waitingOutOutages, withTransaction, type Repo, type RunRow } from '../store/index.ts';
+import { artifactSources, keepArtifacts } from './artifacts.ts';
 import { stageCaches } from './caches.ts';
 import { runUrl } from './contexts.ts';
 import type { SchedulerDeps } from './deps.ts';
@@ -98,7 +99,7 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
     const values = await waitingOutOutages(() => stageSecrets(deps, run, stage, write));
     masker = secretMasker(Object.values(values));
     await waitingOutOutages(() => fetchCommit(deps, repo, run.sha, run.event));
-    const restore = stage.needs.length ? await waitingOutOutages(() => artifacts.loadArtifacts(deps.pool, run.id, stage.needs)) : [];
+    const restore = stage.needs.length ? await artifactSources(deps, run.id, stage.needs) : [];
     const inputs = run.event.kind === 'manual' ? await waitingOutOutages(() => manualInputs(deps, run)) : {};
     log.info({ backend: deps.backend.name }, 'stage started');
     const result = await deps.backend.runStage({
@@ -122,15 +123,11 @@ export async function runStageJob(deps: SchedulerDeps, job: StageJob, presence?:
       user: (run.event.pullRequest?.fromFork ? deps.forkRunAs : null) ?? deps.runAs ?? null,
       restore,
       keep: stage.artifacts,
+      saveArtifacts: (packed) => keepArtifacts(deps, run.id, stage.name, job.attempt, packed),
       artifactMaxBytes: deps.artifactMaxBytes,
       log: write,
     });
     outcome = { status: result.status, reason: result.reason, steps: result.steps };
-    if (result.artifacts) {
-      const packed = result.artifacts;
-      await waitingOutOutages(() => artifacts.saveArtifacts(deps.pool, { runId: run.id, stage: stage.name, attempt: job.attempt, ...packed }));
-      write(`forgeline: kept ${packed.files.length} artifact file(s), ${packed.bytes} bytes\n`);
-    }
   } catch (err) {
     // Setup failures (fetch, checkout, artifacts) fail the stage with the reason rather than leaving it running.
     const message = (err as Error).message;

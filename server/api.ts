@@ -5,7 +5,7 @@ import { addToken, approveStage, cancelRun, InputError, NotFoundError, listSecre
 import { addSource, registerRepo, removeRepository, removeSource, replayDelivery, rotateSecret, rotateSourceSecret, type UrlPolicy } from '../ingest/index.ts';
 import { deliveryList, deliveryView, idCursor, runList, runView, stageLog } from './views.ts';
 import { audit, caches, environments, repos, sources, tokens } from '../store/index.ts';
-import { DEFAULT_CACHE_MAX_BYTES } from '../scheduler/index.ts';
+import { DEFAULT_CACHE_MAX_BYTES, deleteCaches } from '../scheduler/index.ts';
 import { requireRole, type ApiAuth } from './auth.ts';
 import { userErrors } from './errors.ts';
 import { streamLog } from './log-stream.ts';
@@ -144,7 +144,7 @@ export function apiRoutes(deps: SchedulerDeps, auth: ApiAuth, urls: UrlPolicy): 
     if (!repo) return notFound(ctx, `repository ${ctx.params.id}`);
     const key = text(ctx.query.key);
     const branch = text(ctx.query.branch);
-    const deleted = await caches.deleteCaches(pool, repo.id, key, branch);
+    const deleted = await deleteCaches(deps, repo.id, key, branch);
     await audit(pool, { actor: ctx.state.actor as string, action: 'caches.delete', reason: `${repo.name}: ${deleted} cache(s)${key ? ` of key ${key}` : ''}${branch ? ` on ${branch}` : ''}` });
     ctx.body = { deleted };
   });

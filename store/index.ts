@@ -1,6 +1,7 @@
 export { createIngestPool, createPool, onTransactionEnd, ping, statementName, withTransaction, type Pool, type Queryable } from './db.ts';
 export { connectDatabase, type Database } from './connect.ts';
 export { migrate } from './migrate.ts';
+export { openBlobStore, postgresBlobStore, s3BlobStore, type BlobStore, type BlobStoreSetting } from './blobs/index.ts';
 export { STAGE_TRANSITIONS } from './stage-transitions.ts';
 export { isDatabaseUnavailable, isUniqueViolation, waitingOutOutages } from './db-errors.ts';
 export { secretBox, loadSecretKey, type SecretBox } from './secret-box.ts';

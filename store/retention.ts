@@ -41,25 +41,27 @@ export async function pruneDeliveries(db: Queryable, cutoff: Date, batch: number
  * chunks and artifacts are deleted and the run is marked pruned; the run,
  * its stages and attempts stay. Answers what went.
  */
-export async function pruneRuns(db: Queryable, cutoff: Date, batch: number): Promise<{ runs: number; logChunks: number; artifacts: number }> {
-  const { rows } = await db.query<{ runs: number; logChunks: number; artifacts: number }>(
+export async function pruneRuns(db: Queryable, cutoff: Date, batch: number): Promise<{ runs: number; logChunks: number; artifacts: number; blobs: string[] }> {
+  const { rows } = await db.query<{ runs: number; logChunks: number; artifacts: number; blobs: string[] }>(
     `WITH picked AS (
        SELECT id FROM runs WHERE pruned_at IS NULL AND created_at < $1 AND status IN ${FINAL}
        ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED),
      logs AS (DELETE FROM stage_logs WHERE run_id IN (SELECT id FROM picked) RETURNING 1),
-     kept AS (DELETE FROM artifacts WHERE run_id IN (SELECT id FROM picked) RETURNING 1),
+     kept AS (DELETE FROM artifacts WHERE run_id IN (SELECT id FROM picked) RETURNING blob),
      marked AS (UPDATE runs SET pruned_at = now() WHERE id IN (SELECT id FROM picked) RETURNING 1)
-     SELECT (SELECT count(*) FROM marked)::int AS runs, (SELECT count(*) FROM logs)::int AS "logChunks", (SELECT count(*) FROM kept)::int AS artifacts`,
+     SELECT (SELECT count(*) FROM marked)::int AS runs, (SELECT count(*) FROM logs)::int AS "logChunks", (SELECT count(*) FROM kept)::int AS artifacts,
+            ARRAY(SELECT blob FROM kept) AS blobs`,
     [cutoff, batch]);
   return rows[0]!;
 }
 
-/** Deletes up to `batch` caches not used since `cutoff`. */
-export async function pruneCaches(db: Queryable, cutoff: Date, batch: number): Promise<number> {
-  const { rowCount } = await db.query(
+/** Deletes up to `batch` caches not used since `cutoff`; answers their blobs, for the caller to delete. */
+export async function pruneCaches(db: Queryable, cutoff: Date, batch: number): Promise<string[]> {
+  const { rows } = await db.query<{ blob: string }>(
     `DELETE FROM caches WHERE (repo_id, branch, key) IN (
-       SELECT repo_id, branch, key FROM caches WHERE last_used_at < $1 ORDER BY last_used_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, [cutoff, batch]);
-  return rowCount ?? 0;
+       SELECT repo_id, branch, key FROM caches WHERE last_used_at < $1 ORDER BY last_used_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING blob`, [cutoff, batch]);
+  return rows.map((r) => r.blob);
 }
 
 /** When a run's logs were pruned; null when they were not. */

@@ -64,7 +64,7 @@ describe('retention', () => {
     await b.finished(id!);
     await age('deliveries', 'received_at', 'id', delivery.id, 100);
     await age('runs', 'created_at', 'id', id, 100);
-    const stop = startPruning({ pool: b.forgeline.runtime.db.pool, log: pino({ level: 'silent' }) }, 90, 1);
+    const stop = startPruning({ ...b.forgeline.runtime.deps, log: pino({ level: 'silent' }) }, 90, 1);
     try {
       await waitFor(async () => ((await b.api(`/deliveries/${delivery.id}`)).status === 404 ? true : undefined), 'the background pass', 10_000);
       await waitFor(async () => ((await b.log(id!, 'build')).includes('was deleted on') ? true : undefined), 'the run\'s log pruned', 10_000);

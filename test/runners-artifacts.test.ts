@@ -7,6 +7,17 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ArtifactError, packArtifacts, unpackArtifacts } from '../runners/artifacts.ts';
+import { withArchiveFile } from '../runners/archive-file.ts';
+
+/** Packs through a file, as a worker does, and answers the archive's bytes too. */
+const pack = (dir: string, globs: string[], opts: { maxBytes?: number } = {}) =>
+  withArchiveFile(async (file) => ({ ...(await packArtifacts(dir, globs, file, opts)), archive: await readFile(file) }));
+/** Unpacks bytes, written to a file first, as a worker does with what the blob store answers. */
+const unpack = (archive: Buffer, dir: string, opts: { maxBytes?: number } = {}) =>
+  withArchiveFile(async (file) => {
+    await writeFile(file, archive);
+    return unpackArtifacts(file, dir, opts);
+  });
 
 let root: string;
 let work: string;
@@ -66,7 +77,7 @@ function craft(entries: Array<{ path: string; data?: string | Buffer; mode?: num
 
 async function refused(archive: Buffer, message: string | RegExp): Promise<void> {
   const before = await snapshot(root);
-  const err = await unpackArtifacts(archive, work).catch((e: unknown) => e);
+  const err = await unpack(archive, work).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(ArtifactError);
   expect((err as Error).message).toMatch(message);
   // Nothing written anywhere: not outside the checkout, and not in it either.
@@ -86,13 +97,13 @@ describe('packArtifacts and unpackArtifacts', () => {
     await put(work, '.git/HEAD', 'ref: refs/heads/main\n');
     await put(work, 'vendor/sub/.git', 'gitdir: ../.git/modules/sub\n');
 
-    const packed = await packArtifacts(work, ['**']);
+    const packed = await pack(work, ['**']);
     expect(packed.files).toEqual(['.hidden/x', 'bin/run.sh', 'dist/.env.example', 'dist/a/b/c.js', 'dist/blob.bin', 'dist/empty', 'dist/private']);
     expect(packed.bytes).toBe(6 + 18 + 4 + 4 + binary.length + 0 + 1);
 
     const target = path.join(root, 'target');
     await mkdir(target);
-    expect(await unpackArtifacts(packed.archive, target)).toEqual(packed.files);
+    expect(await unpack(packed.archive, target)).toEqual(packed.files);
     const expected = await snapshot(work);
     // .git is not packed, so neither is vendor/, which holds nothing else.
     for (const key of Object.keys(expected)) if (key.split('/').includes('.git') || key.startsWith('vendor')) delete expected[key];
@@ -107,19 +118,19 @@ describe('packArtifacts and unpackArtifacts', () => {
     const other = path.join(root, 'other');
     for (const n of names) await put(work, n, n);
     for (const n of [...names].reverse()) await put(other, n, n);
-    const one = await packArtifacts(work, ['dist/**']);
-    const two = await packArtifacts(other, ['dist/**']);
+    const one = await pack(work, ['dist/**']);
+    const two = await pack(other, ['dist/**']);
     expect(one.files).toEqual(names);
     expect(one.archive).toEqual(two.archive);
-    expect((await packArtifacts(work, ['dist/**'])).archive).toEqual(one.archive);
+    expect((await pack(work, ['dist/**'])).archive).toEqual(one.archive);
   });
 
   it('applies globs relative to the workdir, the last matching pattern deciding', async () => {
     for (const f of ['dist/app.js', 'dist/app.js.map', 'dist/keep.map', 'dist/sub/x.js', 'dist/sub/x.js.map', 'src/app.ts', 'dist.txt']) await put(work, f, f);
-    const packed = await packArtifacts(work, ['dist/**', '!dist/**/*.map', 'dist/keep.map']);
+    const packed = await pack(work, ['dist/**', '!dist/**/*.map', 'dist/keep.map']);
     expect(packed.files).toEqual(['dist/app.js', 'dist/keep.map', 'dist/sub/x.js']);
-    expect((await packArtifacts(work, ['*.txt'])).files).toEqual(['dist.txt']);
-    expect((await packArtifacts(work, ['!dist/**'])).files).toEqual([]);
+    expect((await pack(work, ['*.txt'])).files).toEqual(['dist.txt']);
+    expect((await pack(work, ['!dist/**'])).files).toEqual([]);
   });
 
   it('neither follows nor packs symlinks, nor special files', async () => {
@@ -128,7 +139,7 @@ describe('packArtifacts and unpackArtifacts', () => {
     await symlink(outside, path.join(work, 'dist/outside-dir'));
     await symlink('real.js', path.join(work, 'dist/inside-link'));
     execFileSync('mkfifo', [path.join(work, 'dist/fifo')]);
-    const packed = await packArtifacts(work, ['**']);
+    const packed = await pack(work, ['**']);
     expect(packed.files).toEqual(['dist/real.js']);
     expect(gunzipSync(packed.archive).toString('latin1')).not.toContain('secret');
   });
@@ -136,23 +147,23 @@ describe('packArtifacts and unpackArtifacts', () => {
   it('refuses more than maxBytes, saying which limit and how much', async () => {
     await put(work, 'dist/a', '123456');
     await put(work, 'dist/b', '789012');
-    const err = await packArtifacts(work, ['dist/**'], { maxBytes: 10 }).catch((e: unknown) => e);
+    const err = await pack(work, ['dist/**'], { maxBytes: 10 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ArtifactError);
     expect((err as Error).message).toMatch(/12 bytes in 2 files/);
     expect((err as Error).message).toMatch(/FORGELINE_ARTIFACT_MAX_BYTES\) is 10 bytes/);
     expect((err as Error).message).toMatch(/narrow the globs/);
-    expect((await packArtifacts(work, ['dist/**'], { maxBytes: 12 })).bytes).toBe(12);
-    await expect(unpackArtifacts((await packArtifacts(work, ['dist/**'])).archive, path.join(root, 'outside'), { maxBytes: 10 })).rejects.toThrow(ArtifactError);
+    expect((await pack(work, ['dist/**'], { maxBytes: 12 })).bytes).toBe(12);
+    await expect(unpack((await pack(work, ['dist/**'])).archive, path.join(root, 'outside'), { maxBytes: 10 })).rejects.toThrow(ArtifactError);
   });
 
   it('makes an empty archive when nothing matches', async () => {
     await put(work, 'src/a.ts', 'a');
     for (const globs of [['dist/**'], []]) {
-      const packed = await packArtifacts(work, globs);
+      const packed = await pack(work, globs);
       expect(packed).toMatchObject({ files: [], bytes: 0 });
       const target = path.join(root, `empty-${globs.length}`);
       await mkdir(target);
-      expect(await unpackArtifacts(packed.archive, target)).toEqual([]);
+      expect(await unpack(packed.archive, target)).toEqual([]);
       expect(await readdir(target)).toEqual([]);
     }
   });
@@ -160,7 +171,7 @@ describe('packArtifacts and unpackArtifacts', () => {
   it('replaces an existing file by rename, never writing through a hard link', async () => {
     await mkdir(path.join(work, 'dist'));
     await link(path.join(outside, 'secret.txt'), path.join(work, 'dist/app.js'));
-    expect(await unpackArtifacts(craft([{ path: 'dist/app.js', data: 'built', mode: 0o755 }]), work)).toEqual(['dist/app.js']);
+    expect(await unpack(craft([{ path: 'dist/app.js', data: 'built', mode: 0o755 }]), work)).toEqual(['dist/app.js']);
     expect(await readFile(path.join(work, 'dist/app.js'), 'utf8')).toBe('built');
     expect((await stat(path.join(work, 'dist/app.js'))).mode & 0o777).toBe(0o755);
     expect(await readFile(path.join(outside, 'secret.txt'), 'utf8')).toBe('secret');
@@ -227,7 +238,7 @@ describe('unpackArtifacts refuses hostile archives', () => {
   it('refuses truncated and malformed archives', async () => {
     await put(work, 'dist/a', randomBytes(3000));
     await put(work, 'dist/b', 'bbb');
-    const { archive } = await packArtifacts(work, ['dist/**']);
+    const { archive } = await pack(work, ['dist/**']);
     const inner = gunzipSync(archive);
     const target = path.join(root, 'target');
     await mkdir(target);
@@ -250,7 +261,7 @@ describe('unpackArtifacts refuses hostile archives', () => {
       [gzipSync(Buffer.from('forgeline-artifacts/1\n{"size":1,"mode":420}\nx')), /no path/],
     ];
     for (const [bad, message] of cases) {
-      const err = await unpackArtifacts(bad, target).catch((e: unknown) => e);
+      const err = await unpack(bad, target).catch((e: unknown) => e);
       expect(err, message.source).toBeInstanceOf(ArtifactError);
       expect((err as Error).message).toMatch(message);
     }
@@ -286,10 +297,10 @@ describe('round trip property', () => {
         const dst = await mkdtemp(path.join(root, 'dst-'));
         try {
           for (const f of files) await put(src, f.path, f.data, f.mode);
-          const packed = await packArtifacts(src, ['**']);
+          const packed = await pack(src, ['**']);
           expect([...packed.files].sort()).toEqual(files.map((f) => f.path).sort());
           expect(packed.bytes).toBe(files.reduce((n, f) => n + f.data.length, 0));
-          expect(await unpackArtifacts(packed.archive, dst)).toEqual(packed.files);
+          expect(await unpack(packed.archive, dst)).toEqual(packed.files);
           expect(await snapshot(dst)).toEqual(await snapshot(src));
         } finally {
           await rm(src, { recursive: true, force: true });

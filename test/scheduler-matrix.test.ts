@@ -101,13 +101,14 @@ stages:
   it('keeps a repository\'s caches under its cap, the least recently used going first, and lets the first of two saves of a key win', async () => {
     const pool = b.forgeline.runtime.db.pool;
     const repoId = (await b.api('/repos')).body.items.find((r: any) => r.name === b.name).id;
-    const save = (key: string, fill: number) => caches.saveCache(pool, { repoId, branch: 'lru', key, archive: Buffer.alloc(1000, fill), files: 1, runId: 1 }, 2500);
-    expect(await save('a-1', 1)).toBe(true);
-    expect(await save('b-1', 2)).toBe(true);
-    expect(await save('b-1', 3)).toBe(false);
-    // Restoring a marks it used: b is now the least recently used, and the third save pushes it out.
-    expect((await caches.findCache(pool, repoId, ['lru'], 'a-1', 'a-'))?.archive[0]).toBe(1);
-    expect(await save('c-1', 4)).toBe(true);
+    const save = (key: string, blob: string) => caches.saveCache(pool, { repoId, branch: 'lru', key, blob, bytes: 1000, files: 1, runId: 1 }, 2500);
+    expect(await save('a-1', 'blob-a')).toEqual({ saved: true, unused: [] });
+    expect(await save('b-1', 'blob-b')).toEqual({ saved: true, unused: [] });
+    // The second save of a key loses, and its own archive is not needed.
+    expect(await save('b-1', 'blob-b2')).toEqual({ saved: false, unused: ['blob-b2'] });
+    // Restoring a marks it used: b is now the least recently used, and the third save pushes it out, archive and all.
+    expect((await caches.findCache(pool, repoId, ['lru'], 'a-1', 'a-'))?.blob).toBe('blob-a');
+    expect(await save('c-1', 'blob-c')).toEqual({ saved: true, unused: ['blob-b'] });
     const left = (await caches.listCaches(pool, repoId)).filter((c) => c.branch === 'lru').map((c) => c.key);
     expect(left.sort()).toEqual(['a-1', 'c-1']);
     expect((await caches.findCache(pool, repoId, ['lru'], 'b-2', 'b-'))).toBeNull();

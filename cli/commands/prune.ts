@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../../pipelines/duration.ts';
 import { cutoffOf, prune } from '../../scheduler/index.ts';
-import { connectDatabase, migrate } from '../../store/index.ts';
+import { connectDatabase, migrate, openBlobStore } from '../../store/index.ts';
 import { readConfig } from '../config.ts';
 
 /** `30d`, `12h`, `1h30m`: an age, in milliseconds. */
@@ -26,9 +26,10 @@ export function pruneCommand(program: Command): void {
       }
       const cutoff = opts.olderThan === undefined ? cutoffOf(config.retentionDays) : new Date(Date.now() - opts.olderThan);
       const db = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      const blobs = openBlobStore(config.blobStore, db.pool);
       try {
         await migrate(db.pool);
-        const went = await prune(db.pool, cutoff, { dryRun: opts.dryRun });
+        const went = await prune({ pool: db.pool, blobs }, cutoff, { dryRun: opts.dryRun });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify({ before: cutoff.toISOString(), dryRun: Boolean(opts.dryRun), ...went })}\n`);
         } else {
@@ -36,6 +37,7 @@ export function pruneCommand(program: Command): void {
           process.stdout.write(`${verb}, from before ${cutoff.toISOString()}: ${went.deliveries} deliveries; the logs (${went.logChunks} chunks) and artifacts (${went.artifacts}) of ${went.runs} runs, which keep their summary; ${went.caches} caches unused since\n`);
         }
       } finally {
+        await blobs.close();
         await db.close();
       }
     });

@@ -34,8 +34,10 @@ stages:
     const run = await b.finished(id!);
     expect(await b.log(id!, 'build')).toContain('swapped');
     expect(run.stages[0]).toMatchObject({ status: 'failure', reason: expect.stringMatching(/^artifacts: artifact ".+" is outside the checkout/) });
-    const { rows } = await b.forgeline.runtime.db.pool.query('SELECT archive FROM artifacts WHERE run_id = $1', [id]);
+    const { rows } = await b.forgeline.runtime.db.pool.query('SELECT blob FROM artifacts WHERE run_id = $1', [id]);
     expect(rows).toEqual([]);
+    const { rows: chunks } = await b.forgeline.runtime.db.pool.query("SELECT key FROM blob_chunks WHERE key LIKE 'artifacts/' || $1 || '/%'", [id]);
+    expect(chunks).toEqual([]);
     // Whatever was stored anywhere for this run holds no byte of the key.
     const { rows: logs } = await b.forgeline.runtime.db.pool.query("SELECT string_agg(chunk, '') AS log FROM stage_logs WHERE run_id = $1", [id]);
     expect(logs[0].log).not.toContain(key.toString('base64').slice(0, 16));
