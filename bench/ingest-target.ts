@@ -1,6 +1,8 @@
-// The server side of bench/ingest.ts, in its own process so that the load
-// generator does not share its CPU: either the least a correct receiver does
-// (verify the HMAC, parse the JSON, answer 202) or Forgeline's own hook.
+// The server side of bench/ingest.ts and bench/scale.ts, in its own process
+// so that the load generator does not share its CPU: the least a correct
+// receiver does (`baseline`: verify the HMAC, parse the JSON, answer 202),
+// the least a durable one does (`floor`: the same, then one row per delivery
+// group-committed, answering once it is stored), or Forgeline's own hook.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -9,6 +11,7 @@ import { openRuntime } from '../cli/runtime.ts';
 import { registerRepo } from '../ingest/index.ts';
 import { listen } from '../server/index.ts';
 import { readRawBody } from '../server/raw-body.ts';
+import pg from 'pg';
 import pino from 'pino';
 
 const mode = process.argv[2];
@@ -35,6 +38,56 @@ async function baseline(): Promise<number> {
   });
 }
 
+/**
+ * Group commit as Forgeline's hook path does it (ingest/delivery-batcher.ts):
+ * deliveries that arrive while a commit is in flight wait and go together in
+ * the next one statement; each is answered once its row is committed.
+ */
+async function floor(): Promise<number> {
+  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 });
+  await pool.query('CREATE TABLE IF NOT EXISTS bench_floor (id text PRIMARY KEY, received_at timestamptz NOT NULL DEFAULT now(), headers jsonb NOT NULL, body bytea NOT NULL)');
+  let waiting: Array<{ id: string; headers: string; body: Buffer; done: (err?: Error) => void }> = [];
+  let flushing = false;
+  const flush = async () => {
+    if (flushing || !waiting.length) return;
+    flushing = true;
+    const batch = waiting;
+    waiting = [];
+    try {
+      await pool.query('INSERT INTO bench_floor (id, headers, body) SELECT * FROM unnest($1::text[], $2::jsonb[], $3::bytea[])', [batch.map((d) => d.id), batch.map((d) => d.headers), batch.map((d) => d.body)]);
+      for (const d of batch) d.done();
+    } catch (err) {
+      for (const d of batch) d.done(err as Error);
+    } finally {
+      flushing = false;
+      void flush();
+    }
+  };
+  const app = new Koa();
+  const router = new Router();
+  router.post('/hooks/:hook', async (ctx) => {
+    const body = await readRawBody(ctx.req, 25 * 1024 * 1024);
+    const given = Buffer.from((ctx.get('x-hub-signature-256') ?? '').slice(7), 'hex');
+    const expected = createHmac('sha256', secret).update(body).digest();
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      ctx.status = 401;
+      return;
+    }
+    JSON.parse(body.toString('utf8'));
+    const id = ctx.get('x-github-delivery');
+    await new Promise<void>((resolve, reject) => {
+      waiting.push({ id, headers: JSON.stringify(ctx.headers), body, done: (err) => (err ? reject(err) : resolve()) });
+      void flush();
+    });
+    ctx.status = 202;
+    ctx.body = { delivery: id, status: 'accepted' };
+  });
+  app.use(router.routes());
+  return new Promise((resolve) => {
+    const server = app.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+  });
+}
+
 async function forgeline(): Promise<{ port: number; hookPath: string }> {
   const config = readConfig({ ...process.env, FORGELINE_ALLOW_LOCAL: 'true', FORGELINE_SECRET_KEY: 'bench' }, { port: 0 });
   const runtime = await openRuntime(config, pino({ level: 'silent' }));
@@ -45,9 +98,9 @@ async function forgeline(): Promise<{ port: number; hookPath: string }> {
   return { port: (server.address() as { port: number }).port, hookPath: new URL(repo.hookUrl).pathname };
 }
 
-if (mode === 'baseline') {
-  const port = await baseline();
-  process.stdout.write(`${JSON.stringify({ port, hookPath: '/hooks/baseline' })}\n`);
+if (mode === 'baseline' || mode === 'floor') {
+  const port = mode === 'baseline' ? await baseline() : await floor();
+  process.stdout.write(`${JSON.stringify({ port, hookPath: `/hooks/${mode}` })}\n`);
 } else {
   process.stdout.write(`${JSON.stringify(await forgeline())}\n`);
 }

@@ -9,23 +9,16 @@ import path from 'node:path';
 import pino from 'pino';
 import { readConfig } from '../cli/config.ts';
 import { openRuntimeWithWorkers } from '../cli/runtime.ts';
-import { createCheckout, ensureCommit, listFilesAt } from '../git/index.ts';
-import { spawnStep } from '../runners/index.ts';
 import { registerRepo } from '../ingest/index.ts';
 import { listen } from '../server/index.ts';
 import { createTestRepo } from '../test/helpers/git-repo.ts';
 import { pushPayload, sendGitHubHook } from '../test/helpers/github-webhook.ts';
 import { benchDatabase } from './database.ts';
 import { acceptingForge } from './forge.ts';
+import { latencyFloor, pct } from './latency-floor.ts';
 
 const N = Number(process.env.BENCH_RUNS ?? 40);
 const nowNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  await fn();
-  return performance.now() - t;
-}
 
 const db = await benchDatabase();
 const forge = await acceptingForge();
@@ -64,33 +57,7 @@ for (let i = 0; i < N; i++) {
 }
 
 // The floor, each part alone, on the same repository and machine.
-const boss = runtime.deps.boss;
-await boss.createQueue('bench-hop', { notify: true });
-let received: (() => void) | null = null;
-await boss.work('bench-hop', { batchSize: 1, notifyPollingIntervalSeconds: 30 }, async () => { received?.(); });
-const hop: number[] = [];
-for (let i = 0; i < 20; i++) {
-  hop.push(await time(async () => {
-    const got = new Promise<void>((r) => { received = r; });
-    await boss.send('bench-hop', { i });
-    await got;
-  }));
-}
-const mirror = path.join(dataDir, 'bench-mirror.git');
-// What the path runs for a push: its pipeline files are unchanged (their parsed blobs are
-// cached, so only the listing is read) and the payload carries the commit message (no git log).
-const gitOps: Record<string, number[]> = { 'fetch the new commit': [], 'read .forgeline/ (the tree, by the reader)': [], 'make the checkout': [], 'spawn the step': [] };
-for (let i = 0; i < 15; i++) {
-  const sha = await repo.commit({ 'm.txt': String(i) });
-  gitOps['fetch the new commit']!.push(await time(() => ensureCommit(mirror, { cloneUrl: repo.cloneUrl }, sha)));
-  gitOps['read .forgeline/ (the tree, by the reader)']!.push(await time(() => listFilesAt(mirror, sha, '.forgeline', /\.ya?ml$/)));
-  const dir = path.join(dataDir, `bench-checkout-${i}`);
-  gitOps['make the checkout']!.push(await time(() => createCheckout(mirror, sha, dir)));
-  gitOps['spawn the step']!.push(await time(() => spawnStep({ run: 'true', cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }).exited));
-  await rm(dir, { recursive: true, force: true });
-}
-const floorParts = [['pg-boss send → handler (×2: plan, stage)', 2 * pct(hop, 50)] as const, ...Object.entries(gitOps).map(([k, v]) => [k, pct(v, 50)] as const)];
-const floor = floorParts.reduce((sum, [, ms]) => sum + ms, 0);
+const { parts: floorParts, floor } = await latencyFloor(runtime.deps.boss, repo, dataDir);
 
 console.log(`latency benchmark: ${N} signed pushes, one-stage pipeline, warm mirror, 2 in-process workers`);
 console.log(`webhook → first step: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms (targets: p50 < 50, p99 < 200)`);

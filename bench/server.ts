@@ -20,9 +20,9 @@ export interface BenchServer {
   close(): Promise<void>;
 }
 
-/** A whole Forgeline (HTTP server and `concurrency` workers) on a scratch database and data dir, for a benchmark. */
-export async function startBenchServer(env: Record<string, string> = {}, concurrency = 2): Promise<BenchServer> {
-  const db = await benchDatabase();
+/** A whole Forgeline (HTTP server and `concurrency` workers) on a scratch database (or `databaseUrl`'s, kept) and data dir, for a benchmark. */
+export async function startBenchServer(env: Record<string, string> = {}, concurrency = 2, databaseUrl?: string): Promise<BenchServer> {
+  const db = databaseUrl ? { url: databaseUrl, close: async () => {} } : await benchDatabase();
   const forge = await acceptingForge();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'forgeline-bench-'));
   const config = readConfig({ DATABASE_URL: db.url, FORGELINE_DATA_DIR: dataDir, FORGELINE_ALLOW_LOCAL: 'true', FORGELINE_SECRET_KEY: 'bench', ...env }, { port: 0 });

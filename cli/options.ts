@@ -46,3 +46,8 @@ export function addContainerOptions(command: Command): Command {
   ]) command.addOption(option);
   return command;
 }
+
+/** `--db-connections <n>`: the most connections the process opens to PostgreSQL (cli/runtime.ts, DB_CONNECTIONS). */
+export function dbConnectionsOption(fallback: number): Option {
+  return new Option('--db-connections <n>', 'the most connections this process opens to PostgreSQL, all included').argParser(positiveInt).default(fallback);
+}

@@ -9,7 +9,7 @@ import { backendFor, resolveUser, type RunAsUser } from '../runners/index.ts';
 import { PlanningPool } from '../pipelines/index.ts';
 import { CONTAINER_LABEL, FORK_LABEL, MAX_LABELS, startBoss, startWorkers, type SchedulerDeps, type WorkerOptions, type Workers } from '../scheduler/index.ts';
 import { auditLimiter, commitPrefetch, deliveryBatcher, hookDirectory, unverifiedLimiter, type IngestDeps } from '../ingest/index.ts';
-import { connectDatabase, createIngestPool, loadSecretKey, migrate, openBlobStore, secretBox, secrets, type Database } from '../store/index.ts';
+import { connectDatabase, createIngestPool, createSession, loadSecretKey, migrate, openBlobStore, secretBox, secrets, type Database } from '../store/index.ts';
 import type { Config } from './config.ts';
 
 /** A process's connection to Forgeline's database and queues, ready for the server or workers. */
@@ -29,15 +29,40 @@ export function createLogger(level: string, format: 'pretty' | 'json' = 'json'):
   return pino({ level, base: null }, pretty({ sync: true, colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss.l', singleLine: true }));
 }
 
-export async function openRuntime(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<Runtime> {
-  const db = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+/**
+ * `--db-connections`: the most connections a process opens to PostgreSQL,
+ * everything included: one for LISTEN (pg-boss's wake-ups and cancels),
+ * two for the hook path's group commit where the process takes hooks, and
+ * the pool that pg-boss and Forgeline share for the rest.
+ */
+export const DB_CONNECTIONS = { serve: 13, worker: 4 };
+const LISTEN_CONNECTIONS = 1;
+const INGEST_CONNECTIONS = 2;
+/** Fewer, and a stage's transaction could wait for a connection held by another waiting for it. */
+const MIN_POOL = 2;
+
+/** The shared pool's size for `connections` in all; an error naming the flag when they are too few. */
+export function poolSizeFor(connections: number, takesHooks: boolean): number {
+  const reserved = LISTEN_CONNECTIONS + (takesHooks ? INGEST_CONNECTIONS : 0);
+  if (connections < reserved + MIN_POOL) {
+    throw new Error(`--db-connections ${connections} is too few: give at least ${reserved + MIN_POOL} (${LISTEN_CONNECTIONS} to listen${takesHooks ? `, ${INGEST_CONNECTIONS} for hooks` : ''}, ${MIN_POOL} for the rest)`);
+  }
+  return connections - reserved;
+}
+
+export async function openRuntime(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat), opts: { connections?: number; takesHooks?: boolean } = {}): Promise<Runtime> {
+  const takesHooks = opts.takesHooks ?? true;
+  const poolSize = poolSizeFor(opts.connections ?? DB_CONNECTIONS.serve, takesHooks);
+  const db = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize });
+  const session = createSession(db.url);
   let boss: PgBoss | undefined;
   let blobs;
   try {
     blobs = openBlobStore(config.blobStore, db.pool);
     await migrate(db.pool);
-    boss = await startBoss(db.url, (err) => log.error({ err: err.message }, 'queue error'), { scheduleCheckSeconds: config.scheduleCheckSeconds });
+    boss = await startBoss({ pool: db.pool, session }, (err) => log.error({ err: err.message }, 'queue error'), { scheduleCheckSeconds: config.scheduleCheckSeconds });
   } catch (err) {
+    await session.close();
     await db.close();
     throw err;
   }
@@ -47,6 +72,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
   if (bound) log.info({ secrets: bound }, 'secrets sealed again, bound to their rows');
   const deps: SchedulerDeps = {
     pool: db.pool,
+    session,
     boss,
     box,
     log,
@@ -78,6 +104,7 @@ export async function openRuntime(config: Config, log: Logger = createLogger(con
       await deps.planning!.close();
       await ingestPool.end();
       await blobs.close();
+      await session.close();
       await db.close();
     },
   };
@@ -148,9 +175,10 @@ export async function addWorkers(runtime: Runtime, options: WorkerFlags, users: 
   };
 }
 
-export async function openRuntimeWithWorkers(config: Config, options: WorkerFlags, log?: Logger): Promise<Runtime> {
+/** A runtime with workers; `forgeline worker` opens it with `{ connections: --db-connections, takesHooks: false }`. */
+export async function openRuntimeWithWorkers(config: Config, options: WorkerFlags, log?: Logger, connections: { connections?: number; takesHooks?: boolean } = {}): Promise<Runtime> {
   const users = await stepUsers(options);
-  const runtime = await openRuntime(config, log);
+  const runtime = await openRuntime(config, log, connections);
   try {
     return await addWorkers(runtime, options, users);
   } catch (err) {

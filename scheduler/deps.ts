@@ -2,13 +2,15 @@ import type { PgBoss } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { PlanningPool } from '../pipelines/index.ts';
 import type { Backend } from '../runners/index.ts';
-import type { BlobStore, Pool, Repo, RunRow, SecretBox } from '../store/index.ts';
+import type { BlobStore, Session, Pool, Repo, RunRow, SecretBox } from '../store/index.ts';
 import type { PreparedCheckouts } from './prepared-checkouts.ts';
 import type { StageJob } from './queues.ts';
 
 /** What the scheduler's handlers share in one process. */
 export interface SchedulerDeps {
   pool: Pool;
+  /** The process's own PostgreSQL session: LISTEN (pg-boss's wake-ups, cancels) and session locks. */
+  session: Session;
   boss: PgBoss;
   box: SecretBox;
   log: Logger;

@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import type { PoolClient } from 'pg';
 import { workers } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { removeLeftovers } from './leftovers.ts';
@@ -21,29 +20,11 @@ export interface Presence {
   stop(): Promise<void>;
 }
 
-/** LISTEN on a connection of its own, reconnecting after a failure; answers how to stop. */
+/** Listens for cancels on the process's own session (store/session.ts); answers how to stop. */
 async function listenForCancels(deps: SchedulerDeps, onCancel: () => void): Promise<() => void> {
-  let client: PoolClient | null = null;
-  let stopped = false;
-  const connect = async () => {
-    try {
-      client = await deps.pool.connect();
-      client.on('notification', onCancel);
-      client.on('error', () => {
-        client?.release(true);
-        client = null;
-        if (!stopped) setTimeout(() => void connect(), 1000);
-      });
-      await workers.listenForCancels(client);
-    } catch {
-      if (!stopped) setTimeout(() => void connect(), 1000);
-    }
-  };
-  await connect();
-  return () => {
-    stopped = true;
-    client?.release(true);
-  };
+  // After a reconnect a cancel may have been missed: beat now, which asks the database.
+  const handle = await deps.session.listen(workers.CANCEL_CHANNEL, onCancel, onCancel);
+  return () => void handle.close();
 }
 
 const keyOf = (s: StageAttempt) => `${s.runId}\0${s.name}\0${s.attempt}`;

@@ -1,5 +1,5 @@
 import { PgBoss, type Db, type Queue } from 'pg-boss';
-import { statementName, type deliveries, type Queryable } from '../store/index.ts';
+import { statementName, type deliveries, type Session, type Pool, type Queryable } from '../store/index.ts';
 
 /** The pg-boss queues: each arrow of ARCHITECTURE.md's flow that crosses a process. */
 export const QUEUES = {
@@ -50,13 +50,17 @@ const QUEUE_OPTIONS: Record<string, Omit<Queue, 'name'>> = {
  * first look after its minute, so at pg-boss's own default (30 s) a nightly
  * build could start half a minute late; each look is one small query.
  */
-export async function startBoss(url: string, onError: (err: Error) => void, opts: { scheduleCheckSeconds?: number } = {}): Promise<PgBoss> {
+export async function startBoss(db: { pool: Pool; session: Session }, onError: (err: Error) => void, opts: { scheduleCheckSeconds?: number } = {}): Promise<PgBoss> {
   const scheduleCheckSeconds = opts.scheduleCheckSeconds ?? 5;
   const boss = new PgBoss({
-    connectionString: url,
+    // The process's own pool and LISTEN connection, not pg-boss's: a worker's connections are
+    // the few it is sized for (`--db-connections`), whatever pg-boss and Forgeline each need.
+    db: {
+      executeSql: (text, values) => db.pool.query(text, values),
+      listen: (channel, onNotification, onReconnect) => db.session.listen(channel, onNotification, onReconnect),
+    },
     schema: 'pgboss',
     useListenNotify: true,
-    max: 6,
     // Forgeline processes many and short-lived: no registry rows to clean up after them.
     registerInstance: false,
     // How often a job whose heartbeats stopped is failed and retried (pg-boss's default: a minute).

@@ -57,7 +57,7 @@ export function desiredStatuses(publicUrl: string, run: RunRow, stages: StageRow
  * is retried, since the other may have read an older state.
  */
 export async function reportRun(deps: SchedulerDeps, runId: number): Promise<void> {
-  const ran = await statusReports.withReportLock(deps.pool, runId, () => postStatuses(deps, runId));
+  const ran = await statusReports.withReportLock(deps.session, runId, () => postStatuses(deps, runId));
   if (!ran) throw new Error(`run ${runId} is being reported by another process`);
 }
 

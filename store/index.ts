@@ -1,5 +1,6 @@
 export { createIngestPool, createPool, onTransactionEnd, ping, statementName, withTransaction, type Pool, type Queryable } from './db.ts';
 export { connectDatabase, type Database } from './connect.ts';
+export { createSession, type Session, type ListenHandle } from './session.ts';
 export { migrate } from './migrate.ts';
 export { openBlobStore, postgresBlobStore, s3BlobStore, type BlobStore, type BlobStoreSetting } from './blobs/index.ts';
 export { STAGE_TRANSITIONS } from './stage-transitions.ts';

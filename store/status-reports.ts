@@ -1,4 +1,5 @@
 import type { Pool, Queryable } from './db.ts';
+import type { Session } from './session.ts';
 
 export interface PostedStatus {
   context: string;
@@ -63,26 +64,17 @@ export async function overdueReports(db: Queryable, olderThanSeconds: number, li
 /**
  * Runs `report` while holding the run's report lock, so two processes never
  * post one run's statuses at once (GitLab refuses a state posted twice).
- * Answers false, without running it, when another process holds the lock. A
- * session lock on a connection of its own: a process that dies releases it.
+ * Answers false, without running it, when another holds the lock. A lock of
+ * the process's own session (store/session.ts): it holds no pooled
+ * connection while the forge answers, and a process that dies releases it.
  */
-export async function withReportLock(pool: Pool, runId: number, report: () => Promise<void>): Promise<boolean> {
-  const client = await pool.connect();
+export async function withReportLock(session: Session, runId: number, report: () => Promise<void>): Promise<boolean> {
   const key = `forgeline-report:${runId}`;
-  // A connection whose unlock failed may still hold the lock: it is closed, not pooled.
-  let unlocked = true;
+  if (!(await session.tryLock(key))) return false;
   try {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [key]);
-    if (!rows[0]!.locked) return false;
-    unlocked = false;
-    try {
-      await report();
-    } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
-      unlocked = true;
-    }
-    return true;
+    await report();
   } finally {
-    client.release(!unlocked);
+    await session.unlock(key);
   }
+  return true;
 }

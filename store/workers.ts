@@ -76,14 +76,9 @@ export async function liveWorkersWith(db: Queryable, labels: string[], seconds: 
 }
 
 /** Workers LISTEN here: a run id on it means "beat now", one of your stages was canceled. */
-const CANCEL_CHANNEL = 'forgeline_cancel';
+export const CANCEL_CHANNEL = 'forgeline_cancel';
 
 /** Tells every worker, on commit, that stages of the run were canceled. */
 export async function notifyCancel(db: Queryable, runId: number): Promise<void> {
   await db.query(`SELECT pg_notify('${CANCEL_CHANNEL}', $1)`, [String(runId)]);
-}
-
-/** Starts listening for cancels on a connection of its own. */
-export async function listenForCancels(db: Queryable): Promise<void> {
-  await db.query(`LISTEN ${CANCEL_CHANNEL}`);
 }

@@ -359,4 +359,31 @@ stages:
     expect((await b.run(id!)).stages[0]).toMatchObject({ status: 'success' });
     expect(await b.log(id!, 'short')).toContain('finished');
   }, 60_000);
+  it('opens at most --db-connections to PostgreSQL (4 for a worker), pg-boss and status reports included, and says when that is too few', async () => {
+    const app = `forgeline-connections-${process.pid}`;
+    const { child } = await startWorker({ ...env(), PGAPPNAME: app }, ['--concurrency', '2']);
+    children.push(child);
+    const { runs } = await b.push({ '.forgeline/ci.yml': `on: { push: {} }
+stages:
+${['a', 'b', 'c', 'd', 'e', 'f'].map((n) => `  ${n}: { steps: [{ run: "sleep 0.2; echo ${n}" }] }`).join('\n')}
+  last: { needs: [a, b, c, d, e, f], steps: [{ run: "echo done" }] }
+` });
+    const pool = b.forgeline.runtime.db.pool;
+    let peak = 0;
+    let done = false;
+    const finished = b.finished(runs[0]!, 45_000).finally(() => { done = true; });
+    while (!done) {
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [app]);
+      peak = Math.max(peak, rows[0].n);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await finished).status).toBe('success');
+    // Its LISTEN connection and a pool of three, shared by pg-boss and Forgeline.
+    expect(peak).toBeGreaterThanOrEqual(2);
+    expect(peak).toBeLessThanOrEqual(4);
+
+    const tooFew = await execa(process.execPath, [bin, 'worker', '--db-connections', '2'], { env: { ...env(), LOG_LEVEL: 'warn' }, extendEnv: false, reject: false });
+    expect(tooFew.exitCode).not.toBe(0);
+    expect(tooFew.stderr).toContain('--db-connections 2 is too few: give at least 3 (1 to listen, 2 for the rest)');
+  }, 60_000);
 });

@@ -8,8 +8,8 @@ import { startPruning } from '../../scheduler/index.ts';
 import { listen } from '../../server/index.ts';
 import { readConfig } from '../config.ts';
 import { firstStart } from '../first-start.ts';
-import { backendOption, addContainerOptions, positiveInt } from '../options.ts';
-import { addWorkers, createLogger, openRuntime, stepUsers, type Runtime } from '../runtime.ts';
+import { backendOption, addContainerOptions, dbConnectionsOption, positiveInt } from '../options.ts';
+import { addWorkers, createLogger, DB_CONNECTIONS, openRuntime, stepUsers, type Runtime } from '../runtime.ts';
 import { stopOnSignals } from '../shutdown.ts';
 
 /** Ctrl-C is a person waiting at a terminal: running stages get a few seconds, not FORGELINE_SHUTDOWN_SECONDS. */
@@ -47,8 +47,9 @@ export function serveCommand(program: Command): void {
     .option('--workers <n>', 'stages run at once in this process (0: none)', positiveInt, 2)
     .option('--run-as <user>', 'run steps as this unprivileged user, isolated from the data dir and the worker')
     .option('--fork-run-as <user>', 'run the steps of forks\' pull requests as this second unprivileged user (with --run-as); needed for --fork-prs run')
-    .addOption(backendOption()))
-    .action(async (opts: { port?: number; publicUrl?: string; workers: number; runAs?: string; forkRunAs?: string; backend: string; containerNetwork?: string; cpus?: number; memory?: number }) => {
+    .addOption(backendOption())
+    .addOption(dbConnectionsOption(DB_CONNECTIONS.serve)))
+    .action(async (opts: { port?: number; publicUrl?: string; workers: number; runAs?: string; forkRunAs?: string; backend: string; containerNetwork?: string; cpus?: number; memory?: number; dbConnections: number }) => {
       const env = opts.publicUrl ? { ...process.env, FORGELINE_PUBLIC_URL: opts.publicUrl } : process.env;
       const config = readConfig(env, { port: opts.port });
       const grace = (signal: string) => (signal === 'SIGINT' ? Math.min(INTERACTIVE_GRACE_SECONDS, config.shutdownSeconds) : config.shutdownSeconds);
@@ -59,7 +60,7 @@ export function serveCommand(program: Command): void {
       await assertPortFree(config.port);
       const legacy = legacyDataDir(config.dataDir);
       if (legacy) log.warn({ legacy, dataDir: config.dataDir }, `found an earlier data dir at ${legacy}; this start uses ${config.dataDir}. To keep the old one, start with FORGELINE_DATA_DIR=${legacy}`);
-      let runtime: Runtime = await openRuntime(config, log);
+      let runtime: Runtime = await openRuntime(config, log, { connections: opts.dbConnections, takesHooks: true });
       let server: Server | undefined;
       let stopRecovery = () => {};
       let stopPruning = () => {};
