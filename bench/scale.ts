@@ -1,7 +1,9 @@
 // npm run bench:scale — does Forgeline stay fast after a year of webhooks?
 // The same measurements on an empty database and on one seeded to
 // production size (by default 1,000,000 deliveries over 10 repositories,
-// 100,000 runs of 5 stages with their logs, in SQL), in one run: hook
+// 100,000 runs of 5 stages with their logs, in SQL), in one run. "Empty"
+// holds a page's worth (200 deliveries, 120 runs), so pages list as many
+// items in both: hook
 // throughput, webhook → first step, the API's first and deep pages and the
 // run page, the monitor pass and planning. Beside them, the floors measured
 // in the same run: a hook endpoint that verifies, parses and group-commits
@@ -26,9 +28,13 @@ import { benchDatabase } from './database.ts';
 import { latencyFloor, pct } from './latency-floor.ts';
 import { closedLoop, type MakeRequest } from './load.ts';
 import { seedProduction } from './seed.ts';
+import { prune, type PruneCounts } from '../scheduler/index.ts';
+import { createPool, postgresBlobStore } from '../store/index.ts';
 import { startBenchServer } from './server.ts';
 
 const SIZES = { deliveries: Number(process.env.BENCH_SCALE_DELIVERIES ?? 1_000_000), runs: Number(process.env.BENCH_SCALE_RUNS ?? 100_000), repos: 10 };
+/** The "empty" database holds a page's worth, so that first and deep pages list as many items as the full one's. */
+const EMPTY = { deliveries: 200, runs: 120, repos: 2 };
 const SKIP = new Set((process.env.BENCH_SCALE_SKIP ?? '').split(',').filter(Boolean));
 const PUSHES = 30;
 const HOOKS = 3000;
@@ -71,8 +77,8 @@ async function timedGet(url: string): Promise<number> {
   return median(samples);
 }
 
-/** Everything but the logs and workers, on one database; `seed` fills it to production size first. */
-async function measure(label: string, databaseUrl: string, seed: boolean): Promise<Measured> {
+/** Everything but the logs and workers, on one database, once it is seeded to `sizes`. */
+async function measure(label: string, databaseUrl: string, sizes: typeof SIZES): Promise<Measured> {
   say(`── ${label} database`);
   const marks = await mkdtemp(path.join(tmpdir(), 'forgeline-bench-marks-'));
   const bench = await startBenchServer({}, 2, databaseUrl);
@@ -85,6 +91,14 @@ async function measure(label: string, databaseUrl: string, seed: boolean): Promi
   try {
     const repo = await createTestRepo();
     const hook = await bench.register('acme/scale', repo.cloneUrl);
+    /** Every stage finished: each push is measured on an idle machine, as its floor is. */
+    const settled = async () => {
+      for (;;) {
+        const { rows } = await pool.query(`SELECT count(*) FILTER (WHERE status NOT IN ('success', 'failure', 'canceled', 'skipped'))::int AS open FROM stages`);
+        if (rows[0].open === 0) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
     const deliver = async (sha: string, before: string) => {
       const sent = nowNs();
       const res = await sendGitHubHook(hook.hookUrl, hook.secret, 'push', pushPayload({ name: 'acme/scale', cloneUrl: repo.cloneUrl }, sha, { before }));
@@ -100,17 +114,10 @@ async function measure(label: string, databaseUrl: string, seed: boolean): Promi
       last = (await deliver(sha, before)).delivery;
       before = sha;
     }
-    // Every stage of the warm runs finished: the template is whole.
-    for (;;) {
-      const { rows } = await pool.query(`SELECT count(*) FILTER (WHERE status NOT IN ('success', 'failure'))::int AS open FROM stages`);
-      if (rows[0].open === 0) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    if (seed) {
-      const { rows: [run] } = await pool.query(`SELECT id::int AS id, repo_id AS "repoId" FROM runs WHERE delivery_id = $1`, [last]);
-      say(`  seeding ${SIZES.deliveries} deliveries, ${SIZES.runs} runs of 5 stages over ${SIZES.repos} repositories`);
-      await seedProduction(pool, SIZES, { deliveryId: last, runId: run.id, repoId: run.repoId }, say);
-    }
+    await settled();
+    const { rows: [run] } = await pool.query(`SELECT id::int AS id, repo_id AS "repoId" FROM runs WHERE delivery_id = $1`, [last]);
+    say(`  seeding ${sizes.deliveries} deliveries, ${sizes.runs} runs of 5 stages over ${sizes.repos} repositories`);
+    await seedProduction(pool, sizes, { deliveryId: last, runId: run.id, repoId: run.repoId }, say);
     const latencies: number[] = [];
     const delivered: string[] = [];
     for (let i = 0; i < PUSHES; i++) {
@@ -119,6 +126,7 @@ async function measure(label: string, databaseUrl: string, seed: boolean): Promi
       latencies.push(ms);
       delivered.push(delivery);
       before = sha;
+      await settled();
     }
     // Planning: the delivery stored → its run created, as the database saw it.
     const { rows: planned } = await pool.query<{ ms: number }>(
@@ -135,8 +143,8 @@ async function measure(label: string, databaseUrl: string, seed: boolean): Promi
       'GET /api/runs (deep page)': await timedGet(`${bench.base}/api/runs?cursor=${deepRun.id}`),
       'GET /api/deliveries': await timedGet(`${bench.base}/api/deliveries`),
       'GET /api/deliveries (deep page)': await timedGet(`${bench.base}/api/deliveries?cursor=${deliveryCursor}`),
-      'the run page': await timedGet(`${bench.base}/ui/runs/${newest.id}`),
-      'the runs page': await timedGet(`${bench.base}/ui/runs`),
+      'the run page': await timedGet(`${bench.base}/runs/${newest.id}`),
+      'the runs page': await timedGet(`${bench.base}/`),
     };
     // One monitor pass, as each worker runs it every half heartbeat.
     const deps = bench.runtime.deps;
@@ -150,7 +158,7 @@ async function measure(label: string, databaseUrl: string, seed: boolean): Promi
       await reportOverdueRuns(deps, 60);
       passes.push(performance.now() - t);
     }
-    const floor = seed ? undefined : await latencyFloor(deps.boss, repo, bench.dataDir);
+    const floor = sizes === EMPTY ? await latencyFloor(deps.boss, repo, bench.dataDir) : undefined;
     await close();
     const ingest = await hookThroughput('forgeline', databaseUrl);
     return { latencies, planningMs, api, monitorMs: median(passes), ingest, floor };
@@ -168,8 +176,8 @@ const makePush: MakeRequest = () => {
   return { body, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` } };
 };
 
-/** Hooks per second at 32 concurrent senders, to `mode` (bench/ingest-target.ts) in a process of its own. */
-async function hookThroughput(mode: 'forgeline' | 'floor', databaseUrl: string): Promise<number> {
+/** Hooks per second at 32 concurrent senders, to `mode` (bench/ingest-target.ts) in a process of its own; `meanwhile` runs beside the measured runs. */
+async function hookThroughput(mode: 'forgeline' | 'floor', databaseUrl: string, meanwhile?: () => () => Promise<unknown>): Promise<number> {
   const child: ResultPromise = execa(process.execPath, [here('ingest-target.ts'), mode], { env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }, reject: false });
   try {
     const first = await new Promise<string>((resolve, reject) => {
@@ -178,8 +186,10 @@ async function hookThroughput(mode: 'forgeline' | 'floor', databaseUrl: string):
     });
     const { port, hookPath } = JSON.parse(first);
     await closedLoop(port, hookPath, makePush, 500, 32);
+    const stop = meanwhile?.();
     const runs = [];
     for (let i = 0; i < 3; i++) runs.push((await closedLoop(port, hookPath, makePush, HOOKS, 32)).perSecond);
+    await stop?.();
     return median(runs);
   } finally {
     child.kill();
@@ -196,9 +206,21 @@ async function childJson(file: string): Promise<Record<string, number>> {
 const emptyDb = await benchDatabase();
 const fullDb = await benchDatabase();
 try {
-  const empty = await measure('empty', emptyDb.url, false);
+  const empty = await measure('empty', emptyDb.url, EMPTY);
   const floorIngest = await hookThroughput('floor', emptyDb.url);
-  const full = await measure('full', fullDb.url, true);
+  const full = await measure('full', fullDb.url, SIZES);
+  // Retention at work: what is older than 180 days goes, in serve's batches, while hooks arrive.
+  const pruning = createPool(fullDb.url, 2);
+  let pruned: PruneCounts | null = null;
+  const whilePruning = await hookThroughput('forgeline', fullDb.url, () => {
+    let stopped = false;
+    const pass = prune({ pool: pruning, blobs: postgresBlobStore(pruning) }, new Date(Date.now() - 180 * 86_400_000), { pauseMs: 50, stopped: () => stopped }).then((went) => { pruned = went; });
+    return async () => {
+      stopped = true;
+      await pass;
+    };
+  });
+  await pruning.end();
   const logs = SKIP.has('logs') ? null : (say('── logs'), await childJson('logs.ts'));
   const workers = SKIP.has('workers') ? null : (say('── workers'), await childJson('workers.ts'));
 
@@ -207,7 +229,7 @@ try {
   const result = {
     deliveries: SIZES.deliveries,
     runs: SIZES.runs,
-    ingest: { empty: Math.round(empty.ingest), full: Math.round(full.ingest), ratio: Number((full.ingest / empty.ingest).toFixed(2)) },
+    ingest: { empty: Math.round(empty.ingest), full: Math.round(full.ingest), ratio: Number((full.ingest / empty.ingest).toFixed(2)), whilePruning: Math.round(whilePruning), pruningRatio: Number((whilePruning / full.ingest).toFixed(2)), pruned },
     latency: { emptyP50: Number(median(empty.latencies).toFixed(1)), fullP50: Number(median(full.latencies).toFixed(1)), ratio: Number((median(full.latencies) / median(empty.latencies)).toFixed(2)), emptyP99: Number(pct(empty.latencies, 99).toFixed(1)), fullP99: Number(pct(full.latencies, 99).toFixed(1)) },
     api: { emptyP50: Number(sum(empty.api).toFixed(1)), fullP50: Number(sum(full.api).toFixed(1)), ratio: Number((sum(full.api) / sum(empty.api)).toFixed(2)), pages: Object.fromEntries(Object.keys(empty.api).map((k) => [k, { empty: Number(empty.api[k]!.toFixed(1)), full: Number(full.api[k]!.toFixed(1)) }])) },
     monitor: { emptyMs: Number(empty.monitorMs.toFixed(1)), fullMs: Number(full.monitorMs.toFixed(1)) },
@@ -223,8 +245,9 @@ try {
   if (json) {
     console.log(JSON.stringify(result));
   } else {
-    say(`scale benchmark: ${SIZES.deliveries} deliveries and ${SIZES.runs} runs against an empty database, in one run`);
+    say(`scale benchmark: ${SIZES.deliveries} deliveries and ${SIZES.runs} runs against an empty database (a page's worth: ${EMPTY.deliveries} and ${EMPTY.runs}), in one run`);
     say(`hooks:            ${result.ingest.empty}/s empty, ${result.ingest.full}/s full: ratio ${result.ingest.ratio} (goal ≥ 0.8)`);
+    say(`hooks while pruning (older than 180 days, serve's batches): ${result.ingest.whilePruning}/s: ${result.ingest.pruningRatio} of full; pruned meanwhile ${JSON.stringify(pruned)}`);
     say(`webhook → step:   p50 ${result.latency.emptyP50} ms empty, ${result.latency.fullP50} ms full: ratio ${result.latency.ratio} (goal ≤ 1.25); p99 ${result.latency.emptyP99} / ${result.latency.fullP99} ms`);
     say(`API and pages:    ${result.api.emptyP50} ms empty, ${result.api.fullP50} ms full (sum of medians): ratio ${result.api.ratio} (goal ≤ 1.25)`);
     for (const [k, v] of Object.entries(result.api.pages)) say(`  ${k.padEnd(34)} ${String(v.empty).padStart(7)} ms  ${String(v.full).padStart(7)} ms`);
