@@ -92,11 +92,13 @@ async function floor(): Promise<number> {
 async function forgeline(): Promise<{ port: number; hookPath: string }> {
   const config = readConfig({ ...process.env, FORGELINE_ALLOW_LOCAL: 'true', FORGELINE_SECRET_KEY: 'bench' }, { port: 0 });
   const runtime = await openRuntime(config, pino({ level: 'silent' }));
-  const repo = await registerRepo(
+  // Registered by an earlier target on this database (bench/scale.ts measures it twice): its hook, same secret.
+  const { rows: [known] } = await runtime.db.pool.query<{ hookId: string }>(`SELECT hook_id AS "hookId" FROM repos WHERE name = 'acme/bench'`);
+  const hookPath = known ? `/hooks/${known.hookId}` : new URL((await registerRepo(
     { pool: runtime.db.pool, box: runtime.deps.box, publicUrl: 'http://bench', urls: config.urls },
-    { forge: 'github', name: 'acme/bench', cloneUrl: 'file:///nowhere.git', apiUrl: 'http://127.0.0.1:9/api/v3', secret }, 'bench');
+    { forge: 'github', name: 'acme/bench', cloneUrl: 'file:///nowhere.git', apiUrl: 'http://127.0.0.1:9/api/v3', secret }, 'bench')).hookUrl).pathname;
   const server = await listen(runtime.deps, runtime.ingest, { auth: { apiToken: undefined, publicRead: false }, bodyLimitBytes: config.bodyLimitBytes, urls: config.urls }, 0, '127.0.0.1');
-  return { port: (server.address() as { port: number }).port, hookPath: new URL(repo.hookUrl).pathname };
+  return { port: (server.address() as { port: number }).port, hookPath };
 }
 
 if (mode === 'baseline' || mode === 'floor') {

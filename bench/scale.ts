@@ -118,6 +118,8 @@ async function measure(label: string, databaseUrl: string, sizes: typeof SIZES):
     const { rows: [run] } = await pool.query(`SELECT id::int AS id, repo_id AS "repoId" FROM runs WHERE delivery_id = $1`, [last]);
     say(`  seeding ${sizes.deliveries} deliveries, ${sizes.runs} runs of 5 stages over ${sizes.repos} repositories`);
     await seedProduction(pool, sizes, { deliveryId: last, runId: run.id, repoId: run.repoId }, say);
+    const { rows: [size] } = await pool.query(`SELECT pg_database_size(current_database())::float8 AS bytes`);
+    say(`  the database now takes ${(size.bytes / 1024 ** 3).toFixed(2)} GiB`);
     const latencies: number[] = [];
     const delivered: string[] = [];
     for (let i = 0; i < PUSHES; i++) {

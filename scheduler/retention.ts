@@ -19,7 +19,14 @@ const CACHE_BATCH = 50;
 export async function prune({ pool, blobs }: { pool: Pool; blobs: BlobStore }, cutoff: Date, opts: { dryRun?: boolean; pauseMs?: number; stopped?: () => boolean } = {}): Promise<PruneCounts> {
   if (opts.dryRun) return retention.countPrunable(pool, cutoff);
   const total: PruneCounts = { deliveries: 0, runs: 0, logChunks: 0, artifacts: 0, caches: 0 };
-  const pause = () => new Promise((r) => setTimeout(r, opts.pauseMs ?? 0));
+  // With a pause, a batch is followed by at least twice its own time idle: pruning takes at
+  // most a third of what the database can do, however busy it is (bench:scale measures hooks meanwhile).
+  let batchStarted = performance.now();
+  const pause = async () => {
+    const ms = opts.pauseMs ? Math.max(opts.pauseMs, 2 * (performance.now() - batchStarted)) : 0;
+    await new Promise((r) => setTimeout(r, ms));
+    batchStarted = performance.now();
+  };
   for (let n = -1; n !== 0 && !opts.stopped?.(); await pause()) {
     n = await retention.pruneDeliveries(pool, cutoff, DELIVERY_BATCH);
     total.deliveries += n;

@@ -14,12 +14,16 @@ import { ensureStageQueue, queuesServedBy } from './stage-queues.ts';
 
 /**
  * One NOTIFY can announce several jobs (one transaction, several sends), but
- * wakes a worker only once: after every job, wake the queue's workers so they
- * keep fetching while jobs remain instead of waiting for the backstop poll.
+ * wakes a worker only once: after every job, the queue's busy workers (the
+ * one that just finished among them) are told to fetch again as soon as
+ * their job is done, so they keep fetching while jobs remain instead of
+ * waiting for the backstop poll. Idle ones are left alone: they found the
+ * queue empty, and a job sent since came with a NOTIFY of its own. Waking
+ * them too cost an empty fetch each, per job (bench:workers counts them).
  */
 function wakeQueue(boss: PgBoss, queue: string): void {
   for (const worker of boss.getWipData()) {
-    if (worker.name === queue) boss.notifyWorker(worker.id);
+    if (worker.name === queue && worker.count > 0) boss.notifyWorker(worker.id);
   }
 }
 
