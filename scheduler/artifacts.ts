@@ -14,7 +14,8 @@ export async function artifactSources(deps: SchedulerDeps, runId: number, needs:
     stage: a.stage,
     files: a.files,
     async fetch(dest) {
-      if (!(await deps.blobs.get(a.blob, dest))) throw new ArtifactError(`the artifacts of ${a.stage} are gone from the blob store (${deps.blobs.name}): rerun ${a.stage}`);
+      // The default store is the database: a restart is waited out, as for every read of the stage's setup.
+      if (!(await waitingOutOutages(() => deps.blobs.get(a.blob, dest)))) throw new ArtifactError(`the artifacts of ${a.stage} are gone from the blob store (${deps.blobs.name}): rerun ${a.stage}`);
     },
   }));
 }
@@ -27,7 +28,7 @@ export async function artifactSources(deps: SchedulerDeps, runId: number, needs:
  */
 export async function keepArtifacts(deps: SchedulerDeps, runId: number, stage: string, attempt: number, packed: PackedArchive): Promise<void> {
   const blob = `artifacts/${runId}/${randomUUID()}`;
-  await deps.blobs.put(blob, packed.file);
+  await waitingOutOutages(() => deps.blobs.put(blob, packed.file));
   const replaced = await waitingOutOutages(() => artifacts.saveArtifacts(deps.pool, { runId, stage, attempt, blob, files: packed.files, bytes: packed.bytes }));
   if (replaced && replaced !== blob) await deps.blobs.delete([replaced]).catch((err: unknown) => deps.log.warn({ err: (err as Error).message, blob: replaced }, 'an earlier attempt\'s artifacts could not be deleted from the blob store'));
 }

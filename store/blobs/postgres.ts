@@ -35,7 +35,7 @@ export function postgresBlobStore(pool: Pool): BlobStore {
       }
     },
     async get(key, dest) {
-      const out = createWriteStream(dest, { flags: 'wx', mode: 0o600 });
+      const out = createWriteStream(dest, { mode: 0o600 });
       let found = false;
       try {
         for (let next = 0; ; next += PAGE) {

@@ -49,7 +49,7 @@ export function s3BlobStore(url: URL, env: NodeJS.ProcessEnv): BlobStore {
         if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return false;
         throw err;
       }
-      await pipeline(body, createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+      await pipeline(body, createWriteStream(dest, { mode: 0o600 }));
       return true;
     },
     async delete(keys) {

@@ -9,7 +9,7 @@ export interface BlobStore {
   readonly name: string;
   /** Keeps the file's bytes under `key` (a key is written once). */
   put(key: string, file: string): Promise<void>;
-  /** Writes the blob into `dest` (created); false when there is no such blob. */
+  /** Writes the blob into `dest` (created, or replaced: a retry starts over); false when there is no such blob. */
   get(key: string, dest: string): Promise<boolean>;
   /** Deletes the blobs; a key with no blob is no error. */
   delete(keys: string[]): Promise<void>;
