@@ -87,10 +87,8 @@ export interface ArtifactSource {
   fetch(dest: string): Promise<void>;
 }
 
-export interface StageResult extends StageOutcome {
-  /** What `keep` matched and was kept, after a success; null otherwise. */
-  artifacts: { files: string[]; bytes: number } | null;
-}
+/** What a back end answers for a stage: its outcome (artifacts were kept through `saveArtifacts` already). */
+export type StageResult = StageOutcome;
 
 /**
  * Where stages run (`--backend NAME`). The scheduler claims a stage, gathers

@@ -58,15 +58,16 @@ export async function openWorkspace(spec: StageSpec): Promise<Workspace> {
 
 /** What a stage leaves after a success: its artifacts, packed for the stages that need it, and its caches, saved. */
 export async function keepOutputs(spec: StageSpec, workspace: Workspace, outcome: StageOutcome): Promise<StageResult> {
-  if (outcome.status !== 'success') return { ...outcome, artifacts: null };
-  const artifacts = spec.keep.length ? await withArchiveFile(async (file) => {
-    const packed = await packArtifacts(workspace.src, spec.keep, file, { maxBytes: spec.artifactMaxBytes });
-    await spec.saveArtifacts?.(packed);
-    spec.log(`forgeline: kept ${packed.files.length} artifact file(s), ${packed.bytes} bytes\n`);
-    return { files: packed.files, bytes: packed.bytes };
-  }) : null;
+  if (outcome.status !== 'success') return outcome;
+  if (spec.keep.length) {
+    await withArchiveFile(async (file) => {
+      const packed = await packArtifacts(workspace.src, spec.keep, file, { maxBytes: spec.artifactMaxBytes });
+      await spec.saveArtifacts?.(packed);
+      spec.log(`forgeline: kept ${packed.files.length} artifact file(s), ${packed.bytes} bytes\n`);
+    });
+  }
   await saveCaches(spec, workspace.src, workspace.exactCaches);
-  return { ...outcome, artifacts };
+  return outcome;
 }
 
 export async function closeWorkspace(workspace: Pick<Workspace, 'root'>): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Pool, Queryable } from './db.ts';
+import type { Queryable } from './db.ts';
 import type { Session } from './session.ts';
 
 export interface PostedStatus {

@@ -33,7 +33,7 @@ describe('the back end a stage runs on', () => {
   });
 
   it('records a failure the back end answers, with its reason, on the stage and the forge', async () => {
-    use({ name: 'refusing', runStage: async (spec) => { spec.log('pulling image\n'); return { status: 'failure', reason: 'image alpine:3 could not be pulled', artifacts: null }; } });
+    use({ name: 'refusing', runStage: async (spec) => { spec.log('pulling image\n'); return { status: 'failure', reason: 'image alpine:3 could not be pulled' }; } });
     const { sha, runs: [id] } = await b.push({ '.forgeline/ci.yml': 'on: { push: {} }\nstages:\n  build:\n    steps: [{ run: "true" }]\n' });
     const stage = await b.stage(id!, 'build', 'failure');
     expect(stage.reason).toBe('image alpine:3 could not be pulled');

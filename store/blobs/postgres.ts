@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import type { Pool } from 'pg';
+import { withTransaction, type Pool } from '../db.ts';
 import type { BlobStore } from './types.ts';
 
 /** What one row of `blob_chunks` holds: small enough for a quick insert, big enough that rows stay few. */
@@ -17,22 +17,14 @@ export function postgresBlobStore(pool: Pool): BlobStore {
   return {
     name: 'postgres',
     async put(key, file) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+      await withTransaction(pool, async (tx) => {
         let seq = 0;
         for await (const chunk of createReadStream(file, { highWaterMark: CHUNK_BYTES })) {
-          await client.query('INSERT INTO blob_chunks (key, seq, data) VALUES ($1, $2, $3)', [key, seq++, chunk]);
+          await tx.query('INSERT INTO blob_chunks (key, seq, data) VALUES ($1, $2, $3)', [key, seq++, chunk]);
         }
         // An empty file is still a blob: one empty chunk says it exists.
-        if (seq === 0) await client.query('INSERT INTO blob_chunks (key, seq, data) VALUES ($1, 0, $2)', [key, Buffer.alloc(0)]);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
+        if (seq === 0) await tx.query('INSERT INTO blob_chunks (key, seq, data) VALUES ($1, 0, $2)', [key, Buffer.alloc(0)]);
+      });
     },
     async get(key, dest) {
       const out = createWriteStream(dest, { mode: 0o600 });

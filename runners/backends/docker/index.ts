@@ -126,12 +126,12 @@ export function dockerBackend(opts: DockerOptions = {}): Backend {
           try {
             await startServices(docker, container, spec.services, base, services, spec.log, spec.signal);
           } catch (err) {
-            if (spec.signal?.aborted) return { status: 'canceled', reason: 'canceled', artifacts: null };
+            if (spec.signal?.aborted) return { status: 'canceled', reason: 'canceled' };
             const reason = (err as Error).message;
             spec.log(`forgeline: ${reason}\n`);
-            return { status: 'failure', reason, artifacts: null };
+            return { status: 'failure', reason };
           }
-          if (spec.signal?.aborted) return { status: 'canceled', reason: 'canceled', artifacts: null };
+          if (spec.signal?.aborted) return { status: 'canceled', reason: 'canceled' };
         }
         const outcome = await runSteps({
           workdir: workspace.src, steps: spec.steps, env: spec.env, ciEnv, timeoutMs: spec.timeoutMs,
