@@ -18,7 +18,7 @@ function processCpu(pid: number | 'self'): number {
 }
 
 /** Every PostgreSQL process of the machine: the server a benchmark uses, with its background workers. */
-function postgresCpu(): number {
+export function postgresCpu(): number {
   let total = 0;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
@@ -32,7 +32,7 @@ function postgresCpu(): number {
 }
 
 /** Busy and total jiffies of all cores. */
-function machineTicks(): { busy: number; all: number } {
+export function machineTicks(): { busy: number; all: number } {
   // user nice system idle iowait irq softirq steal (guest time is counted in user already)
   const counts = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
   const all = counts.reduce((a, b) => a + b, 0);
@@ -70,3 +70,10 @@ export async function cpuPerRequest<T extends { requests: number }>(serverPid: n
 
 /** Requests per second the machine could serve at this CPU cost per request with every core busy. */
 export const cpuCeiling = (cpu: CpuShare) => (availableParallelism() * 1e6) / (cpu.client + cpu.server + cpu.postgres);
+
+/** Measures the machine's CPU over a stretch: busy core-µs in all and PostgreSQL's share (µs), from /proc; null where there is none. */
+export function cpuMeter(): () => { busy: number; postgres: number } | null {
+  if (!cpuAvailable) return () => null;
+  const before = { machine: machineTicks(), postgres: postgresCpu() };
+  return () => ({ busy: (machineTicks().busy - before.machine.busy) * TICK_US, postgres: postgresCpu() - before.postgres });
+}

@@ -21,6 +21,7 @@ import { openRuntime } from '../cli/runtime.ts';
 import { registerRepo, replayDelivery } from '../ingest/index.ts';
 import { startWorkers, triggerManual } from '../scheduler/index.ts';
 import { createTestRepo } from '../test/helpers/git-repo.ts';
+import { cpuMeter } from './cpu-usage.ts';
 import { benchDatabase } from './database.ts';
 import { acceptingForge } from './forge.ts';
 
@@ -77,6 +78,7 @@ try {
   children.push(...noops);
   await Promise.all(noops.map((child) => new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); }))));
   const noopCommits = await commits();
+  const noopCpu = cpuMeter();
   const noopStart = await release('noop');
   for (;;) {
     const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'noop' AND state = 'completed'`);
@@ -85,6 +87,7 @@ try {
   }
   const { rows: [noopEnd] } = await admin.query<{ at: Date }>(`SELECT max(completed_on) AS at FROM pgboss.job WHERE name = 'noop'`);
   const noopSeconds = (noopEnd!.at.getTime() - noopStart) / 1000;
+  const noopUsed = noopCpu();
   const noopPerJob = ((await commits()) - noopCommits) / STAGES;
   for (const child of noops) child.kill('SIGTERM');
   await Promise.all(noops);
@@ -119,6 +122,7 @@ try {
   children.push(...workers);
   await Promise.all(workers.map((child) => new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('started')) resolve(); }))));
   const stageCommits = await commits();
+  const stageCpu = cpuMeter();
   const stagesStart = await release('stage%');
   let peak = 0;
   let total = 0;
@@ -133,6 +137,7 @@ try {
   }
   const { rows: [end] } = await admin.query<{ at: Date; failed: number }>(`SELECT max(finished_at) AS at, count(*) FILTER (WHERE status <> 'success')::int AS failed FROM stages`);
   const stagesSeconds = (end!.at.getTime() - stagesStart) / 1000;
+  const stageUsed = stageCpu();
   const perStage = ((await commits()) - stageCommits) / STAGES;
   for (const child of workers) child.kill('SIGTERM');
   await Promise.all(workers);
@@ -149,6 +154,9 @@ try {
     failed: end!.failed,
     transactionsPerStage: Number(perStage.toFixed(1)),
     transactionsPerNoopJob: Number(noopPerJob.toFixed(1)),
+    // CPU of the whole machine (every process, PostgreSQL's share apart), in ms per stage and per no-op job.
+    cpuPerStage: stageUsed && { all: Number((stageUsed.busy / STAGES / 1000).toFixed(1)), postgres: Number((stageUsed.postgres / STAGES / 1000).toFixed(1)) },
+    cpuPerNoopJob: noopUsed && { all: Number((noopUsed.busy / STAGES / 1000).toFixed(2)), postgres: Number((noopUsed.postgres / STAGES / 1000).toFixed(2)) },
   };
   if (json) console.log(JSON.stringify(result));
   say(`workers benchmark: ${PROCESSES} worker processes × concurrency ${CONCURRENCY} drain ${STAGES} one-step \`true\` stages on one PostgreSQL`);
@@ -156,6 +164,7 @@ try {
   say(`Forgeline worker processes:                 ${result.stagesPerSecond} stages/s${end!.failed ? ` (${end!.failed} did not succeed)` : ''}`);
   say(`ratio: ${result.ratio} (goal ≥ 0.5)`);
   say(`database transactions: ${result.transactionsPerStage} per stage, ${result.transactionsPerNoopJob} per no-op job (all processes, heartbeats and polls included)`);
+  if (result.cpuPerStage && result.cpuPerNoopJob) say(`CPU of the machine: ${result.cpuPerStage.all} ms per stage (PostgreSQL ${result.cpuPerStage.postgres}), ${result.cpuPerNoopJob.all} ms per no-op job (PostgreSQL ${result.cpuPerNoopJob.postgres})`);
   say(`connections: at most ${peak} per worker process (goal ≤ 4), ${total} in all at the peak`);
 } finally {
   for (const child of children) child.kill('SIGKILL');

@@ -4,6 +4,7 @@ import type { PlanningPool } from '../pipelines/index.ts';
 import type { Backend } from '../runners/index.ts';
 import type { BlobStore, Session, Pool, Repo, RunRow, SecretBox } from '../store/index.ts';
 import type { PreparedCheckouts } from './prepared-checkouts.ts';
+import type { Reporter } from './reporter.ts';
 import type { StageJob } from './queues.ts';
 
 /** What the scheduler's handlers share in one process. */
@@ -52,6 +53,8 @@ export interface SchedulerDeps {
    * process in the opening transaction and started once that commits.
    */
   slotHere?: (labels: string[]) => StageSlot | null;
+  /** Set while this process takes report jobs: it reports the runs its own transactions changed, after they commit. */
+  reporter?: Reporter;
 }
 
 export interface StageSlot {

@@ -1,4 +1,4 @@
-import { runs, workers, type Queryable, type RunRow } from '../store/index.ts';
+import { onTransactionEnd, runs, workers, type Queryable, type RunRow } from '../store/index.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { inTransaction, QUEUES, type ReportJob, type StageJob } from './queues.ts';
 import { CONTAINER_LABEL, ensureStageQueue, FORK_LABEL, stageLabels, stageQueue } from './stage-queues.ts';
@@ -29,8 +29,14 @@ export async function sendStage(deps: SchedulerDeps, tx: Queryable, run: RunRow,
   await deps.boss.send(queue, job, { db: inTransaction(tx) });
 }
 
-/** Asks for the run's statuses to be synced; at most one such job waits per run. */
+/**
+ * Asks for the run's statuses to be synced: by this process once the
+ * transaction commits, where it reports (scheduler/reporter.ts), or else by a
+ * report job (at most one waits per run).
+ */
 export async function sendReport(deps: SchedulerDeps, tx: Queryable, runId: number): Promise<void> {
+  const reporter = deps.reporter;
+  if (reporter && onTransactionEnd(tx, () => reporter.due(runId), () => {})) return;
   const job: ReportJob = { runId };
   await deps.boss.send(QUEUES.report, job, { db: inTransaction(tx), singletonKey: `run:${runId}` });
 }

@@ -7,6 +7,7 @@ import { preparedCheckouts } from './prepared-checkouts.ts';
 import { startPresence, type Presence } from './presence.ts';
 import { QUEUES, type PlanJob, type ReportJob, type ScheduleJob, type StageJob } from './queues.ts';
 import { reportRun } from './report.ts';
+import { createReporter } from './reporter.ts';
 import { fireSchedule } from './schedule-fire.ts';
 import { requeueUnstarted } from './reaper.ts';
 import { runStageJob, workspaceRoot } from './stage.ts';
@@ -71,6 +72,8 @@ function semaphore(size: number) {
 }
 
 const MAX_STARTED_HERE = 1;
+// Runs reported at once, by report jobs and again by the reporter: a slow forge holds no more.
+const REPORT_CONCURRENCY = 4;
 
 export interface WorkerOptions {
   /** How many stages run at once in this process. */
@@ -154,8 +157,10 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
   }
   await deps.boss.work<ScheduleJob>(QUEUES.schedule, { ...polling, localConcurrency: 1 }, async ([job]) =>
     handle(deps, QUEUES.schedule, async (d: ScheduleJob) => { await fireSchedule(deps, d); }, job!.data));
-  await deps.boss.work<ReportJob>(QUEUES.report, { ...polling, localConcurrency: 4 }, async ([job]) =>
+  await deps.boss.work<ReportJob>(QUEUES.report, { ...polling, localConcurrency: REPORT_CONCURRENCY }, async ([job]) =>
     handle(deps, QUEUES.report, (d: ReportJob) => reportRun(deps, d.runId), job!.data));
+  const reporter = createReporter(deps, { concurrency: REPORT_CONCURRENCY });
+  deps.reporter = reporter;
 
   return {
     presence,
@@ -172,6 +177,9 @@ export async function startWorkers(deps: SchedulerDeps, opts: WorkerOptions): Pr
       }
       // Also a start that a transaction committed after stop() began (it queues its stage again).
       while (startedHere.size || reservedHere) await Promise.all([...startedHere, new Promise((r) => setTimeout(r, 50))]);
+      // After the stages: their results' reports go from here, or as report jobs.
+      if (deps.reporter === reporter) deps.reporter = undefined;
+      await reporter.stop();
       await presence.stop();
       await deps.prepared?.close();
       deps.prepared = undefined;

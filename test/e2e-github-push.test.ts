@@ -78,6 +78,9 @@ describe('a GitHub push, end to end', () => {
       // Never back to pending once it succeeded.
       expect(states.slice(states.indexOf('success')).every((s) => s === 'success'), context).toBe(true);
     }
+    // Reported by the processes that changed the state, after their transactions: no report job was needed.
+    const jobs = await forgeline.runtime.db.pool.query(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'report' AND data->>'runId' = $1`, [String(runId)]);
+    expect(jobs.rows[0].n).toBe(0);
     const last = github.statuses.findLast((s) => s.context === 'forgeline/ci/push/build')!;
     expect(last).toMatchObject({ owner: 'acme', repo: 'widget', sha, target_url: `http://forgeline.test/runs/${runId}#build` });
     expect(last.authorization).toMatch(/ghp_testtoken/);
