@@ -19,6 +19,7 @@ import { PgBoss } from 'pg-boss';
 import { readConfig } from '../cli/config.ts';
 import { openRuntime } from '../cli/runtime.ts';
 import { registerRepo, replayDelivery } from '../ingest/index.ts';
+import { mirrorPath } from '../scheduler/mirrors.ts';
 import { startWorkers, triggerManual } from '../scheduler/index.ts';
 import { createTestRepo } from '../test/helpers/git-repo.ts';
 import { cpuMeter } from './cpu-usage.ts';
@@ -142,6 +143,23 @@ try {
   for (const child of workers) child.kill('SIGTERM');
   await Promise.all(workers);
 
+  // ── The floor: each stage's own work (a checkout and the step `true`, spawned as the process back end
+  // does), in as many processes with the same concurrency, without the database.
+  const { rows: [made] } = await admin.query<{ repoId: string; sha: string }>(`SELECT repo_id AS "repoId", sha FROM runs LIMIT 1`);
+  const mirror = mirrorPath({ dataDir: plannerDir }, made!.repoId);
+  const floors = Array.from({ length: PROCESSES }, (_, i) => execa(process.execPath, [here('stage-floor-worker.ts'), mirror, made!.sha,
+    String(Math.floor(STAGES / PROCESSES) + (i < STAGES % PROCESSES ? 1 : 0)), String(CONCURRENCY)], { reject: false, stdin: 'pipe' }));
+  children.push(...floors);
+  const said = (child: ResultPromise, word: string) => new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes(word)) resolve(); }));
+  await Promise.all(floors.map((child) => said(child, 'ready')));
+  const floorCpu = cpuMeter();
+  const floorStart = performance.now();
+  for (const child of floors) child.stdin!.write('go\n');
+  await Promise.all(floors.map((child) => said(child, 'done')));
+  const floorSeconds = (performance.now() - floorStart) / 1000;
+  const floorUsed = floorCpu();
+  await Promise.all(floors);
+
   const result = {
     processes: PROCESSES,
     stages: STAGES,
@@ -149,6 +167,10 @@ try {
     stagesPerSecond: Number((STAGES / stagesSeconds).toFixed(1)),
     pgbossJobsPerSecond: Number((STAGES / noopSeconds).toFixed(1)),
     ratio: Number((noopSeconds / stagesSeconds).toFixed(3)),
+    // The stages' own work alone: the best ratio this machine allows, and how near Forgeline comes to it.
+    floorStagesPerSecond: Number((STAGES / floorSeconds).toFixed(1)),
+    floorRatio: Number((noopSeconds / floorSeconds).toFixed(3)),
+    vsFloor: Number((floorSeconds / stagesSeconds).toFixed(3)),
     connections: peak,
     connectionsInAll: total,
     failed: end!.failed,
@@ -156,6 +178,7 @@ try {
     transactionsPerNoopJob: Number(noopPerJob.toFixed(1)),
     // CPU of the whole machine (every process, PostgreSQL's share apart), in ms per stage and per no-op job.
     cpuPerStage: stageUsed && { all: Number((stageUsed.busy / STAGES / 1000).toFixed(1)), postgres: Number((stageUsed.postgres / STAGES / 1000).toFixed(1)) },
+    cpuPerFloorStage: floorUsed && Number((floorUsed.busy / STAGES / 1000).toFixed(1)),
     cpuPerNoopJob: noopUsed && { all: Number((noopUsed.busy / STAGES / 1000).toFixed(2)), postgres: Number((noopUsed.postgres / STAGES / 1000).toFixed(2)) },
   };
   if (json) console.log(JSON.stringify(result));
@@ -163,8 +186,10 @@ try {
   say(`pg-boss alone, no-op jobs, ${PROCESSES} processes:   ${result.pgbossJobsPerSecond} jobs/s`);
   say(`Forgeline worker processes:                 ${result.stagesPerSecond} stages/s${end!.failed ? ` (${end!.failed} did not succeed)` : ''}`);
   say(`ratio: ${result.ratio} (goal ≥ 0.5)`);
+  say(`the stages' own work alone (a checkout and the step, no database), ${PROCESSES} processes: ${result.floorStagesPerSecond} stages/s, ratio ${result.floorRatio} to pg-boss: the most this machine allows`);
+  say(`Forgeline against that floor: ${result.vsFloor}`);
   say(`database transactions: ${result.transactionsPerStage} per stage, ${result.transactionsPerNoopJob} per no-op job (all processes, heartbeats and polls included)`);
-  if (result.cpuPerStage && result.cpuPerNoopJob) say(`CPU of the machine: ${result.cpuPerStage.all} ms per stage (PostgreSQL ${result.cpuPerStage.postgres}), ${result.cpuPerNoopJob.all} ms per no-op job (PostgreSQL ${result.cpuPerNoopJob.postgres})`);
+  if (result.cpuPerStage && result.cpuPerNoopJob) say(`CPU of the machine: ${result.cpuPerStage.all} ms per stage (PostgreSQL ${result.cpuPerStage.postgres}), ${result.cpuPerFloorStage} ms per stage of the floor, ${result.cpuPerNoopJob.all} ms per no-op job (PostgreSQL ${result.cpuPerNoopJob.postgres})`);
   say(`connections: at most ${peak} per worker process (goal ≤ 4), ${total} in all at the peak`);
 } finally {
   for (const child of children) child.kill('SIGKILL');

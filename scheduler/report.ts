@@ -1,7 +1,7 @@
 import { providerFor, PermanentReportError, RateLimitedError, type StatusReport } from '../providers/index.ts';
 import { reportMetrics } from './metrics.ts';
 import { QUEUES } from './queues.ts';
-import { logs, repos, runs, statusReports, type RunRow, type StageRow, type StageStatus } from '../store/index.ts';
+import { logs, statusReports, type RunRow, type StageRow, type StageStatus } from '../store/index.ts';
 import { runContext, runUrl, stageContext } from './contexts.ts';
 import type { SchedulerDeps } from './deps.ts';
 import { isFinal } from './run-status.ts';
@@ -62,17 +62,14 @@ export async function reportRun(deps: SchedulerDeps, runId: number): Promise<voi
 }
 
 async function postStatuses(deps: SchedulerDeps, runId: number): Promise<void> {
-  const run = await runs.getRun(deps.pool, runId);
-  if (!run) return;
-  const repo = await repos.getRepo(deps.pool, run.repoId);
+  const view = await statusReports.reportView(deps.pool, deps.box, runId);
+  if (!view) return;
+  const { run, stages, repo, posted, token } = view;
   const provider = repo && providerFor(repo.forge);
   if (!repo || !provider) return statusReports.settleReport(deps.pool, runId, run.updatedAt);
-  const stages = await runs.getStages(deps.pool, runId);
   const desired = desiredStatuses(deps.publicUrl, run, stages);
-  const posted = await statusReports.postedStatuses(deps.pool, repo.id, run.sha, desired.map((d) => d.context));
-  const token = await repos.repoToken(deps.pool, deps.box, repo.id);
   const checks = provider.checks;
-  const app = checks ? await repos.gitHubApp(deps.pool, deps.box, repo.id) : null;
+  const app = checks ? view.app : null;
   for (const report of desired) {
     const last = posted.get(report.context);
     const state = app ? checks!.state(report.state) : provider.statuses.state(report.state);

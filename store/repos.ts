@@ -16,7 +16,7 @@ export interface Repo {
   createdAt: Date;
 }
 
-const COLUMNS = `id, forge, name, clone_url AS "cloneUrl", api_url AS "apiUrl", hook_id AS "hookId",
+export const COLUMNS = `id, forge, name, clone_url AS "cloneUrl", api_url AS "apiUrl", hook_id AS "hookId",
   fork_prs AS "forkPrs", default_branch AS "defaultBranch", allow_cidrs AS "allowCidrs", public_badges AS "publicBadges", created_at AS "createdAt"`;
 
 export interface NewRepo {

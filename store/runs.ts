@@ -48,9 +48,9 @@ export interface StageRow {
   finishedAt: Date | null;
 }
 
-const RUN_COLUMNS = `id, repo_id AS "repoId", delivery_id AS "deliveryId", pipeline, file, event, sha, definition,
+export const RUN_COLUMNS = `id, repo_id AS "repoId", delivery_id AS "deliveryId", pipeline, file, event, sha, definition,
   status, reason, problems, approved_by AS "approvedBy", concurrency_group AS "concurrencyGroup", attempt, created_at AS "createdAt", updated_at AS "updatedAt"`;
-const STAGE_COLUMNS = `run_id AS "runId", name, position, needs, status, reason, attempt, worker,
+export const STAGE_COLUMNS = `run_id AS "runId", name, position, needs, status, reason, attempt, worker,
   waiting_for AS "waitingFor", approved_by AS "approvedBy",
   started_at AS "startedAt", finished_at AS "finishedAt"`;
 

@@ -1,4 +1,7 @@
 import type { Queryable } from './db.ts';
+import { COLUMNS as REPO_COLUMNS, type Repo } from './repos.ts';
+import { RUN_COLUMNS, STAGE_COLUMNS, type RunRow, type StageRow } from './runs.ts';
+import type { SecretBox } from './secret-box.ts';
 import type { Session } from './session.ts';
 
 export interface PostedStatus {
@@ -9,11 +12,42 @@ export interface PostedStatus {
   externalId?: string | null;
 }
 
-export async function postedStatuses(db: Queryable, repoId: string, sha: string, contexts: string[]): Promise<Map<string, PostedStatus>> {
-  const { rows } = await db.query<PostedStatus>(
-    'SELECT context, state, description, external_id AS "externalId" FROM status_reports WHERE repo_id = $1 AND sha = $2 AND context = ANY($3::text[])',
-    [repoId, sha, contexts]);
-  return new Map(rows.map((r) => [r.context, r]));
+/** What a report reads: the run, its stages, its repository with the credentials to post, and what was posted for its commit. */
+export interface ReportView {
+  run: RunRow;
+  stages: StageRow[];
+  repo: Repo | null;
+  token: string | null;
+  app: { appId: string; privateKey: string } | null;
+  posted: Map<string, PostedStatus>;
+}
+
+/**
+ * The report's reads in one round trip (several statements in one simple
+ * query; the run's id is a number, so it is written into the text): a report
+ * per state change made these six reads most of a short stage's queries.
+ */
+export async function reportView(db: Queryable, box: SecretBox, runId: number): Promise<ReportView | null> {
+  const id = Math.trunc(Number(runId));
+  if (!Number.isSafeInteger(id)) throw new Error(`not a run id: ${runId}`);
+  const results = (await db.query(`
+    SELECT ${RUN_COLUMNS} FROM runs WHERE id = ${id};
+    SELECT ${STAGE_COLUMNS} FROM stages WHERE run_id = ${id} ORDER BY position;
+    SELECT ${REPO_COLUMNS}, token, app_id, app_key FROM repos WHERE id = (SELECT repo_id FROM runs WHERE id = ${id});
+    SELECT context, state, description, external_id AS "externalId" FROM status_reports
+      WHERE (repo_id, sha) = (SELECT repo_id, sha FROM runs WHERE id = ${id})`)) as unknown as Array<{ rows: any[] }>;
+  const [runs, stages, repos, posted] = results.map((r) => r.rows);
+  const run = runs![0] as RunRow | undefined;
+  if (!run) return null;
+  const { token, app_id: appId, app_key: appKey, ...repo } = (repos![0] ?? {}) as Repo & { token: string | null; app_id: string | null; app_key: string | null };
+  return {
+    run,
+    stages: stages as StageRow[],
+    repo: repos![0] ? repo as Repo : null,
+    token: token ? box.open(token) : null,
+    app: appId && appKey ? { appId, privateKey: box.open(appKey) } : null,
+    posted: new Map((posted as PostedStatus[]).map((p) => [p.context, p])),
+  };
 }
 
 export async function recordPosted(db: Queryable, repoId: string, sha: string, runId: number, s: PostedStatus): Promise<void> {
