@@ -7,9 +7,11 @@
 // manager's SIGTERM) are left to the parent, which may still need git while
 // it shuts down.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { execa } from 'execa';
 
-interface Request { id: number; file: string; args: string[]; cwd?: string; env: Record<string, string>; input?: string; stream?: boolean; serve?: boolean }
+interface Request { id: number; file: string; args: string[]; cwd?: string; env: Record<string, string>; input?: string; stream?: boolean; serve?: boolean; output?: string }
 /** More input for a command started with `serve`, or the end of it. */
 interface Feed { id: number; feed: string | null }
 
@@ -46,10 +48,55 @@ function run(req: Request): void {
 }
 
 /**
- * A step, started with execa: in a process group of its own, stdin closed,
- * its pid first, then its output as it comes, then how it ended.
+ * A step, in a process group of its own, stdin closed: its pid first, then
+ * how it ended. Its stdout and stderr are the parent's socket at
+ * `req.output`, which reads them itself; without one, its output comes
+ * through here, as it comes.
  */
 function stream(req: Request): void {
+  if (!req.output) return streamHere(req);
+  // Else the spawn's ENOENT would name the program, not the directory.
+  if (req.cwd && !existsSync(req.cwd)) {
+    process.send?.({ id: req.id, error: `cwd ${req.cwd} does not exist` });
+    return;
+  }
+  const socket = connect(req.output);
+  socket.once('error', (e) => process.send?.({ id: req.id, error: `the step's output could not be connected: ${e.message}` }));
+  socket.once('connect', () => {
+    // The step's own copy of the socket is its stdout and stderr; this process keeps none
+    // (destroy closes this copy without ending the connection, which the step holds).
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(req.file, req.args, { cwd: req.cwd, env: req.env, detached: true, stdio: ['ignore', socket, socket] });
+    } catch (e) {
+      socket.destroy();
+      process.send?.({ id: req.id, error: String((e as Error).message).split('\n')[0] });
+      return;
+    }
+    child.on('spawn', () => {
+      socket.destroy();
+      stepGroups.add(child.pid!);
+      process.send?.({ id: req.id, pid: child.pid });
+    });
+    child.on('error', (e) => {
+      socket.destroy();
+      process.send?.({ id: req.id, error: e.message.split('\n')[0] });
+    });
+    // What the step left running in its group dies with it, which closes its copies of the output.
+    child.on('exit', (code, signal) => {
+      stepGroups.delete(child.pid!);
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Nothing left.
+      }
+      process.send?.({ id: req.id, exitCode: code, signal });
+    });
+  });
+}
+
+/** A step whose output comes through here: started with execa, its output sent as it comes. */
+function streamHere(req: Request): void {
   const child = execa(req.file, req.args, { cwd: req.cwd, env: req.env, extendEnv: false, detached: true, reject: false, stdin: 'ignore', buffer: false });
   const node = child.nodeChildProcess;
   node.on('spawn', () => {

@@ -1,10 +1,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface Spawned { exitCode: number; stdout: Buffer; stderr: Buffer }
 interface Reply { id: number; error?: string; exitCode?: number | null; signal?: NodeJS.Signals | null; stdout?: Buffer; stderr?: Buffer; pid?: number; chunk?: Buffer }
-interface Request { file: string; args: string[]; cwd?: string; env: Record<string, string>; input?: string; stream?: boolean; serve?: boolean }
+interface Request { file: string; args: string[]; cwd?: string; env: Record<string, string>; input?: string; stream?: boolean; serve?: boolean; output?: string }
 
 const here = fileURLToPath(import.meta.url);
 // spawner-child.ts from a checkout, spawner-child.js from the built package.
@@ -97,13 +100,53 @@ export interface StreamedExit {
   error: string | null;
 }
 
+// How long a step's output may stay open after the step exited: what its process group left
+// behind was killed with it, so only a process that escaped the group (and its namespace) holds it.
+const OUTPUT_GRACE_MS = 5_000;
+
+/**
+ * A socket of this process's own for one step's output, at a path in a
+ * private directory: the spawner connects to it and gives it to the step as
+ * stdout and stderr, so the output comes straight here rather than through
+ * the spawner's channel (a copy, a serialization and a parse per chunk in
+ * two processes: most of the cost of a chatty step, bench:logs). The first
+ * connection is the spawner's; the path is gone once it is made.
+ */
+async function outputSocket(): Promise<{ path: string; connected: Promise<Socket>; close(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'forgeline-out-'));
+  const at = path.join(dir, 'out.sock');
+  const server = createServer({ pauseOnConnect: true });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(at, resolve));
+  const connected = new Promise<Socket>((resolve) => server.once('connection', (socket: Socket) => {
+    server.close();
+    server.on('connection', (other: Socket) => other.destroy());
+    void rm(dir, { recursive: true, force: true });
+    resolve(socket);
+  }));
+  return { path: at, connected, close: async () => { server.close(); await rm(dir, { recursive: true, force: true }); } };
+}
+
 /**
  * Starts `file` through the spawner in a process group of its own, with
- * stdin closed, and streams its stdout and stderr as they come. Never run
+ * stdin closed, and streams its stdout and stderr as they come: over a
+ * socket of this process (outputSocket), or through the spawner where one
+ * cannot be made. Answers once it exited and its output ended. Never run
  * again: a step need not be safe to repeat.
  */
-export function streamThrough(file: string, args: string[], opts: { cwd?: string; env: Record<string, string> }, handlers: { pid(pid: number): void; output(chunk: Buffer): void }): Promise<StreamedExit> {
-  return new Promise<StreamedExit>((resolve) => send({ file, args, ...opts, stream: true }, (r) => {
+export async function streamThrough(file: string, args: string[], opts: { cwd?: string; env: Record<string, string> }, handlers: { pid(pid: number): void; output(chunk: Buffer): void }): Promise<StreamedExit> {
+  const socket = await outputSocket().catch(() => null);
+  let outputEnded: Promise<void> = Promise.resolve();
+  let stopReading = () => {};
+  if (socket) {
+    outputEnded = socket.connected.then((connection) => new Promise<void>((resolve) => {
+      connection.on('data', (chunk: Buffer) => handlers.output(chunk));
+      connection.on('error', () => resolve());
+      connection.on('close', () => resolve());
+      stopReading = () => connection.destroy();
+      connection.resume();
+    }));
+  }
+  const exit = await new Promise<StreamedExit>((resolve) => send({ file, args, ...opts, stream: true, output: socket?.path }, (r) => {
     if (r.pid !== undefined) handlers.pid(r.pid);
     else if (r.chunk !== undefined) handlers.output(Buffer.from(r.chunk));
     else {
@@ -112,6 +155,17 @@ export function streamThrough(file: string, args: string[], opts: { cwd?: string
     }
     return false;
   }, (err) => resolve({ exitCode: null, signal: null, error: err.message })));
+  if (socket) {
+    // Not started, or the spawner died before it connected: nothing will come.
+    const connected = await Promise.race([socket.connected.then(() => true), new Promise<false>((r) => setTimeout(r, exit.error ? 0 : OUTPUT_GRACE_MS, false))]);
+    if (!connected) await socket.close();
+    else {
+      const timer = setTimeout(stopReading, OUTPUT_GRACE_MS);
+      await outputEnded;
+      clearTimeout(timer);
+    }
+  }
+  return exit;
 }
 
 export interface Served {

@@ -111,4 +111,19 @@ setInterval(() => {}, 1000);
     const nowhere = await spawnStep({ run: 'true', cwd: path.join(scratch, 'missing'), env: {} }).exited;
     expect(nowhere.error).toMatch(/cwd.*missing/);
   });
+
+  it('gives a step\'s output to the worker whole and in order, straight from the step rather than through the spawner', async () => {
+    const chunks: Buffer[] = [];
+    // 200,000 lines, about 1.3 MB, on stdout and stderr both: more than any pipe or socket buffer holds.
+    const step = spawnStep({
+      run: 'readlink /proc/self/fd/1; seq 1 100000; seq 100001 200000 >&2',
+      cwd: scratch, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, onOutput: (c) => chunks.push(c),
+    });
+    expect(await step.exited).toEqual({ exitCode: 0, signal: null, error: null });
+    const [stdout, ...lines] = Buffer.concat(chunks).toString().split('\n');
+    // A socket of this process's own, not a pipe of the spawner's.
+    expect(stdout).toMatch(/^socket:\[\d+\]$/);
+    expect(lines.length).toBe(200_001);
+    expect(lines.slice(0, 200_000).every((line, i) => line === String(i + 1))).toBe(true);
+  });
 });
