@@ -4,10 +4,12 @@
 // same command writing to a file, in the same run. Prints the ratio of the
 // two wall times; the goal is ≤ 1.5. `--json` prints the numbers alone.
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { spawnStep } from '../runners/index.ts';
 import { setSecret, triggerManual } from '../scheduler/index.ts';
 import { createTestRepo } from '../test/helpers/git-repo.ts';
+import { cpuMeter } from './cpu-usage.ts';
 import { startBenchServer } from './server.ts';
 
 const LINES = Number(process.env.BENCH_LOG_LINES ?? 1_000_000);
@@ -31,6 +33,7 @@ try {
   await bench.register('acme/logs', repo.cloneUrl);
   await setSecret(runtime.deps, { repo: 'acme/logs', name: 'TOKEN', value: 'a-secret-the-masker-looks-for' }, 'bench');
   const pool = runtime.db.pool;
+  const used = cpuMeter();
   const started = performance.now();
   const { delivery } = await triggerManual(runtime.deps, { repo: 'acme/logs', ref: 'main' }, 'bench');
   let runId: number | undefined;
@@ -52,18 +55,22 @@ try {
   })();
   await follow;
   const seconds = (performance.now() - started) / 1000;
+  const cpu = used();
   const { rows: [stored] } = await pool.query(`SELECT count(*)::int AS rows, sum(octet_length(chunk))::float8 AS bytes FROM stage_logs WHERE run_id = $1`, [runId]);
   const { rows: [stage] } = await pool.query(`SELECT status, extract(epoch FROM finished_at - started_at)::float8 AS seconds FROM stages WHERE run_id = $1`, [runId]);
   if (stage.status !== 'success') throw new Error(`the stage ended ${stage.status}`);
   const result = {
     lines: LINES, bytes, bareSeconds: Number(bareSeconds.toFixed(2)), seconds: Number(seconds.toFixed(2)), ratio: Number((seconds / bareSeconds).toFixed(2)),
     stageSeconds: Number(stage.seconds.toFixed(2)), storedRows: stored.rows, storedBytes: stored.bytes, followedBytes: followed,
+    // CPU seconds of the whole machine meanwhile (every process; PostgreSQL's share apart).
+    cpuSeconds: cpu && Number((cpu.busy / 1e6).toFixed(2)), postgresCpuSeconds: cpu && Number((cpu.postgres / 1e6).toFixed(2)),
   };
   if (json) console.log(JSON.stringify(result));
   say(`logs benchmark: a step printing ${LINES} lines (${(bytes / 1e6).toFixed(0)} MB), masked, stored and followed live`);
   say(`the command writing to a file:        ${result.bareSeconds} s`);
   say(`the stage (claimed → result recorded):  ${result.stageSeconds} s`);
   say(`through Forgeline (trigger → follower sees the end): ${result.seconds} s, stored as ${stored.rows} rows (${(stored.bytes / 1e6).toFixed(0)} MB), the follower read ${(followed / 1e6).toFixed(0)} MB`);
+  if (cpu) say(`CPU of the machine meanwhile: ${result.cpuSeconds} s (PostgreSQL ${result.postgresCpuSeconds} s), on ${availableParallelism()} cores`);
   say(`ratio: ${result.ratio}× (goal ≤ 1.5×)`);
 } finally {
   await bench.close();
